@@ -1,0 +1,264 @@
+#include "analysis/outcome.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+namespace racehunt {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* to_string(Outcome o) {
+    switch (o) {
+    case Outcome::Pass:
+        return "pass";
+    case Outcome::Fail:
+        return "fail";
+    case Outcome::Hang:
+        return "hang";
+    case Outcome::Crash:
+        return "crash";
+    case Outcome::Error:
+        return "error";
+    }
+    return "?";
+}
+
+std::optional<Outcome> outcome_from_string(const std::string& s) {
+    for (Outcome o : {Outcome::Pass, Outcome::Fail, Outcome::Hang, Outcome::Crash, Outcome::Error})
+        if (s == to_string(o))
+            return o;
+    return std::nullopt;
+}
+
+namespace {
+
+std::string str(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+ExceptionReport exception_from(const json& e) {
+    ExceptionReport x;
+    x.thread = str(e, "thread");
+    x.main = e.value("main", false);
+    x.type = str(e, "type");
+    x.message = str(e, "message");
+    if (auto it = e.find("frames"); it != e.end() && it->is_array()) {
+        for (const auto& f : *it) {
+            if (f.is_array() && f.size() >= 3)
+                x.frames.push_back({f[0].is_string() ? f[0].get<std::string>() : "",
+                                    f[1].is_number_integer() ? f[1].get<int>() : 0,
+                                    f[2].is_string() ? f[2].get<std::string>() : ""});
+        }
+    }
+    return x;
+}
+
+void apply_event(PyProcessReport& r, const json& e) {
+    const std::string ev = str(e, "event");
+    if (ev == "start") {
+        r.pid = e.value("pid", 0);
+        r.ppid = e.value("ppid", 0);
+        r.role = str(e, "role");
+        r.python = str(e, "python");
+        if (auto it = e.find("argv"); it != e.end() && it->is_array())
+            for (const auto& a : *it)
+                if (a.is_string())
+                    r.argv.push_back(a.get<std::string>());
+        if (auto it = e.find("switch_interval"); it != e.end() && it->is_number())
+            r.switch_interval = it->get<double>();
+        r.yields_mechanism = str(e, "yields");
+    } else if (ev == "exception") {
+        r.exceptions.push_back(exception_from(e));
+    } else if (ev == "check_failed") {
+        ExceptionReport x = exception_from(e);
+        if (x.type.empty())
+            x.type = "racehunt.check";
+        r.check_failures.push_back(std::move(x));
+    } else if (ev == "main_done") {
+        r.main_done = true;
+        if (auto it = e.find("threads"); it != e.end() && it->is_array())
+            for (const auto& t : *it)
+                if (t.is_object())
+                    r.leaked_threads.push_back({str(t, "name"), t.value("daemon", false)});
+    } else if (ev == "invariant") {
+        r.invariants.push_back(
+            {str(e, "expr"), e.value("ok", false), str(e, "value"), str(e, "error")});
+    } else if (ev == "exit") {
+        r.exited = true;
+        if (auto it = e.find("counters"); it != e.end() && it->is_object())
+            r.counters = *it;
+    } else if (ev == "warning") {
+        r.warnings.push_back(str(e, "message"));
+    }
+}
+
+std::string basename_of(const std::string& path) {
+    auto pos = path.find_last_of('/');
+    return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+// "bank.py:withdraw": the innermost frame names the bucket; the line number is left out so
+// that an edit elsewhere in the file does not split a bucket.
+std::string innermost(const ExceptionReport& x) {
+    if (x.frames.empty())
+        return "";
+    const Frame& f = x.frames.back();
+    return basename_of(f.file) + ":" + f.function;
+}
+
+std::string where_text(const ExceptionReport& x) {
+    if (x.frames.empty())
+        return "";
+    const Frame& f = x.frames.back();
+    return " at " + basename_of(f.file) + ":" + std::to_string(f.line) + " in " + f.function + "()";
+}
+
+// Thread names often carry counters ("Worker-3"); buckets should not.
+std::string normalise_name(const std::string& name) {
+    return std::regex_replace(name, std::regex("[0-9]+"), "N");
+}
+
+std::string one_line(std::string s, std::size_t max = 200) {
+    std::replace(s.begin(), s.end(), '\n', ' ');
+    if (s.size() > max)
+        s = s.substr(0, max) + "...";
+    return s;
+}
+
+std::string signal_name(int sig) {
+    const char* abbrev = ::sigabbrev_np(sig);
+    return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+} // namespace
+
+std::vector<PyProcessReport> read_py_reports(const fs::path& run_dir) {
+    std::vector<PyProcessReport> out;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(run_dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("py-", 0) != 0 || entry.path().extension() != ".jsonl")
+            continue;
+        std::ifstream in(entry.path());
+        PyProcessReport r;
+        std::string line;
+        while (std::getline(in, line)) {
+            // A process killed mid-write leaves a partial last line: it is skipped.
+            json e = json::parse(line, nullptr, false);
+            if (!e.is_discarded() && e.is_object())
+                apply_event(r, e);
+        }
+        if (r.pid != 0)
+            out.push_back(std::move(r));
+    }
+    // The root first, then by pid: reasons then read in a stable order.
+    std::sort(out.begin(), out.end(), [](const PyProcessReport& a, const PyProcessReport& b) {
+        if ((a.role == "root") != (b.role == "root"))
+            return a.role == "root";
+        return a.pid < b.pid;
+    });
+    return out;
+}
+
+Verdict classify(const RunResult& run, const std::vector<PyProcessReport>& reports,
+                 const CheckSpec& check, bool root_is_python) {
+    Verdict v;
+    if (!run.started) {
+        v.outcome = Outcome::Error;
+        v.signature = "error:spawn";
+        v.reasons.push_back("could not start the workload: " + run.spawn_error);
+        return v;
+    }
+
+    const PyProcessReport* root = nullptr;
+    for (const auto& r : reports)
+        if (r.pid == run.root_pid || (!root && r.role == "root"))
+            root = &r;
+    if (root_is_python && !root) {
+        v.injected = false;
+        v.warnings.push_back("the workload's Python process did not load racehunt's bootstrap "
+                             "(started with -I or -S, or an interpreter racehunt cannot inject "
+                             "into?): no Python checks and no Python-level jitter in this run");
+    }
+
+    // Failures the Python side saw, most telling first; the first one names the bucket.
+    std::vector<std::pair<std::string, std::string>> failures; // signature, reason
+    const bool fail_on_exceptions = check.thread_exceptions == "fail";
+    for (const auto& r : reports) {
+        const std::string proc = r.role == "root" ? "" : " (process " + std::to_string(r.pid) + ")";
+        for (const auto& x : r.exceptions) {
+            if (!fail_on_exceptions && !x.main)
+                continue;
+            failures.emplace_back("fail:" + x.type + "@" + innermost(x),
+                                  "uncaught " + x.type + " in thread \"" + x.thread + "\"" + proc +
+                                      ": " + one_line(x.message) + where_text(x));
+        }
+        for (const auto& x : r.check_failures)
+            failures.emplace_back("fail:check@" + innermost(x),
+                                  "racehunt.check failed in thread \"" + x.thread + "\"" + proc +
+                                      ": " + one_line(x.message) + where_text(x));
+        for (const auto& w : r.warnings)
+            v.warnings.push_back(w);
+    }
+    if (root) {
+        for (const auto& inv : root->invariants) {
+            if (!inv.error.empty())
+                failures.emplace_back("fail:invariant-error:" + inv.expr,
+                                      "invariant could not be evaluated: " + inv.expr + " -> " +
+                                          one_line(inv.error));
+            else if (!inv.ok)
+                failures.emplace_back("fail:invariant:" + inv.expr,
+                                      "invariant broken: " + inv.expr + " (value: " +
+                                          one_line(inv.value) + ")");
+        }
+        if (check.leaked_threads != "ignore" && !root->leaked_threads.empty()) {
+            std::string names;
+            for (const auto& t : root->leaked_threads)
+                names += (names.empty() ? "\"" : ", \"") + t.name + "\"";
+            std::string reason = "non-daemon thread(s) still running when the main module "
+                                 "finished: " + names;
+            if (check.leaked_threads == "fail")
+                failures.emplace_back(
+                    "fail:leaked-thread:" + normalise_name(root->leaked_threads.front().name),
+                    reason);
+            else
+                v.warnings.push_back(reason);
+        }
+    }
+    if (run.leftover_processes > 0)
+        v.warnings.push_back(std::to_string(run.leftover_processes) +
+                             " process(es) of the run outlived its main process and were killed");
+    if (run.unkillable_processes > 0)
+        v.warnings.push_back(std::to_string(run.unkillable_processes) +
+                             " process(es) of the run could not be killed");
+
+    if (run.timed_out) {
+        v.outcome = Outcome::Hang;
+        v.signature = "hang";
+        v.reasons.push_back("timed out: the run did not finish within its timeout");
+    } else if (run.signal != 0) {
+        v.outcome = Outcome::Crash;
+        v.signature = "crash:" + signal_name(run.signal);
+        v.reasons.push_back("the workload was killed by " + signal_name(run.signal));
+    } else if (!failures.empty()) {
+        v.outcome = Outcome::Fail;
+        v.signature = failures.front().first;
+    } else if (run.exit_code != check.exit_code) {
+        v.outcome = Outcome::Fail;
+        v.signature = "fail:exit-code:" + std::to_string(run.exit_code);
+    }
+    for (auto& f : failures)
+        v.reasons.push_back(f.second);
+    if (v.outcome != Outcome::Pass && v.outcome != Outcome::Error &&
+        run.exit_code != check.exit_code && run.exit_code >= 0)
+        v.reasons.push_back("exit status " + std::to_string(run.exit_code) + " (expected " +
+                            std::to_string(check.exit_code) + ")");
+    return v;
+}
+
+} // namespace racehunt

@@ -1,0 +1,37 @@
+// One finished run as every reporter sees it; one JSONL line (DESIGN.md, "Results").
+#pragma once
+#include "analysis/outcome.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace racehunt {
+
+struct RunRecord {
+    std::string scenario;
+    std::uint64_t run = 0; // index in the campaign
+    std::uint64_t seed = 0;
+    Outcome outcome = Outcome::Pass;
+    int exit_code = -1;
+    int signal = 0;
+    double duration_ms = 0;
+    std::string signature;
+    nlohmann::json jitter = nlohmann::json::object();
+    std::optional<std::string> artifacts;
+    // Beyond the contract's fields:
+    std::vector<std::string> reasons;
+    std::vector<std::string> warnings;
+    bool injected = true;
+    std::string python; // interpreter version the run used, when known
+    nlohmann::json counters = nlohmann::json::object(); // per-layer injection counts
+
+    nlohmann::json to_json() const;
+    // Throws nlohmann::json::exception on a line that is not a run record.
+    static RunRecord from_json(const nlohmann::json& j);
+};
+
+} // namespace racehunt

@@ -1,0 +1,18 @@
+// Failure-rate statistics users can quote: Wilson score intervals and the rule of three.
+#pragma once
+#include <cstdint>
+
+namespace racehunt {
+
+struct Interval {
+    double low = 0, high = 0;
+};
+
+// The Wilson score interval of k successes in n trials at confidence z (1.96 = 95%).
+// Unlike the normal approximation it stays inside [0, 1] and is honest for k = 0 or k = n.
+Interval wilson_interval(std::uint64_t k, std::uint64_t n, double z = 1.96);
+
+// With 0 failures in n runs, the failure rate is below 3/n at 95% confidence.
+double rule_of_three(std::uint64_t n);
+
+} // namespace racehunt

@@ -1,0 +1,294 @@
+#include "campaign/campaign.hpp"
+
+#include "analysis/outcome.hpp"
+#include "protocol.h"
+#include "util/duration.hpp"
+#include "util/strings.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+
+#include <unistd.h>
+
+extern char** environ;
+
+namespace racehunt {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+fs::path self_exe() {
+    std::error_code ec;
+    fs::path p = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? fs::path("racehunt") : p;
+}
+
+bool write_text(const fs::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << text;
+    return static_cast<bool>(out);
+}
+
+// The dump signal: a real-time signal nobody else is likely to use (docs/PROTOCOL.md).
+int dump_signal() {
+    return SIGRTMIN + 7;
+}
+
+} // namespace
+
+Injectors Injectors::locate() {
+    Injectors i;
+    std::vector<fs::path> roots;
+    if (const char* d = std::getenv("RACEHUNT_DATA_DIR"))
+        roots.emplace_back(d);
+    fs::path exe_dir = self_exe().parent_path();
+    roots.push_back(exe_dir);
+    roots.push_back(exe_dir / ".." / "lib" / "racehunt");
+    std::error_code ec;
+    for (const auto& r : roots) {
+        if (i.python_dir.empty() && fs::exists(r / "python" / "sitecustomize.py", ec))
+            i.python_dir = fs::canonical(r / "python", ec);
+        if (i.shim.empty() && fs::exists(r / "libracehunt_shim.so", ec))
+            i.shim = fs::canonical(r / "libracehunt_shim.so", ec);
+    }
+    return i;
+}
+
+std::optional<fs::path> find_executable(const std::string& name, const fs::path& base,
+                                        const std::string& path_var) {
+    std::error_code ec;
+    auto usable = [&](const fs::path& p) {
+        return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+    };
+    if (name.find('/') != std::string::npos) {
+        fs::path p(name);
+        if (!p.is_absolute())
+            p = base / p;
+        p = p.lexically_normal();
+        return usable(p) ? std::optional(p) : std::nullopt;
+    }
+    std::size_t start = 0;
+    while (start <= path_var.size()) {
+        std::size_t end = path_var.find(':', start);
+        if (end == std::string::npos)
+            end = path_var.size();
+        std::string dir = path_var.substr(start, end - start);
+        fs::path p = fs::path(dir.empty() ? "." : dir) / name;
+        if (usable(p))
+            return fs::absolute(p, ec).lexically_normal();
+        start = end + 1;
+    }
+    return std::nullopt;
+}
+
+std::string replay_command(const CampaignConfig& c, std::uint64_t seed) {
+    std::vector<std::string> argv = {"racehunt", "replay", c.scenario_arg, "--seed",
+                                     util::hex64(seed)};
+    if (c.profile_from_cli) {
+        argv.push_back("--profile");
+        argv.push_back(c.profile);
+    }
+    if (c.python_from_cli) {
+        argv.push_back("--python");
+        argv.push_back(c.python_arg);
+    }
+    if (c.timeout_from_cli) {
+        argv.push_back("--timeout");
+        argv.push_back(util::format_duration(c.timeout));
+    }
+    return util::shell_join(argv);
+}
+
+RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t seed,
+                 const fs::path& run_dir) {
+    const Scenario& s = c.scenario;
+    RunPlan p;
+    p.index = index;
+    p.seed = seed;
+    p.jitter = plan_jitter(c.profile, c.jitter, seed, c.focus);
+    p.cwd = s.resolved_cwd();
+
+    // The environment: racehunt's own, less any outer racehunt's protocol variables, then
+    // the scenario's, then the protocol's.
+    for (char** e = environ; *e; ++e) {
+        std::string entry(*e);
+        auto eq = entry.find('=');
+        if (eq == std::string::npos || util::starts_with(entry, "RACEHUNT_"))
+            continue;
+        p.env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+    for (const auto& [k, v] : s.env)
+        p.env[k] = v;
+    auto prepend = [&](const std::string& key, const std::string& value, char sep) {
+        auto it = p.env.find(key);
+        p.env[key] = (it == p.env.end() || it->second.empty()) ? value
+                                                               : value + sep + it->second;
+    };
+    if (!c.injectors.python_dir.empty())
+        prepend("PYTHONPATH", c.injectors.python_dir.string(), ':');
+    if (p.jitter.shim.enabled && !c.injectors.shim.empty())
+        prepend("LD_PRELOAD", c.injectors.shim.string(), ':');
+    p.env[RACEHUNT_ENV_PROTOCOL] = std::to_string(RACEHUNT_PROTOCOL_VERSION);
+    p.env[RACEHUNT_ENV_RUN_DIR] = run_dir.string();
+    p.env[RACEHUNT_ENV_RUN_SEED] = util::hex64(seed);
+    p.env[RACEHUNT_ENV_RUN_TOKEN] =
+        std::to_string(::getpid()) + "-" + std::to_string(index) + "-" + util::hex64(seed);
+    p.env[RACEHUNT_ENV_ROLE] = "root";
+    p.env[RACEHUNT_ENV_SHIM] = p.jitter.shim_options(seed);
+    p.env["RACEHUNT_DUMP_SIGNAL"] = std::to_string(dump_signal());
+
+    const std::string python = c.python.string();
+    auto abs_in_dir = [&](const std::string& path) {
+        fs::path q(path);
+        return (q.is_absolute() ? q : s.dir / q).lexically_normal().string();
+    };
+    switch (s.kind) {
+    case WorkloadKind::Script:
+        p.argv = {python, abs_in_dir(s.target)};
+        break;
+    case WorkloadKind::Module:
+        p.argv = {python, "-m", s.target};
+        break;
+    case WorkloadKind::Pytest: {
+        auto sep = s.target.find("::");
+        std::string node = abs_in_dir(s.target.substr(0, sep));
+        if (sep != std::string::npos)
+            node += s.target.substr(sep);
+        p.argv = {python, "-m", "pytest", "-q", "-p", "no:cacheprovider", node};
+        break;
+    }
+    case WorkloadKind::Command: {
+        p.argv = s.command;
+        auto exe = find_executable(s.command[0], s.dir, p.env["PATH"]);
+        if (exe)
+            p.argv[0] = exe->string();
+        break;
+    }
+    }
+    p.argv.insert(p.argv.end(), s.args.begin(), s.args.end());
+    return p;
+}
+
+namespace {
+
+json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
+    json j;
+    j["protocol"] = RACEHUNT_PROTOCOL_VERSION;
+    j["run_seed"] = util::hex64(p.seed);
+    j["scenario_dir"] = c.scenario.dir.string();
+    j["switch_interval"] = p.jitter.switch_interval ? json(*p.jitter.switch_interval) : json();
+    j["checks"] = {{"thread_exceptions", c.scenario.check.thread_exceptions},
+                   {"leaked_threads", c.scenario.check.leaked_threads},
+                   {"invariants", c.scenario.check.invariants}};
+    j["yields"] = {{"probability", p.jitter.yields.probability},
+                   {"granularity", p.jitter.yields.granularity},
+                   {"focus", p.jitter.yields.focus}};
+    return j;
+}
+
+// A failing run's directory moves under failures/<RUNSEED>; a seed replayed several times
+// gets -2, -3, ... so no failure overwrites another.
+fs::path failure_dir(const fs::path& out, std::uint64_t seed) {
+    fs::path base = out / "failures" / util::hex64(seed);
+    std::error_code ec;
+    fs::create_directories(base.parent_path(), ec);
+    fs::path candidate = base;
+    for (int n = 2; fs::exists(candidate, ec); ++n)
+        candidate = base.string() + "-" + std::to_string(n);
+    return candidate;
+}
+
+std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
+    std::error_code ec;
+    std::string cmd = replay_command(c, r.seed);
+    // The script runs from anywhere: the racehunt binary and the user's directory are pinned.
+    cmd.replace(0, std::string("racehunt").size(), util::shell_quote(self_exe().string()));
+    std::string out = "#!/bin/sh\n";
+    out += "# racehunt: run " + std::to_string(r.run) + " of campaign seed " +
+           std::to_string(c.campaign_seed) + " (" + c.scenario.name + "): " + r.signature + "\n";
+    out += "# Re-creates the run's perturbation choices from its seed. The OS still schedules\n"
+           "# threads, so the failure comes back with some probability: add --repeat N.\n";
+    out += "cd " + util::shell_quote(fs::current_path(ec).string()) + " || exit 2\n";
+    out += "exec " + cmd + " \"$@\"\n";
+    return out;
+}
+
+} // namespace
+
+ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uint64_t index,
+                        std::uint64_t seed, Cancellation& cancel) {
+    ExecutedRun out;
+    RunRecord& r = out.record;
+    r.scenario = c.scenario.name;
+    r.run = index;
+    r.seed = seed;
+
+    std::error_code ec;
+    fs::path run_dir = c.out_dir / ".work" / (std::to_string(index) + "-" + util::hex64(seed));
+    fs::remove_all(run_dir, ec);
+    fs::create_directories(run_dir, ec);
+
+    RunPlan plan = plan_run(c, index, seed, run_dir);
+    r.jitter = plan.jitter.to_json();
+    write_text(run_dir / "config.json", bootstrap_config(c, plan).dump(2) + "\n");
+
+    RunRequest req;
+    req.argv = plan.argv;
+    req.env = plan.env;
+    req.cwd = plan.cwd;
+    req.run_dir = run_dir;
+    req.timeout = c.timeout;
+    req.token = plan.env[RACEHUNT_ENV_RUN_TOKEN];
+
+    RunResult result = runner.run(req, cancel);
+    if (result.cancelled) {
+        fs::remove_all(run_dir, ec);
+        out.cancelled = true;
+        return out;
+    }
+
+    auto reports = read_py_reports(run_dir);
+    Verdict v = classify(result, reports, c.scenario.check, c.scenario.kind != WorkloadKind::Command);
+    r.outcome = v.outcome;
+    r.signature = v.signature;
+    r.reasons = v.reasons;
+    r.warnings = v.warnings;
+    r.injected = v.injected;
+    r.exit_code = result.exit_code;
+    r.signal = result.signal;
+    r.duration_ms = std::chrono::duration<double, std::milli>(result.duration).count();
+    json counters = json::object();
+    for (const auto& rep : reports) {
+        if (rep.role == "root" && r.python.empty())
+            r.python = rep.python;
+        for (auto& [k, val] : rep.counters.items())
+            if (val.is_number_unsigned() || val.is_number_integer())
+                counters["python"][k] = counters["python"].value(k, 0ULL) + val.get<std::uint64_t>();
+    }
+    counters["python_processes"] = reports.size();
+    if (result.leftover_processes)
+        counters["leftover_processes"] = result.leftover_processes;
+    if (result.out.omitted || result.err.omitted)
+        counters["output_omitted_bytes"] = result.out.omitted + result.err.omitted;
+    r.counters = counters;
+
+    if (is_failure(r.outcome)) {
+        fs::path dest = failure_dir(c.out_dir, seed);
+        fs::rename(run_dir, dest, ec);
+        if (ec)
+            dest = run_dir; // keep it where it is rather than lose it
+        r.artifacts = dest.string();
+        write_text(dest / "replay.sh", replay_script(c, r));
+        fs::permissions(dest / "replay.sh", fs::perms::owner_exec | fs::perms::group_exec,
+                        fs::perm_options::add, ec);
+        write_text(dest / "run.json", r.to_json().dump(2) + "\n");
+    } else {
+        fs::remove_all(run_dir, ec);
+    }
+    return out;
+}
+
+} // namespace racehunt

@@ -1,0 +1,75 @@
+// A campaign: one scenario, N runs, the settings that came from the scenario file and the
+// command line, and what executing one run of it means end to end.
+#pragma once
+#include "analysis/record.hpp"
+#include "plan/jitter.hpp"
+#include "run/process_runner.hpp"
+#include "scenario/scenario.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace racehunt {
+
+// Where racehunt finds the injectors it ships.
+struct Injectors {
+    std::filesystem::path python_dir; // holds sitecustomize.py
+    std::filesystem::path shim;       // libracehunt_shim.so (may be absent)
+    static Injectors locate();        // next to the executable, or $RACEHUNT_DATA_DIR
+};
+
+struct CampaignConfig {
+    Scenario scenario;
+    std::string scenario_arg; // the path as the user typed it, for replay commands
+    std::string profile = "default";
+    JitterSpec jitter;        // the scenario's per-key overrides (empty under --profile)
+    bool profile_from_cli = false;
+    std::string python_arg;   // as given (scenario or --python)
+    bool python_from_cli = false;
+    std::filesystem::path python; // resolved executable
+    std::uint64_t runs = 100;
+    int jobs = 1;
+    std::uint64_t campaign_seed = 0;
+    Nanos timeout{0};
+    bool timeout_from_cli = false;
+    std::optional<std::uint64_t> stop_after;
+    std::optional<Nanos> time_budget;
+    std::filesystem::path out_dir;
+    std::optional<std::filesystem::path> json_file;
+    Injectors injectors;
+    std::vector<std::string> focus; // the workload's own code, resolved
+};
+
+// The command that re-creates run `seed` of this campaign (options that change a run's
+// behaviour are carried over; output options are not).
+std::string replay_command(const CampaignConfig& c, std::uint64_t seed);
+
+// Everything about one run, decided before it starts: a pure function of config and seed.
+struct RunPlan {
+    std::uint64_t index = 0, seed = 0;
+    JitterPlan jitter;
+    std::vector<std::string> argv;
+    std::map<std::string, std::string> env;
+    std::filesystem::path cwd;
+};
+RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t seed,
+                 const std::filesystem::path& run_dir);
+
+// Executes one run: prepares its directory, runs the tree, classifies, files artifacts.
+// A cancelled run leaves nothing behind and comes back with `cancelled` set.
+struct ExecutedRun {
+    RunRecord record;
+    bool cancelled = false;
+};
+ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uint64_t index,
+                        std::uint64_t seed, Cancellation& cancel);
+
+// Resolves an interpreter or program name: a path (relative to `base`) or a name on PATH.
+std::optional<std::filesystem::path> find_executable(const std::string& name,
+                                                     const std::filesystem::path& base,
+                                                     const std::string& path_var);
+
+} // namespace racehunt

@@ -1,0 +1,122 @@
+// `racehunt run`: the main job, as a pipeline read top to bottom.
+#include "campaign/run_campaign.hpp"
+#include "cli/cli.hpp"
+#include "cli/options.hpp"
+#include "report/console.hpp"
+#include "report/summary.hpp"
+#include "util/duration.hpp"
+#include "util/error.hpp"
+#include "util/file.hpp"
+#include "util/strings.hpp"
+
+namespace racehunt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Shared by run and replay: execute, record, summarise, report, choose the exit status.
+ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRun>& planned,
+                            const RunOptions& o, Session& session, const std::string& header,
+                            bool replay) {
+    Console console(Console::stderr_is_tty(), Console::want_color(o.no_color), o.quiet);
+    console.header(header);
+
+    util::AppendFile jsonl;
+    jsonl.open(c.out_dir / "results.jsonl", /*truncate=*/true);
+
+    auto runner = make_posix_runner();
+    CampaignResult result = run_campaign(c, planned, *runner, jsonl, console, session.cancel);
+
+    // Summarise and report; partial results are written too when interrupted.
+    CampaignSummary summary;
+    summary.version = RACEHUNT_VERSION;
+    summary.campaign_seed = c.campaign_seed;
+    summary.profile = c.profile;
+    summary.jobs = c.jobs;
+    summary.interrupted = session.interrupted.load();
+    summary.stop_reason = summary.interrupted ? "interrupted" : to_string(result.pool.reason);
+    summary.elapsed_s = std::chrono::duration<double>(result.pool.elapsed).count();
+    summary.scenarios.push_back(summarize(result.records, c.scenario.name, c.scenario.file.string(),
+                                          planned.size(),
+                                          [&](std::uint64_t seed) { return replay_command(c, seed); }));
+    const std::string summary_json = summary.to_json().dump(2) + "\n";
+    std::string written = (c.out_dir / "results.jsonl").string();
+    bool write_failed = result.results_write_failed;
+    try {
+        util::write_file_atomic(c.out_dir / "summary.json", summary_json);
+        written += ", " + (c.out_dir / "summary.json").string();
+        if (c.json_file) {
+            util::write_file_atomic(*c.json_file, summary_json);
+            written += ", " + c.json_file->string();
+        }
+    } catch (const util::Error& e) {
+        console.warning(e.what());
+        write_failed = true;
+    }
+
+    if (replay && !summary.scenarios.empty()) {
+        const ScenarioSummary& s = summary.scenarios[0];
+        console.note("replay of seed " + util::hex64(planned.empty() ? 0 : planned[0].seed) +
+                     ": " + std::to_string(s.failures) + " of " + std::to_string(s.runs) +
+                     " run(s) failed");
+    }
+    console.summary(summary, "results: " + written);
+
+    if (summary.interrupted)
+        return ExitCode::Interrupted;
+    if (write_failed)
+        return ExitCode::Internal;
+    return summary.scenarios[0].failures > 0 ? ExitCode::Failures : ExitCode::Ok;
+}
+
+std::string describe_python(const CampaignConfig& c) {
+    if (c.scenario.kind == WorkloadKind::Command)
+        return "command " + util::shell_quote(c.scenario.command[0]);
+    return c.python.string();
+}
+
+} // namespace
+
+ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
+    // 1. Read the command line; 2. load and validate the scenario (nothing runs on error).
+    RunOptions o = parse_run_options(args, CommandKind::Run);
+    Scenario s = load_scenario(o.scenario);
+    check_scenario_files(s);
+    // 3. Combine command line and scenario into a campaign.
+    CampaignConfig c = make_campaign_config(s, o, CommandKind::Run);
+    // 4. Plan the run seeds (this shard's slice of them).
+    auto [shard_k, shard_n] = o.shard ? parse_shard(*o.shard) : std::pair<std::uint64_t, std::uint64_t>{1, 1};
+    std::vector<PlannedRun> planned = plan_campaign(c.campaign_seed, c.runs, shard_k, shard_n);
+
+    std::string header = "racehunt: " + s.name + ": " + std::to_string(planned.size()) + " runs";
+    if (shard_n > 1)
+        header += " (shard " + std::to_string(shard_k) + "/" + std::to_string(shard_n) + " of " +
+                  std::to_string(c.runs) + ")";
+    header += ", -j " + std::to_string(c.jobs) + ", profile " + c.profile + ", campaign seed " +
+              std::to_string(c.campaign_seed) + ", timeout " + util::format_duration(c.timeout) +
+              ", " + describe_python(c);
+    // 5. Execute, classify and report.
+    return execute_and_report(c, planned, o, session, header, false);
+}
+
+ExitCode cmd_replay(const std::vector<std::string>& args, Session& session) {
+    RunOptions o = parse_run_options(args, CommandKind::Replay);
+    if (!o.seed)
+        throw util::usage_error("--seed", "replay needs the run seed",
+                                "racehunt replay SCENARIO.toml --seed 0123456789abcdef");
+    Scenario s = load_scenario(o.scenario);
+    check_scenario_files(s);
+    CampaignConfig c = make_campaign_config(s, o, CommandKind::Replay);
+    const std::uint64_t seed = *util::parse_hex64(*o.seed);
+    // Every repeat re-creates the same run: same seed, so same perturbation choices.
+    std::vector<PlannedRun> planned;
+    for (std::uint64_t i = 0; i < c.runs; ++i)
+        planned.push_back({i, seed});
+    std::string header = "racehunt: replaying " + s.name + " seed " + util::hex64(seed) + " " +
+                         std::to_string(c.runs) + " time(s), -j " + std::to_string(c.jobs) +
+                         ", profile " + c.profile + ", " + describe_python(c);
+    return execute_and_report(c, planned, o, session, header, true);
+}
+
+} // namespace racehunt

@@ -1,0 +1,307 @@
+#include "cli/options.hpp"
+
+#include "plan/jitter.hpp"
+#include "plan/seeds.hpp"
+#include "util/duration.hpp"
+#include "util/error.hpp"
+#include "util/file.hpp"
+#include "util/strings.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <cstdlib>
+#include <thread>
+
+namespace racehunt {
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+po::options_description describe(CommandKind kind) {
+    po::options_description d;
+    // clang-format off
+    d.add_options()
+        ("help,h", "show help")
+        ("jobs,j", po::value<std::int64_t>(), "parallel runs (default: number of cores)")
+        ("seed", po::value<std::string>(), kind == CommandKind::Run
+            ? "campaign seed (decimal, or 0x-prefixed hex)" : "run seed (16 hex digits)")
+        ("timeout", po::value<std::string>(), "per-run timeout, e.g. 10s")
+        ("profile", po::value<std::string>(), "none | default | aggressive")
+        ("out", po::value<std::string>(), "output directory")
+        ("json", po::value<std::string>(), "also write the JSON summary here")
+        ("python", po::value<std::string>(), "interpreter (name on PATH or path)")
+        ("quiet,q", po::bool_switch(), "no progress output")
+        ("no-color", po::bool_switch(), "no colours")
+        ("scenario", po::value<std::vector<std::string>>(), "scenario file");
+    if (kind == CommandKind::Run) {
+        d.add_options()
+            ("runs,n", po::value<std::int64_t>(), "number of runs")
+            ("stop-after", po::value<std::int64_t>(), "stop after K failures")
+            ("time-budget", po::value<std::string>(), "start no run after this long")
+            ("shard", po::value<std::string>(), "run shard K of N (K/N)")
+            ("junit", po::value<std::string>(), "also write a JUnit XML report here")
+            ("start", po::value<std::string>(), "fresh | fork-server");
+    } else {
+        d.add_options()("repeat", po::value<std::int64_t>(), "replay this many times");
+    }
+    // clang-format on
+    return d;
+}
+
+std::vector<std::string> option_names(const po::options_description& d) {
+    std::vector<std::string> names;
+    for (const auto& o : d.options())
+        if (o->long_name() != "scenario")
+            names.push_back("--" + o->long_name());
+    return names;
+}
+
+std::int64_t positive(const std::optional<std::int64_t>& v, const char* option, std::int64_t min) {
+    if (*v < min)
+        throw util::usage_error(option, "must be at least " + std::to_string(min) + ", got " +
+                                            std::to_string(*v),
+                                std::string("pass ") + option + " " + std::to_string(min) +
+                                    " or more");
+    return *v;
+}
+
+Nanos duration_option(const std::string& text, const char* option) {
+    auto d = util::parse_duration(text);
+    if (!d || d->count() == 0)
+        throw util::usage_error(option, "\"" + text + "\" is not a positive duration",
+                                "write e.g. 10s, 500ms or 2m");
+    return *d;
+}
+
+} // namespace
+
+std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text) {
+    auto slash = text.find('/');
+    auto bad = [&] {
+        return util::usage_error("--shard", "\"" + text + "\" is not a shard",
+                                 "write K/N with 1 <= K <= N, e.g. --shard 2/8");
+    };
+    if (slash == std::string::npos)
+        throw bad();
+    try {
+        std::size_t p1 = 0, p2 = 0;
+        std::string ks = text.substr(0, slash), ns = text.substr(slash + 1);
+        long long k = std::stoll(ks, &p1), n = std::stoll(ns, &p2);
+        if (p1 != ks.size() || p2 != ns.size() || k < 1 || n < 1 || k > n)
+            throw bad();
+        return {static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(n)};
+    } catch (const std::logic_error&) {
+        throw bad();
+    }
+}
+
+RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind) {
+    po::options_description desc = describe(kind);
+    po::positional_options_description pos;
+    pos.add("scenario", -1);
+    po::variables_map vm;
+    try {
+        auto style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
+        po::store(po::command_line_parser(args).options(desc).positional(pos).style(style).run(),
+                  vm);
+        po::notify(vm);
+    } catch (const po::unknown_option& e) {
+        std::string opt = e.get_option_name();
+        std::string hint = "see racehunt --help";
+        if (auto m = util::closest_match(opt, option_names(desc)))
+            hint = "did you mean " + *m + "?";
+        throw util::usage_error(opt, "unknown option", hint);
+    } catch (const po::error& e) {
+        throw util::usage_error("racehunt", e.what(), "see racehunt --help");
+    }
+
+    RunOptions o;
+    auto str = [&](const char* k) -> std::optional<std::string> {
+        return vm.count(k) ? std::optional(vm[k].as<std::string>()) : std::nullopt;
+    };
+    auto num = [&](const char* k) -> std::optional<std::int64_t> {
+        return vm.count(k) ? std::optional(vm[k].as<std::int64_t>()) : std::nullopt;
+    };
+    if (vm.count("help"))
+        throw util::usage_error("racehunt", "help requested", "run racehunt --help");
+    if (!vm.count("scenario"))
+        throw util::usage_error("racehunt", "no scenario file given",
+                                "racehunt --runs 500 path/to/scenario.toml");
+    auto files = vm["scenario"].as<std::vector<std::string>>();
+    if (files.size() > 1)
+        throw util::usage_error(files[1], "one scenario file per invocation in this version",
+                                "run racehunt once per scenario");
+    o.scenario = files[0];
+    if (kind == CommandKind::Run) {
+        o.runs = num("runs");
+        o.stop_after = num("stop-after");
+        o.time_budget = str("time-budget");
+        o.shard = str("shard");
+        o.junit = str("junit");
+        o.start = str("start");
+    } else {
+        o.repeat = num("repeat");
+    }
+    o.jobs = num("jobs");
+    o.seed = str("seed");
+    o.timeout = str("timeout");
+    o.profile = str("profile");
+    o.out = str("out");
+    o.json = str("json");
+    o.python = str("python");
+    o.quiet = vm["quiet"].as<bool>();
+    o.no_color = vm["no-color"].as<bool>();
+
+    // Values are checked here, before anything else happens.
+    if (o.runs)
+        positive(o.runs, "--runs", 1);
+    if (o.jobs)
+        positive(o.jobs, "--jobs", 1);
+    if (o.stop_after)
+        positive(o.stop_after, "--stop-after", 1);
+    if (o.repeat)
+        positive(o.repeat, "--repeat", 1);
+    if (o.timeout)
+        duration_option(*o.timeout, "--timeout");
+    if (o.time_budget)
+        duration_option(*o.time_budget, "--time-budget");
+    if (o.shard)
+        parse_shard(*o.shard);
+    if (o.profile && !is_profile_name(*o.profile)) {
+        std::string hint = "use none, default or aggressive";
+        if (auto m = util::closest_match(*o.profile, {"none", "default", "aggressive"}))
+            hint = "did you mean \"" + *m + "\"?";
+        throw util::usage_error("--profile", "unknown profile \"" + *o.profile + "\"", hint);
+    }
+    if (o.start && *o.start != "fresh") {
+        if (*o.start == "fork-server")
+            throw util::usage_error("--start", "fork-server starts are not available in this version",
+                                    "use --start fresh");
+        throw util::usage_error("--start", "unknown start mode \"" + *o.start + "\"",
+                                "use fresh or fork-server");
+    }
+    if (o.junit)
+        throw util::usage_error("--junit", "JUnit output is not available in this version",
+                                "use --json for a machine-readable summary");
+    if (o.seed && kind == CommandKind::Replay && !util::parse_hex64(*o.seed))
+        throw util::usage_error("--seed", "\"" + *o.seed + "\" is not a run seed",
+                                "a run seed is the 16 hex digits racehunt printed");
+    return o;
+}
+
+CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind) {
+    CampaignConfig c;
+    c.scenario = s;
+    c.scenario_arg = o.scenario;
+
+    // Profile: the command line replaces the scenario's whole [jitter] table, so that
+    // `--profile none` always means no perturbation at all.
+    if (o.profile) {
+        c.profile = *o.profile;
+        c.profile_from_cli = true;
+    } else {
+        c.profile = s.jitter.profile.value_or("default");
+        c.jitter = s.jitter;
+    }
+
+    c.runs = static_cast<std::uint64_t>(o.runs.value_or(s.run.runs.value_or(100)));
+    if (kind == CommandKind::Replay)
+        c.runs = static_cast<std::uint64_t>(o.repeat.value_or(1));
+    std::int64_t jobs = o.jobs.value_or(s.run.jobs.value_or(0));
+    if (jobs == 0)
+        jobs = std::max(1u, std::thread::hardware_concurrency());
+    c.jobs = static_cast<int>(jobs);
+
+    if (kind == CommandKind::Run) {
+        if (o.seed) {
+            const std::string& t = *o.seed;
+            std::optional<std::uint64_t> v;
+            if (util::starts_with(t, "0x") || util::starts_with(t, "0X"))
+                v = util::parse_hex64(t);
+            else {
+                try {
+                    std::size_t used = 0;
+                    unsigned long long x = std::stoull(t, &used, 10);
+                    if (used == t.size() && t[0] != '-')
+                        v = x;
+                } catch (const std::logic_error&) {
+                }
+            }
+            if (!v)
+                throw util::usage_error("--seed", "\"" + t + "\" is not a campaign seed",
+                                        "use a non-negative integer or 0x-prefixed hex");
+            c.campaign_seed = *v;
+        } else if (s.run.seed) {
+            c.campaign_seed = *s.run.seed;
+        } else {
+            c.campaign_seed = fresh_campaign_seed();
+        }
+    }
+
+    c.timeout = s.timeout;
+    if (o.timeout) {
+        c.timeout = *util::parse_duration(*o.timeout);
+        c.timeout_from_cli = true;
+    }
+    if (o.stop_after)
+        c.stop_after = static_cast<std::uint64_t>(*o.stop_after);
+    if (o.time_budget)
+        c.time_budget = *util::parse_duration(*o.time_budget);
+
+    // The interpreter: --python relative to the current directory, the scenario's relative
+    // to the scenario file, a bare name on the run's PATH.
+    std::string path_var = s.env.count("PATH") ? s.env.at("PATH") : "";
+    if (path_var.empty())
+        if (const char* p = std::getenv("PATH"))
+            path_var = p;
+    if (s.kind != WorkloadKind::Command) {
+        if (s.python.size() > 1 && !o.python)
+            throw util::usage_error(s.where("workload.python").str(),
+                                    "a list of interpreters (version matrix) is not available in "
+                                    "this version",
+                                    "name one interpreter, or pass --python");
+        c.python_arg = o.python ? *o.python : s.python[0];
+        c.python_from_cli = o.python.has_value();
+        auto exe = find_executable(c.python_arg, o.python ? fs::current_path() : s.dir, path_var);
+        if (!exe) {
+            std::string where = o.python ? "--python" : s.where("workload.python").str();
+            throw util::usage_error(where, "interpreter \"" + c.python_arg + "\" not found",
+                                    o.python ? "give a name on PATH or a path to an executable"
+                                             : "set workload.python to a name on PATH or a path");
+        }
+        c.python = *exe;
+    } else {
+        if (!find_executable(s.command[0], s.dir, path_var))
+            throw util::usage_error(s.where("workload.command").str(),
+                                    "program \"" + s.command[0] + "\" not found",
+                                    "give a name on PATH or a path relative to the scenario");
+    }
+
+    c.out_dir = o.out ? fs::path(*o.out) : fs::path("racehunt-out") / util::sanitize_file_name(s.name);
+    if (kind == CommandKind::Replay && !o.out)
+        c.out_dir /= "replay-" + util::hex64(util::parse_hex64(o.seed.value_or("0")).value_or(0));
+    c.out_dir = fs::absolute(c.out_dir).lexically_normal();
+    util::ensure_writable_dir(c.out_dir, o.out ? "--out" : "--out (default " + c.out_dir.string() + ")");
+    if (o.json) {
+        c.json_file = fs::absolute(*o.json);
+        std::error_code ec;
+        fs::path parent = c.json_file->parent_path();
+        if (!fs::is_directory(parent, ec))
+            throw util::usage_error("--json", "directory " + parent.string() + " does not exist",
+                                    "create it or choose another path");
+        util::ensure_writable_dir(parent, "--json");
+    }
+
+    c.injectors = Injectors::locate();
+    if (c.injectors.python_dir.empty())
+        throw util::internal_error("racehunt", "cannot find the Python bootstrap (python/sitecustomize.py)",
+                                   "reinstall racehunt or set RACEHUNT_DATA_DIR");
+    c.focus = default_focus(s);
+    if (c.jitter.yield_focus)
+        c.jitter.yield_focus = resolve_focus(s, *c.jitter.yield_focus);
+    return c;
+}
+
+} // namespace racehunt

@@ -1,0 +1,33 @@
+// Command-line options of `run` and `replay` as a plain struct, and how they combine with a
+// scenario into a campaign: the command line wins over the scenario, which wins over the
+// defaults.
+#pragma once
+#include "campaign/campaign.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace racehunt {
+
+struct RunOptions {
+    std::string scenario;
+    std::optional<std::int64_t> runs, jobs, stop_after, repeat;
+    std::optional<std::string> seed, timeout, profile, time_budget, shard, out, json, junit,
+        python, start;
+    bool quiet = false, no_color = false;
+};
+
+enum class CommandKind { Run, Replay };
+
+// Throws util::Error (Usage) naming the option and the fix.
+RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind);
+
+// Builds the campaign: validates values, finds the interpreter, prepares the output
+// directory. Throws util::Error (Usage) naming the option or the scenario key.
+CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind);
+
+// "3/8" -> {3, 8}; throws util::Error naming `--shard`.
+std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text);
+
+} // namespace racehunt

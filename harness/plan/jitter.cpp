@@ -1,0 +1,230 @@
+#include "plan/jitter.hpp"
+
+#include "plan/seeds.hpp"
+#include "util/strings.hpp"
+
+#include <filesystem>
+
+namespace racehunt {
+
+namespace fs = std::filesystem;
+
+bool is_profile_name(const std::string& name) {
+    return name == "none" || name == "default" || name == "aggressive";
+}
+
+namespace {
+
+// The switch interval range: 1 us is where CPython's eval breaker checks become the limit;
+// 5 ms is CPython's default.
+constexpr double kMinInterval = 1e-6;
+constexpr double kMaxInterval = 5e-3;
+
+void draw_default(JitterPlan& p, std::uint64_t seed, const std::vector<std::string>& own) {
+    // `default` is a portfolio: each run draws its own regime, so a campaign of a few hundred
+    // runs covers many. Each layer draws from its own stream, so overriding one layer in the
+    // scenario leaves the others' draws unchanged.
+    SeedStream si(seed, "switch_interval");
+    if (si.chance(0.85))
+        p.switch_interval = si.log_uniform(kMinInterval, kMaxInterval);
+
+    SeedStream y(seed, "yields");
+    if (y.chance(0.6)) {
+        p.yields.probability = y.log_uniform(1e-3, 5e-2);
+        p.yields.granularity = y.chance(0.15) ? "opcode" : "line";
+        p.yields.focus = own;
+        if (y.chance(0.15)) {
+            p.yields.focus.push_back("glob:*");
+            p.yields.widened = true;
+        }
+    }
+
+    SeedStream sh(seed, "shim");
+    if (sh.chance(0.5)) {
+        p.shim.enabled = true;
+        p.shim.probability = sh.log_uniform(1e-3, 0.1);
+        p.shim.delay_share = sh.uniform(0.2, 0.8);
+        p.shim.max_delay_ns = static_cast<std::int64_t>(sh.log_uniform(10e3, 1e6));
+        p.shim.wake_probability = sh.log_uniform(1e-3, 0.1);
+        if (sh.chance(0.25)) {
+            p.shim.starvation = true;
+            p.shim.starve_max_ns = static_cast<std::int64_t>(sh.log_uniform(1e6, 20e6));
+            p.shim.starve_share = 0.2;
+        }
+    }
+}
+
+void draw_aggressive(JitterPlan& p, std::uint64_t seed, const std::vector<std::string>& own) {
+    // Every layer on, at rates that slow a run several-fold; for when `default` finds nothing.
+    SeedStream si(seed, "switch_interval");
+    p.switch_interval = si.log_uniform(kMinInterval, 1e-4);
+
+    SeedStream y(seed, "yields");
+    p.yields.probability = y.log_uniform(1e-2, 0.1);
+    p.yields.granularity = y.chance(0.3) ? "opcode" : "line";
+    p.yields.focus = own;
+    if (y.chance(0.3)) {
+        p.yields.focus.push_back("glob:*");
+        p.yields.widened = true;
+    }
+
+    SeedStream sh(seed, "shim");
+    p.shim.enabled = true;
+    p.shim.probability = sh.log_uniform(1e-2, 0.2);
+    p.shim.delay_share = sh.uniform(0.3, 0.9);
+    p.shim.max_delay_ns = static_cast<std::int64_t>(sh.log_uniform(50e3, 2e6));
+    p.shim.wake_probability = sh.log_uniform(1e-2, 0.2);
+    if (sh.chance(0.5)) {
+        p.shim.starvation = true;
+        p.shim.starve_max_ns = static_cast<std::int64_t>(sh.log_uniform(1e6, 50e6));
+        p.shim.starve_share = 0.3;
+    }
+}
+
+} // namespace
+
+JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::uint64_t seed,
+                       const std::vector<std::string>& own_focus) {
+    JitterPlan p;
+    p.profile = profile;
+    if (profile == "default")
+        draw_default(p, seed, own_focus);
+    else if (profile == "aggressive")
+        draw_aggressive(p, seed, own_focus);
+
+    // The scenario's explicit keys win over the profile's draws.
+    if (auto si = spec.switch_interval) {
+        if (si->kind == SwitchInterval::Kind::Keep)
+            p.switch_interval.reset();
+        else if (si->kind == SwitchInterval::Kind::Fixed)
+            p.switch_interval = si->seconds;
+        else
+            p.switch_interval =
+                SeedStream(seed, "switch_interval").log_uniform(kMinInterval, kMaxInterval);
+    }
+    if (spec.shim_probability) {
+        p.shim.probability = *spec.shim_probability;
+        p.shim.enabled = *spec.shim_probability > 0;
+        if (p.shim.wake_probability == 0)
+            p.shim.wake_probability = *spec.shim_probability;
+    }
+    if (spec.shim_max_delay) {
+        p.shim.max_delay_ns = spec.shim_max_delay->count();
+    } else if (p.shim.enabled && p.shim.max_delay_ns == 0) {
+        p.shim.max_delay_ns = 200'000;
+    }
+    if (spec.shim_starvation) {
+        p.shim.starvation = *spec.shim_starvation;
+        if (p.shim.starvation && p.shim.starve_max_ns == 0) {
+            p.shim.starve_max_ns = 10'000'000;
+            p.shim.starve_share = 0.2;
+        }
+    }
+    if (spec.yield_probability)
+        p.yields.probability = *spec.yield_probability;
+    if (spec.yield_granularity)
+        p.yields.granularity = *spec.yield_granularity;
+    if (spec.yield_focus) {
+        p.yields.focus = *spec.yield_focus;
+        p.yields.widened = false;
+    } else if (p.yields.probability > 0 && p.yields.focus.empty())
+        p.yields.focus = own_focus;
+    if (p.yields.probability == 0)
+        p.yields.focus.clear();
+    return p;
+}
+
+nlohmann::json JitterPlan::to_json() const {
+    nlohmann::json j;
+    j["profile"] = profile;
+    j["switch_interval"] = switch_interval ? nlohmann::json(*switch_interval) : nlohmann::json();
+    nlohmann::json s;
+    s["enabled"] = shim.enabled;
+    if (shim.enabled) {
+        s["probability"] = shim.probability;
+        s["delay_share"] = shim.delay_share;
+        s["max_delay_ns"] = shim.max_delay_ns;
+        s["wake_probability"] = shim.wake_probability;
+        s["starvation"] = shim.starvation;
+        if (shim.starvation) {
+            s["starve_max_ns"] = shim.starve_max_ns;
+            s["starve_share"] = shim.starve_share;
+        }
+    }
+    j["shim"] = s;
+    nlohmann::json y;
+    y["probability"] = yields.probability;
+    if (yields.probability > 0) {
+        y["granularity"] = yields.granularity;
+        y["focus"] = yields.focus;
+        y["widened"] = yields.widened;
+    }
+    j["yields"] = y;
+    return j;
+}
+
+std::string JitterPlan::shim_options(std::uint64_t seed) const {
+    std::string o = "enabled=" + std::string(shim.enabled ? "1" : "0");
+    o += ":seed=" + util::hex64(seed);
+    if (!shim.enabled)
+        return o;
+    o += ":p=" + util::format_double(shim.probability);
+    o += ":delay_share=" + util::format_double(shim.delay_share);
+    o += ":max_delay_ns=" + std::to_string(shim.max_delay_ns);
+    o += ":wake_p=" + util::format_double(shim.wake_probability);
+    o += ":starve=" + std::string(shim.starvation ? "1" : "0");
+    if (shim.starvation) {
+        o += ":starve_max_ns=" + std::to_string(shim.starve_max_ns);
+        o += ":starve_share=" + util::format_double(shim.starve_share);
+    }
+    return o;
+}
+
+std::vector<std::string> resolve_focus(const Scenario& s, const std::vector<std::string>& entries) {
+    std::vector<std::string> out;
+    for (const auto& e : entries) {
+        if (util::starts_with(e, "module:") || util::starts_with(e, "glob:")) {
+            out.push_back(e);
+            continue;
+        }
+        bool has_glob = e.find_first_of("*?[") != std::string::npos;
+        bool looks_like_path = e.find('/') != std::string::npos ||
+                               (e.size() > 3 && e.substr(e.size() - 3) == ".py") || e == ".";
+        fs::path p(e);
+        if (has_glob) {
+            // A relative glob is anchored at the scenario's directory, like relative paths.
+            out.push_back("glob:" + (p.is_absolute() ? e : (s.dir / e).lexically_normal().string()));
+        } else if (looks_like_path || fs::exists(s.dir / p)) {
+            fs::path full = (p.is_absolute() ? p : s.dir / p).lexically_normal();
+            std::string str = full.string();
+            std::error_code ec;
+            if (fs::is_directory(full, ec) && (str.empty() || str.back() != '/'))
+                str += '/';
+            out.push_back(str);
+        } else {
+            out.push_back("module:" + e); // a dotted module or package name
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> default_focus(const Scenario& s) {
+    std::vector<std::string> own;
+    own.push_back(s.dir.lexically_normal().string() + "/");
+    if (s.kind == WorkloadKind::Script) {
+        fs::path p(s.target);
+        fs::path full = (p.is_absolute() ? p : s.dir / p).lexically_normal();
+        std::string d = full.parent_path().string() + "/";
+        if (!util::starts_with(d, own[0]))
+            own.push_back(d);
+    }
+    std::string cwd = s.resolved_cwd().string() + "/";
+    bool covered = false;
+    for (const auto& o : own)
+        covered = covered || util::starts_with(cwd, o);
+    if (!covered)
+        own.push_back(cwd);
+    return own;
+}
+
+} // namespace racehunt

@@ -1,0 +1,61 @@
+// Jitter profiles: from a profile name, the scenario's overrides and a run seed to the
+// concrete perturbation choices of one run. A pure function, so replay re-creates them.
+#pragma once
+#include "scenario/scenario.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace racehunt {
+
+struct ShimPlan {
+    bool enabled = false;
+    double probability = 0;   // chance of a perturbation at a sync point
+    double delay_share = 0.5; // share of perturbations that sleep rather than sched_yield
+    std::int64_t max_delay_ns = 0;
+    double wake_probability = 0; // yield after sem_post / cond_signal / mutex_unlock
+    bool starvation = false;
+    std::int64_t starve_max_ns = 0;
+    double starve_share = 0;
+    bool operator==(const ShimPlan&) const = default;
+};
+
+struct YieldPlan {
+    double probability = 0; // 0: no Python yield points
+    std::string granularity = "line";
+    std::vector<std::string> focus; // resolved entries (docs/PROTOCOL.md)
+    bool widened = false;           // focus widened beyond the workload's own files
+    bool operator==(const YieldPlan&) const = default;
+};
+
+struct JitterPlan {
+    std::string profile;
+    std::optional<double> switch_interval; // nullopt: keep the interpreter's default
+    ShimPlan shim;
+    YieldPlan yields;
+    bool operator==(const JitterPlan&) const = default;
+
+    nlohmann::json to_json() const;
+    // The RACEHUNT_SHIM option string for this run (docs/SHIM_OPTIONS.md).
+    std::string shim_options(std::uint64_t run_seed) const;
+};
+
+bool is_profile_name(const std::string& name);
+
+// Resolves a run's concrete jitter. `spec` holds the scenario's explicit keys (they override
+// what the profile would draw); `own_focus` is the workload's own code (the default focus).
+JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::uint64_t run_seed,
+                       const std::vector<std::string>& own_focus);
+
+// Turns focus entries as users write them (paths relative to the scenario, module names,
+// globs) into the resolved forms of docs/PROTOCOL.md.
+std::vector<std::string> resolve_focus(const Scenario& s, const std::vector<std::string>& entries);
+
+// The workload's own code: the scenario directory, and the script's directory if elsewhere.
+std::vector<std::string> default_focus(const Scenario& s);
+
+} // namespace racehunt

@@ -1,0 +1,80 @@
+// The process boundary: one run of a workload as a process tree. Only the real
+// implementation (posix_runner.cpp) includes Boost.Process; tests drive the pool,
+// statistics and minimiser with a scripted fake instead.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace racehunt {
+
+using Nanos = std::chrono::nanoseconds;
+
+// Lets the pool stop every run in flight (Ctrl-C, --time-budget, --stop-after).
+class Cancellation {
+public:
+    void cancel();
+    bool cancelled() const { return flag_.load(std::memory_order_acquire); }
+    // Runs register a file descriptor that becomes readable on cancel().
+    void add_waker(int fd);
+    void remove_waker(int fd);
+
+private:
+    std::atomic<bool> flag_{false};
+    std::mutex mutex_;
+    std::vector<int> wakers_;
+};
+
+struct RunRequest {
+    std::vector<std::string> argv; // argv[0] is an absolute executable path
+    std::map<std::string, std::string> env; // the complete environment of the root process
+    std::filesystem::path cwd;
+    std::filesystem::path run_dir; // stdout.txt / stderr.txt are written here
+    Nanos timeout = std::chrono::seconds(10);
+    Nanos kill_grace = std::chrono::milliseconds(500);
+    std::size_t output_head = 256 * 1024; // bytes of each stream kept from the start
+    std::size_t output_tail = 256 * 1024; // bytes of each stream kept from the end
+    std::string token; // RACEHUNT_RUN_TOKEN value: finds processes that left the group
+    // Called on timeout with the run's live processes, before anything is killed
+    // (stack dumps are taken here).
+    std::function<void(const std::vector<pid_t>&)> before_kill;
+};
+
+struct StreamInfo {
+    std::uint64_t bytes = 0;    // bytes the workload wrote
+    std::uint64_t omitted = 0;  // bytes dropped between head and tail
+};
+
+struct RunResult {
+    bool started = false;
+    std::string spawn_error;
+    bool timed_out = false;
+    bool cancelled = false;
+    int exit_code = -1; // when the root exited normally
+    int signal = 0;     // when the root was killed by a signal
+    Nanos duration{0};  // spawn to root exit (or to the timeout)
+    int leftover_processes = 0; // processes of the run still alive after the root exited
+    int unkillable_processes = 0; // processes that survived SIGKILL until the deadline
+    pid_t root_pid = 0;
+    StreamInfo out, err;
+};
+
+class ProcessRunner {
+public:
+    virtual ~ProcessRunner() = default;
+    virtual RunResult run(const RunRequest& request, Cancellation& cancel) = 0;
+};
+
+// The real thing: fork/exec with Boost.Process, own process group, subreaper, caps.
+std::unique_ptr<ProcessRunner> make_posix_runner();
+
+} // namespace racehunt

@@ -1,0 +1,102 @@
+// Scenario file v1 (DESIGN.md, "Scenario file"): the TOML a user writes, as a validated value.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace racehunt {
+
+using Nanos = std::chrono::nanoseconds;
+
+enum class WorkloadKind { Script, Module, Pytest, Command };
+
+// "keep" (nullopt value with keep=true), "random", or a fixed number of seconds.
+struct SwitchInterval {
+    enum class Kind { Keep, Random, Fixed } kind = Kind::Keep;
+    double seconds = 0; // when Fixed
+    bool operator==(const SwitchInterval&) const = default;
+};
+
+struct JitterSpec {
+    std::optional<std::string> profile; // none | default | aggressive
+    std::optional<SwitchInterval> switch_interval;
+    std::optional<double> shim_probability;
+    std::optional<Nanos> shim_max_delay;
+    std::optional<bool> shim_starvation;
+    std::optional<double> yield_probability;
+    std::optional<std::string> yield_granularity; // line | opcode | call
+    std::optional<std::vector<std::string>> yield_focus;
+    bool operator==(const JitterSpec&) const = default;
+};
+
+struct CheckSpec {
+    int exit_code = 0;
+    std::string thread_exceptions = "fail"; // fail | ignore
+    std::vector<std::string> invariants;
+    std::string leaked_threads = "fail"; // fail | warn | ignore
+    bool operator==(const CheckSpec&) const = default;
+};
+
+struct RunSpec {
+    std::optional<std::int64_t> runs; // default 100
+    std::optional<std::int64_t> jobs; // 0 = number of cores
+    std::optional<std::uint64_t> seed;
+    bool operator==(const RunSpec&) const = default;
+};
+
+struct Location {
+    std::string file;
+    int line = 0, column = 0;
+    std::string str() const; // "file:line:col", or "file" when the position is unknown
+};
+
+struct Scenario {
+    std::filesystem::path file; // absolute path of the TOML file
+    std::filesystem::path dir;  // its directory; relative paths resolve against it
+    std::string name;           // default: the file stem (or the directory for scenario.toml)
+    std::string description;
+
+    WorkloadKind kind = WorkloadKind::Script;
+    std::string target;               // script path / module / pytest node, as written
+    std::vector<std::string> command; // when kind == Command
+    std::vector<std::string> args;
+    std::vector<std::string> python = {"python3"}; // one entry, or a version matrix
+    std::string cwd = ".";
+    std::map<std::string, std::string> env;
+    Nanos timeout = std::chrono::seconds(10);
+
+    JitterSpec jitter;
+    CheckSpec check;
+    RunSpec run;
+
+    // Where each key was written ("workload.script" -> file:line:col), for later errors.
+    std::map<std::string, Location> locations;
+
+    Location where(const std::string& key) const;
+    std::filesystem::path resolved_cwd() const;
+    // Equality ignores the bookkeeping fields (file, dir, locations).
+    bool same_content(const Scenario& other) const;
+};
+
+// Parses and validates TOML text. `file` names the source in errors and anchors relative
+// paths. Throws util::Error (kind Usage) naming file:line:col, the key and a fix.
+Scenario parse_scenario(std::string_view text, const std::filesystem::path& file);
+
+// Reads and parses a scenario file.
+Scenario load_scenario(const std::filesystem::path& file);
+
+// Checks what parsing cannot: that the script exists, the cwd is a directory. Throws
+// util::Error naming the key's location.
+void check_scenario_files(const Scenario& s);
+
+// Renders a scenario as TOML that parse_scenario reads back to the same content.
+std::string scenario_to_toml(const Scenario& s);
+
+const char* to_string(WorkloadKind k);
+
+} // namespace racehunt

@@ -1,0 +1,35 @@
+// Small string helpers that know nothing about racehunt.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace util {
+
+// Edit distance (insertions, deletions, substitutions, adjacent transpositions).
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word`, if it is close enough to be a plausible typo.
+std::optional<std::string> closest_match(std::string_view word,
+                                         const std::vector<std::string>& candidates);
+
+// 16 lowercase hex digits.
+std::string hex64(std::uint64_t v);
+// Parses 1..16 hex digits, with or without a 0x prefix.
+std::optional<std::uint64_t> parse_hex64(std::string_view text);
+
+// Quotes a word for a POSIX shell only when it needs quoting.
+std::string shell_quote(std::string_view word);
+std::string shell_join(const std::vector<std::string>& argv);
+
+// Keeps only characters that are safe in a file name component.
+std::string sanitize_file_name(std::string_view name);
+
+// JSON-free rendering of a double with enough digits to round-trip ("1e-06", "0.0035").
+std::string format_double(double v);
+
+bool starts_with(std::string_view s, std::string_view prefix);
+
+} // namespace util

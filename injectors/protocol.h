@@ -1,0 +1,67 @@
+/* The harness <-> injectee protocol, version 1. docs/PROTOCOL.md describes it in prose;
+ * this header is the C/C++ half, injectors/python/_racehunt_bootstrap.py the Python half.
+ * Plain C so that both the shim (C) and the harness (C++) include it. */
+#ifndef RACEHUNT_PROTOCOL_H
+#define RACEHUNT_PROTOCOL_H
+
+#include <stdint.h>
+
+#define RACEHUNT_PROTOCOL_VERSION 1
+
+#define RACEHUNT_ENV_PROTOCOL "RACEHUNT_PROTOCOL"
+#define RACEHUNT_ENV_RUN_DIR "RACEHUNT_RUN_DIR"
+#define RACEHUNT_ENV_RUN_SEED "RACEHUNT_RUN_SEED"
+#define RACEHUNT_ENV_RUN_TOKEN "RACEHUNT_RUN_TOKEN"
+#define RACEHUNT_ENV_ROLE "RACEHUNT_ROLE"
+#define RACEHUNT_ENV_SHIM "RACEHUNT_SHIM"
+
+/* Classes of interposed call sites. The order is part of the protocol (array indices). */
+#define RACEHUNT_POINT_CLASSES(X) \
+    X(MUTEX, "mutex")             \
+    X(COND, "cond")               \
+    X(SEM, "sem")                 \
+    X(SLEEP, "sleep")             \
+    X(YIELD, "yield")             \
+    X(THREAD, "thread")           \
+    X(FORK, "fork")
+
+enum racehunt_point_class {
+#define RACEHUNT_X_ENUM(id, name) RACEHUNT_POINT_##id,
+    RACEHUNT_POINT_CLASSES(RACEHUNT_X_ENUM)
+#undef RACEHUNT_X_ENUM
+    RACEHUNT_POINT_COUNT
+};
+
+#define RACEHUNT_SHIM_MAGIC 0x52484348u /* "RHCH" */
+
+/* Counters of one process, in RACEHUNT_RUN_DIR/shim-<pid>.bin, mapped MAP_SHARED. */
+struct racehunt_shim_counters {
+    uint32_t magic;   /* RACEHUNT_SHIM_MAGIC once initialised */
+    uint32_t version; /* RACEHUNT_PROTOCOL_VERSION */
+    int32_t pid;
+    int32_t ppid;
+    uint64_t process_key; /* seed-stream key of this process (see shim) */
+    uint32_t flags;       /* RACEHUNT_SHIM_FLAG_* */
+    uint32_t threads;     /* threads seen (creation order counter) */
+    uint64_t calls[RACEHUNT_POINT_COUNT];  /* interposed calls */
+    uint64_t yields[RACEHUNT_POINT_COUNT]; /* injected sched_yield */
+    uint64_t delays[RACEHUNT_POINT_COUNT]; /* injected delays */
+    uint64_t delay_ns_total;               /* sum of injected delays */
+    uint64_t starvation_windows;           /* windows opened */
+    uint64_t starvation_ns_total;          /* time threads were held back */
+    char exe[64];                          /* basename of /proc/self/exe */
+    /* Appended by the shim (fields are only ever added at the end). */
+    uint64_t decisions;         /* decision-stream draws (armed sync points + wake checks) */
+    uint64_t wake_yields;       /* of the yields[] above, those injected after a wake-up call */
+    uint64_t start_ticks;       /* process start time (/proc/self/stat field 22): an exec'd
+                                   image of the same process keeps the file, a reused pid not */
+    uint32_t images;            /* program images that used this file (1 + execs) */
+    uint32_t thread_slots_full; /* threads started without their creation index (see shim) */
+};
+
+#define RACEHUNT_SHIM_FLAG_ENABLED 0x1u      /* options said enabled=1 */
+#define RACEHUNT_SHIM_FLAG_BAD_OPTION 0x2u   /* an option was unknown or malformed */
+#define RACEHUNT_SHIM_FLAG_PROTOCOL_BAD 0x4u /* RACEHUNT_PROTOCOL did not match */
+#define RACEHUNT_SHIM_FLAG_ARMED 0x8u        /* injection is armed */
+
+#endif
