@@ -59,7 +59,7 @@ std::vector<pid_t> own_children() {
     while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] == '.')
             continue;
-        char path[128];
+        char path[300];
         std::snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
         char buf[8192];
         ssize_t n = read_file(path, buf, sizeof buf - 1);

@@ -601,7 +601,12 @@ std::string scenario_to_toml(const Scenario& s) {
     root.insert("run", r);
 
     std::ostringstream out;
-    out << toml::toml_formatter(root);
+    // Only basic (escaped) strings: toml++ 3.3 writes "\n" as a multi-line literal whose
+    // first newline TOML then trims, or as a literal string holding a raw newline, which
+    // does not parse (both found by the round-trip property).
+    out << toml::toml_formatter(root, toml::toml_formatter::default_flags &
+                                          ~toml::format_flags::allow_multi_line_strings &
+                                          ~toml::format_flags::allow_literal_strings);
     return out.str() + "\n";
 }
 

@@ -37,6 +37,8 @@ std::optional<Nanos> parse_duration(std::string_view text) {
 }
 
 std::string format_duration(Nanos d) {
+    // The largest unit that divides the value exactly, so the text parses back to the same
+    // duration: 10s, 1500ms, 200us.
     const long long ns = d.count();
     struct Unit {
         long long scale;
@@ -45,18 +47,12 @@ std::string format_duration(Nanos d) {
     static constexpr Unit units[] = {{3600'000'000'000LL, "h"}, {60'000'000'000LL, "m"},
                                      {1'000'000'000LL, "s"},    {1'000'000LL, "ms"},
                                      {1'000LL, "us"},           {1LL, "ns"}};
-    for (const auto& u : units) {
-        if (ns >= u.scale || u.scale == 1) {
-            char buf[64];
-            if (ns % u.scale == 0)
-                std::snprintf(buf, sizeof buf, "%lld%s", ns / u.scale, u.name);
-            else
-                std::snprintf(buf, sizeof buf, "%.4g%s",
-                              static_cast<double>(ns) / static_cast<double>(u.scale), u.name);
-            return buf;
-        }
-    }
-    return "0s";
+    if (ns == 0)
+        return "0s";
+    for (const auto& u : units)
+        if (ns % u.scale == 0)
+            return std::to_string(ns / u.scale) + u.name;
+    return std::to_string(ns) + "ns";
 }
 
 std::string format_eta(Nanos d) {

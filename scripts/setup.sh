@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian packages), then configures and builds racehunt in build/.
+# Safe to run again: installed packages are skipped, the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake
+  libboost1.81-dev libboost-program-options1.81-dev
+  libtomlplusplus-dev nlohmann-json3-dev
+  googletest libgtest-dev librapidcheck-dev libbenchmark-dev
+  python3 python3-pytest
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake_args=(-S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+[ "${CI:-}" = "true" ] && cmake_args+=(-DRACEHUNT_WERROR=ON)
+cmake "${cmake_args[@]}" >/dev/null
+cmake --build build -j"$(nproc)" 2>&1 | grep -E "error|warning|Error" || true
+test -x build/racehunt || { echo "setup: build failed" >&2; exit 1; }
+echo "setup: built build/racehunt" >&2

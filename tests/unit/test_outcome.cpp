@@ -1,0 +1,170 @@
+#include "analysis/outcome.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+using namespace racehunt;
+namespace fs = std::filesystem;
+
+namespace {
+
+RunResult exited(int code) {
+    RunResult r;
+    r.started = true;
+    r.exit_code = code;
+    r.root_pid = 100;
+    return r;
+}
+
+PyProcessReport root_report() {
+    PyProcessReport p;
+    p.pid = 100;
+    p.role = "root";
+    p.main_done = true;
+    p.exited = true;
+    return p;
+}
+
+ExceptionReport worker_exception() {
+    ExceptionReport x;
+    x.thread = "Worker-2";
+    x.type = "IndexError";
+    x.message = "pop from empty list";
+    x.frames = {{"/w/run.py", 10, "run"}, {"/w/queue_work.py", 31, "take"}};
+    return x;
+}
+
+} // namespace
+
+TEST(Classify, CleanExitIsPass) {
+    Verdict v = classify(exited(0), {root_report()}, CheckSpec{}, true);
+    EXPECT_EQ(v.outcome, Outcome::Pass);
+    EXPECT_TRUE(v.signature.empty());
+    EXPECT_TRUE(v.injected);
+}
+
+TEST(Classify, WrongExitCodeIsFail) {
+    Verdict v = classify(exited(3), {root_report()}, CheckSpec{}, true);
+    EXPECT_EQ(v.outcome, Outcome::Fail);
+    EXPECT_EQ(v.signature, "fail:exit-code:3");
+}
+
+TEST(Classify, ExpectedNonZeroExitCodePasses) {
+    CheckSpec c;
+    c.exit_code = 3;
+    EXPECT_EQ(classify(exited(3), {root_report()}, c, true).outcome, Outcome::Pass);
+}
+
+TEST(Classify, ThreadExceptionIsFailWithTypeAndInnermostFrame) {
+    PyProcessReport p = root_report();
+    p.exceptions.push_back(worker_exception());
+    Verdict v = classify(exited(0), {p}, CheckSpec{}, true);
+    EXPECT_EQ(v.outcome, Outcome::Fail);
+    EXPECT_EQ(v.signature, "fail:IndexError@queue_work.py:take");
+    ASSERT_FALSE(v.reasons.empty());
+    EXPECT_NE(v.reasons[0].find("\"Worker-2\""), std::string::npos);
+    EXPECT_NE(v.reasons[0].find("queue_work.py:31 in take()"), std::string::npos);
+}
+
+TEST(Classify, ThreadExceptionsIgnoredWhenAsked) {
+    PyProcessReport p = root_report();
+    p.exceptions.push_back(worker_exception());
+    CheckSpec c;
+    c.thread_exceptions = "ignore";
+    EXPECT_EQ(classify(exited(0), {p}, c, true).outcome, Outcome::Pass);
+}
+
+TEST(Classify, BrokenInvariantIsFailNamingTheExpression) {
+    PyProcessReport p = root_report();
+    p.invariants.push_back({"account.balance == 1000", false, "False", ""});
+    Verdict v = classify(exited(0), {p}, CheckSpec{}, true);
+    EXPECT_EQ(v.outcome, Outcome::Fail);
+    EXPECT_EQ(v.signature, "fail:invariant:account.balance == 1000");
+    EXPECT_NE(v.reasons[0].find("invariant broken: account.balance == 1000"), std::string::npos);
+}
+
+TEST(Classify, InvariantThatCannotBeEvaluatedIsFail) {
+    PyProcessReport p = root_report();
+    p.invariants.push_back({"acount.balance == 1", false, "", "NameError: name 'acount' is not defined"});
+    Verdict v = classify(exited(0), {p}, CheckSpec{}, true);
+    EXPECT_EQ(v.outcome, Outcome::Fail);
+    EXPECT_NE(v.signature.find("invariant-error"), std::string::npos);
+}
+
+TEST(Classify, LeakedThreadFailsWarnsOrIsIgnored) {
+    PyProcessReport p = root_report();
+    p.leaked_threads.push_back({"Worker-17", false});
+    Verdict fail = classify(exited(0), {p}, CheckSpec{}, true);
+    EXPECT_EQ(fail.outcome, Outcome::Fail);
+    EXPECT_EQ(fail.signature, "fail:leaked-thread:Worker-N");
+    CheckSpec warn;
+    warn.leaked_threads = "warn";
+    Verdict w = classify(exited(0), {p}, warn, true);
+    EXPECT_EQ(w.outcome, Outcome::Pass);
+    EXPECT_FALSE(w.warnings.empty());
+    CheckSpec ignore;
+    ignore.leaked_threads = "ignore";
+    EXPECT_TRUE(classify(exited(0), {p}, ignore, true).warnings.empty());
+}
+
+TEST(Classify, TimeoutIsHangEvenWithAnException) {
+    RunResult r = exited(-1);
+    r.exit_code = -1;
+    r.timed_out = true;
+    r.signal = SIGTERM;
+    PyProcessReport p = root_report();
+    p.exceptions.push_back(worker_exception());
+    Verdict v = classify(r, {p}, CheckSpec{}, true);
+    EXPECT_EQ(v.outcome, Outcome::Hang);
+    EXPECT_EQ(v.signature, "hang");
+    EXPECT_GE(v.reasons.size(), 2u); // the timeout, and the exception that explains it
+}
+
+TEST(Classify, KilledBySignalIsCrash) {
+    RunResult r = exited(-1);
+    r.exit_code = -1;
+    r.signal = SIGSEGV;
+    Verdict v = classify(r, {root_report()}, CheckSpec{}, true);
+    EXPECT_EQ(v.outcome, Outcome::Crash);
+    EXPECT_EQ(v.signature, "crash:SIGSEGV");
+}
+
+TEST(Classify, SpawnFailureIsError) {
+    RunResult r;
+    r.spawn_error = "execve: No such file";
+    Verdict v = classify(r, {}, CheckSpec{}, true);
+    EXPECT_EQ(v.outcome, Outcome::Error);
+}
+
+TEST(Classify, MissingRootReportMeansNotInjected) {
+    Verdict v = classify(exited(0), {}, CheckSpec{}, true);
+    EXPECT_FALSE(v.injected);
+    EXPECT_FALSE(v.warnings.empty());
+    // A command workload's root is not Python: no report is expected from it.
+    EXPECT_TRUE(classify(exited(0), {}, CheckSpec{}, false).injected);
+}
+
+TEST(PyReports, ReadsEventsAndSkipsTruncatedLastLine) {
+    fs::path dir = fs::temp_directory_path() / "racehunt-outcome-test";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir / "py-100.jsonl")
+        << R"({"event":"start","pid":100,"ppid":1,"role":"root","python":"3.11.7","argv":["a.py"],"switch_interval":1e-06,"yields":"off"})"
+        << "\n"
+        << R"({"event":"exception","thread":"W","ident":1,"native_id":2,"main":false,"type":"KeyError","message":"'k'","frames":[["/w/a.py",3,"f"]]})"
+        << "\n"
+        << R"({"event":"invariant","expr":"x == 1","ok":false,"value":"False","error":null})"
+        << "\n"
+        << R"({"event":"exit","counters":{"yields":4)";
+    auto reports = read_py_reports(dir);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].python, "3.11.7");
+    EXPECT_DOUBLE_EQ(*reports[0].switch_interval, 1e-6);
+    ASSERT_EQ(reports[0].exceptions.size(), 1u);
+    EXPECT_EQ(reports[0].exceptions[0].frames[0].function, "f");
+    ASSERT_EQ(reports[0].invariants.size(), 1u);
+    EXPECT_FALSE(reports[0].exited); // the truncated exit line was not taken
+}
