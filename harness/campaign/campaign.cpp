@@ -261,13 +261,16 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     r.signal = result.signal;
     r.duration_ms = std::chrono::duration<double, std::milli>(result.duration).count();
     json counters = json::object();
+    json python_counters = json::object();
     for (const auto& rep : reports) {
         if (rep.role == "root" && r.python.empty())
             r.python = rep.python;
         for (auto& [k, val] : rep.counters.items())
-            if (val.is_number_unsigned() || val.is_number_integer())
-                counters["python"][k] = counters["python"].value(k, 0ULL) + val.get<std::uint64_t>();
+            if (val.is_number_integer())
+                python_counters[k] = python_counters.value(k, 0LL) + val.get<long long>();
     }
+    if (!python_counters.empty())
+        counters["python"] = python_counters;
     counters["python_processes"] = reports.size();
     if (result.leftover_processes)
         counters["leftover_processes"] = result.leftover_processes;

@@ -28,7 +28,21 @@ CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRu
 
     auto execute = [&](std::uint64_t task, Cancellation& cx) -> TaskResult {
         const PlannedRun& planned = runs[task];
-        ExecutedRun ex = execute_run(c, runner, planned.index, planned.seed, cx);
+        ExecutedRun ex;
+        try {
+            ex = execute_run(c, runner, planned.index, planned.seed, cx);
+        } catch (const std::exception& e) {
+            // racehunt's own failure: recorded as an `error` run, never as the workload's
+            // fault, and the campaign ends with exit status 3.
+            ex.record.scenario = c.scenario.name;
+            ex.record.run = planned.index;
+            ex.record.seed = planned.seed;
+            ex.record.outcome = Outcome::Error;
+            ex.record.signature = "error:racehunt";
+            ex.record.reasons = {std::string("racehunt internal error: ") + e.what()};
+            std::lock_guard lock(mutex);
+            ++result.internal_errors;
+        }
         if (ex.cancelled)
             return {true, false};
         std::lock_guard lock(mutex);

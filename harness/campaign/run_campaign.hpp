@@ -19,6 +19,7 @@ struct CampaignResult {
     std::vector<RunRecord> records; // in completion order
     PoolSummary pool;
     bool results_write_failed = false;
+    std::uint64_t internal_errors = 0; // runs racehunt itself failed to carry out
 };
 
 CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRun>& runs,

@@ -65,7 +65,7 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
 
     if (summary.interrupted)
         return ExitCode::Interrupted;
-    if (write_failed)
+    if (write_failed || result.internal_errors > 0)
         return ExitCode::Internal;
     return summary.scenarios[0].failures > 0 ? ExitCode::Failures : ExitCode::Ok;
 }

@@ -3,6 +3,8 @@
 #include "plan/seeds.hpp"
 #include "util/strings.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 namespace racehunt {
@@ -131,6 +133,10 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.yields.focus = own_focus;
     if (p.yields.probability == 0)
         p.yields.focus.clear();
+    // CPython keeps the switch interval in whole microseconds: plan what the interpreter
+    // will really use, so the recorded value and the applied one are the same number.
+    if (p.switch_interval)
+        p.switch_interval = std::max(1.0, std::round(*p.switch_interval * 1e6)) / 1e6;
     return p;
 }
 

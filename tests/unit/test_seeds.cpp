@@ -80,7 +80,18 @@ TEST(Jitter, DefaultPortfolioVariesAcrossRuns) {
     EXPECT_LT(with_interval, 400);
     EXPECT_GT(with_shim, 100);
     EXPECT_GT(with_yields, 150);
-    EXPECT_GT(intervals.size(), 250u);
+    // Whole microseconds, log-uniform: the small values repeat, the spread stays wide.
+    EXPECT_GT(intervals.size(), 150u);
+}
+
+TEST(Jitter, SwitchIntervalIsWholeMicroseconds) {
+    // CPython stores the interval in microseconds; the plan records what it will apply.
+    for (std::uint64_t i = 0; i < 200; ++i) {
+        JitterPlan p = plan_jitter("aggressive", {}, run_seed(3, i), {});
+        double us = *p.switch_interval * 1e6;
+        EXPECT_NEAR(us, std::round(us), 1e-6);
+        EXPECT_GE(us, 1.0 - 1e-9);
+    }
 }
 
 TEST(Jitter, ScenarioKeysOverrideProfileDraws) {

@@ -1,0 +1,114 @@
+"""Shared fixtures for the end-to-end tests: the built racehunt binary, inline scenarios,
+and a check that no process of a run is left behind.
+
+Each test writes its workload inline into a kept temporary directory; when an assertion
+fails, the message carries the exact command to repeat it by hand.
+"""
+import json
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEBIAN_PYTHON = "/usr/bin/python3.11"
+
+
+def build_dir():
+    d = os.environ.get("RACEHUNT_BUILD_DIR")
+    return Path(d) if d else REPO / "build"
+
+
+def pyenv_python(version_prefix):
+    """The pyenv interpreter whose version starts with `version_prefix`, or None."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    if not root.is_dir():
+        return None
+    for d in sorted(root.iterdir()):
+        if d.name.startswith(version_prefix) and (d / "bin" / "python3").exists():
+            return str(d / "bin" / "python3")
+    return None
+
+
+class Result:
+    def __init__(self, argv, cwd, proc):
+        self.argv = argv
+        self.cwd = cwd
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    @property
+    def repro(self):
+        return "cd %s && %s" % (shlex.quote(str(self.cwd)), " ".join(shlex.quote(a) for a in self.argv))
+
+    def explain(self):
+        return "\nrepro: %s\nexit: %s\n--- stdout\n%s\n--- stderr\n%s" % (
+            self.repro, self.returncode, self.stdout, self.stderr)
+
+    def records(self, out_dir):
+        lines = (Path(out_dir) / "results.jsonl").read_text().splitlines()
+        return [json.loads(l) for l in lines if l.strip()]
+
+    def summary(self, out_dir):
+        return json.loads((Path(out_dir) / "summary.json").read_text())
+
+
+class Racehunt:
+    def __init__(self, tmp_path):
+        self.exe = str(build_dir() / "racehunt")
+        self.dir = tmp_path
+        self.mark = "rhtest-" + uuid.uuid4().hex[:12]
+
+    def scenario(self, toml, files=None, name="scenario.toml"):
+        """Writes the scenario and its files; a RH_TEST_MARK env var tags every process."""
+        for rel, text in (files or {}).items():
+            p = self.dir / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+            if text.startswith("#!"):
+                p.chmod(0o755)
+        path = self.dir / name
+        path.write_text(toml)
+        return path
+
+    def run(self, *args, timeout=300, env=None, cwd=None):
+        argv = [self.exe] + [str(a) for a in args]
+        full_env = dict(os.environ)
+        full_env["RH_TEST_MARK"] = self.mark
+        full_env["NO_COLOR"] = "1"
+        full_env.update(env or {})
+        cwd = cwd or self.dir
+        proc = subprocess.run(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=timeout)
+        return Result(argv, cwd, proc)
+
+    def survivors(self):
+        """Processes still alive that carry this test's mark (any run's leftovers)."""
+        found = []
+        needle = ("RH_TEST_MARK=" + self.mark).encode()
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                with open("/proc/%s/environ" % pid, "rb") as f:
+                    env = f.read()
+                with open("/proc/%s/stat" % pid) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if needle in env.split(b"\0") and state != "Z":
+                found.append(int(pid))
+        return found
+
+
+@pytest.fixture
+def rh(tmp_path):
+    if not (build_dir() / "racehunt").exists():
+        pytest.skip("racehunt is not built (set RACEHUNT_BUILD_DIR or run scripts/setup.sh)")
+    return Racehunt(tmp_path)
