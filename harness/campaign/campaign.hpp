@@ -30,6 +30,7 @@ struct CampaignConfig {
     std::string python_arg;   // as given (scenario or --python)
     bool python_from_cli = false;
     std::filesystem::path python; // resolved executable
+    std::string python_version;   // "3.11.7", from asking it
     std::uint64_t runs = 100;
     int jobs = 1;
     std::uint64_t campaign_seed = 0;

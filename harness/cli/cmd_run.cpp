@@ -73,7 +73,7 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
 std::string describe_python(const CampaignConfig& c) {
     if (c.scenario.kind == WorkloadKind::Command)
         return "command " + util::shell_quote(c.scenario.command[0]);
-    return c.python.string();
+    return "Python " + c.python_version + " (" + c.python.string() + ")";
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include "plan/jitter.hpp"
 #include "plan/seeds.hpp"
+#include "run/probe.hpp"
 #include "util/duration.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
@@ -9,6 +10,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -73,6 +75,32 @@ Nanos duration_option(const std::string& text, const char* option) {
         throw util::usage_error(option, "\"" + text + "\" is not a positive duration",
                                 "write e.g. 10s, 500ms or 2m");
     return *d;
+}
+
+// Asks the interpreter its version, and byte-compiles the bootstrap for it: with
+// PYTHONDONTWRITEBYTECODE set (common in CI images), every run would otherwise compile
+// the bootstrap from source again, which costs more than the interpreter's own start-up.
+std::string probe_interpreter(const fs::path& python, const fs::path& bootstrap,
+                              const std::string& where) {
+    const std::string code =
+        "import sys\n"
+        "print('%d.%d.%d' % sys.version_info[:3], flush=True)\n"
+        "if sys.version_info >= (3, 8):\n"
+        "    import compileall\n"
+        "    compileall.compile_dir(sys.argv[1], quiet=2)\n";
+    auto r = run_probe({python.string(), "-c", code, bootstrap.string()},
+                       std::chrono::seconds(60));
+    std::string version = r ? r->output.substr(0, r->output.find('\n')) : "";
+    if (!r || version.empty() || version.find('.') == std::string::npos)
+        throw util::usage_error(where, python.string() + " does not run as a Python interpreter",
+                                "name a Python 3.8+ interpreter");
+    int major = 0, minor = 0;
+    std::sscanf(version.c_str(), "%d.%d", &major, &minor);
+    if (major < 3 || (major == 3 && minor < 8))
+        throw util::usage_error(where, python.string() + " is Python " + version +
+                                           "; racehunt supports Python 3.8 and newer",
+                                "name a newer interpreter");
+    return version;
 }
 
 } // namespace
@@ -298,6 +326,10 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
     if (c.injectors.python_dir.empty())
         throw util::internal_error("racehunt", "cannot find the Python bootstrap (python/sitecustomize.py)",
                                    "reinstall racehunt or set RACEHUNT_DATA_DIR");
+    if (s.kind != WorkloadKind::Command) {
+        std::string where = o.python ? "--python" : s.where("workload.python").str();
+        c.python_version = probe_interpreter(c.python, c.injectors.python_dir, where);
+    }
     c.focus = default_focus(s);
     if (c.jitter.yield_focus)
         c.jitter.yield_focus = resolve_focus(s, *c.jitter.yield_focus);

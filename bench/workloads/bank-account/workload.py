@@ -1,0 +1,56 @@
+"""Racy: bank account deposit/withdraw without a lock (lost update).
+
+``deposit`` and ``withdraw`` read the balance, validate the new value through
+a helper call, then write it back.  A switch between the read and the write
+lets another thread's update be overwritten.  Two savers deposit 5 at a time,
+two spenders withdraw 5 at a time, the same number of times, so the balance
+must end at its initial value.  Fix: one lock per account around the
+read-validate-write (``bank-account-fixed``).
+"""
+
+import threading
+
+OPERATIONS = 5000
+AMOUNT = 5
+INITIAL = 2 * OPERATIONS * AMOUNT   # withdrawals can never overdraw
+
+
+class Account(object):
+    def __init__(self, balance):
+        self.balance = balance
+
+    def _validate(self, new_balance):
+        if new_balance < 0:
+            raise ValueError("overdraft: {}".format(new_balance))
+
+    def deposit(self, amount):
+        new_balance = self.balance + amount
+        self._validate(new_balance)
+        self.balance = new_balance
+
+    def withdraw(self, amount):
+        new_balance = self.balance - amount
+        self._validate(new_balance)
+        self.balance = new_balance
+
+
+account = Account(INITIAL)
+
+
+def saver():
+    for _ in range(OPERATIONS):
+        account.deposit(AMOUNT)
+
+
+def spender():
+    for _ in range(OPERATIONS):
+        account.withdraw(AMOUNT)
+
+
+threads = [threading.Thread(target=saver, name="saver-1"), threading.Thread(target=spender, name="spender-1"),
+           threading.Thread(target=saver, name="saver-2"), threading.Thread(target=spender, name="spender-2")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("balance = %d (expected %d)" % (account.balance, INITIAL))

@@ -1,0 +1,21 @@
+// Short helper commands racehunt runs for itself (interpreter version, byte-compiling the
+// bootstrap), through the same reaper as the runs so that no waitpid ever races.
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace racehunt {
+
+struct ProbeResult {
+    int exit_code = -1; // -1: killed or timed out
+    std::string output; // stdout, at most 64 KiB
+};
+
+// Runs argv (argv[0] an absolute path) with racehunt's environment, stdin and stderr on
+// /dev/null. nullopt when it could not be started.
+std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
+                                     std::chrono::milliseconds timeout);
+
+} // namespace racehunt
