@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -216,6 +217,39 @@ std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
     return out;
 }
 
+// On a hang, before anything is killed: every Python process of the run that loaded the
+// bootstrap has faulthandler registered on the dump signal; ask each for all its threads'
+// stacks and wait until the dump files stop growing (at most half a second).
+void request_stack_dumps(const fs::path& run_dir, const std::vector<pid_t>& members) {
+    std::vector<fs::path> files;
+    for (pid_t pid : members) {
+        std::error_code ec;
+        if (!fs::exists(run_dir / ("py-" + std::to_string(pid) + ".jsonl"), ec))
+            continue;
+        ::kill(pid, dump_signal());
+        files.push_back(run_dir / ("faulthandler-" + std::to_string(pid) + ".txt"));
+    }
+    if (files.empty())
+        return;
+    auto sizes = [&] {
+        std::uintmax_t total = 0;
+        for (const auto& f : files) {
+            std::error_code ec;
+            auto n = fs::file_size(f, ec);
+            total += ec ? 0 : n;
+        }
+        return total;
+    };
+    std::uintmax_t last = 0;
+    for (int i = 0; i < 25; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::uintmax_t now = sizes();
+        if (now > 0 && now == last)
+            break;
+        last = now;
+    }
+}
+
 } // namespace
 
 ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uint64_t index,
@@ -242,6 +276,9 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     req.run_dir = run_dir;
     req.timeout = c.timeout;
     req.token = plan.env[RACEHUNT_ENV_RUN_TOKEN];
+    req.before_kill = [&run_dir](const std::vector<pid_t>& members) {
+        request_stack_dumps(run_dir, members);
+    };
 
     RunResult result = runner.run(req, cancel);
     if (result.cancelled) {

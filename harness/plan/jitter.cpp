@@ -41,13 +41,17 @@ void draw_default(JitterPlan& p, std::uint64_t seed, const std::vector<std::stri
         }
     }
 
+    // The shim's budget: a GIL-bound workload at a 2 us switch interval makes tens of
+    // thousands of mutex and condition-variable calls a second, so probability times
+    // delay must stay small or a run slows past its timeout (measured: p = 0.17 with
+    // delays up to 1.8 ms held the locked bank account for over 10 s).
     SeedStream sh(seed, "shim");
     if (sh.chance(0.5)) {
         p.shim.enabled = true;
-        p.shim.probability = sh.log_uniform(1e-3, 0.1);
+        p.shim.probability = sh.log_uniform(1e-4, 0.03);
         p.shim.delay_share = sh.uniform(0.2, 0.8);
-        p.shim.max_delay_ns = static_cast<std::int64_t>(sh.log_uniform(10e3, 1e6));
-        p.shim.wake_probability = sh.log_uniform(1e-3, 0.1);
+        p.shim.max_delay_ns = static_cast<std::int64_t>(sh.log_uniform(5e3, 300e3));
+        p.shim.wake_probability = sh.log_uniform(1e-4, 0.03);
         if (sh.chance(0.25)) {
             p.shim.starvation = true;
             p.shim.starve_max_ns = static_cast<std::int64_t>(sh.log_uniform(1e6, 20e6));
@@ -72,10 +76,10 @@ void draw_aggressive(JitterPlan& p, std::uint64_t seed, const std::vector<std::s
 
     SeedStream sh(seed, "shim");
     p.shim.enabled = true;
-    p.shim.probability = sh.log_uniform(1e-2, 0.2);
+    p.shim.probability = sh.log_uniform(1e-3, 0.05);
     p.shim.delay_share = sh.uniform(0.3, 0.9);
-    p.shim.max_delay_ns = static_cast<std::int64_t>(sh.log_uniform(50e3, 2e6));
-    p.shim.wake_probability = sh.log_uniform(1e-2, 0.2);
+    p.shim.max_delay_ns = static_cast<std::int64_t>(sh.log_uniform(20e3, 500e3));
+    p.shim.wake_probability = sh.log_uniform(1e-3, 0.05);
     if (sh.chance(0.5)) {
         p.shim.starvation = true;
         p.shim.starve_max_ns = static_cast<std::int64_t>(sh.log_uniform(1e6, 50e6));

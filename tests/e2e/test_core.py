@@ -154,6 +154,9 @@ def test_deadlock_is_hang_within_timeout_plus_grace_and_leaves_no_process(rh):
         assert 900 <= x["duration_ms"] < 1500, x
     assert elapsed < 10, elapsed
     assert rh.survivors() == [], "processes left behind: %s" % rh.survivors()
+    # Before the kill, every Python process of the run dumped its threads' stacks.
+    dumps = "".join(p.read_text() for p in Path(recs[0]["artifacts"]).glob("faulthandler-*.txt"))
+    assert 'in one' in dumps and 'in two' in dumps, dumps
 
 
 def test_fire_and_forget_child_is_killed_after_the_run(rh):

@@ -1,0 +1,75 @@
+"""The example scenarios behave as documented (scenarios/README.md).
+
+Statistical: seeds are fixed, but the OS schedules threads, so each test compares
+`default` against a `none` baseline measured in the same test and leaves wide margins
+(race rates swing several-fold with machine load).
+"""
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import DEBIAN_PYTHON, REPO
+
+SC = REPO / "scenarios"
+
+
+def hunt(rh, name, runs, *extra):
+    out = rh.dir / ("out-" + name + "-" + "-".join(str(e) for e in extra).replace("/", "_"))
+    r = rh.run(SC / name / "scenario.toml", "--runs", runs, "--python", DEBIAN_PYTHON,
+               "--out", out, "--quiet", *extra)
+    assert r.returncode in (0, 1), r.explain()
+    recs = r.records(out)
+    assert len(recs) == runs, r.explain()
+    counts = {}
+    for x in recs:
+        counts[x["outcome"]] = counts.get(x["outcome"], 0) + 1
+    return r, recs, counts
+
+
+@pytest.mark.statistical
+def test_locked_bank_account_passes_every_run(rh):
+    r, recs, counts = hunt(rh, "bank-locked", 40, "--profile", "aggressive")
+    assert counts == {"pass": 40}, (counts, r.stdout)
+    assert r.returncode == 0
+
+
+@pytest.mark.slow
+def test_locked_bank_account_passes_500_of_500_under_aggressive(rh):
+    r, recs, counts = hunt(rh, "bank-locked", 500, "--profile", "aggressive")
+    assert counts == {"pass": 500}, (counts, r.stdout)
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("name,signature", [
+    ("bank-lost-update", "fail:invariant:account.balance == INITIAL_BALANCE"),
+    ("lazy-singleton", "fail:invariant:len(created_by) == 1"),
+])
+def test_racy_scenario_fails_under_default_far_more_than_under_none(rh, name, signature):
+    _, none_recs, none_counts = hunt(rh, name, 40, "--profile", "none")
+    r, recs, counts = hunt(rh, name, 40, "--profile", "default")
+    failures = counts.get("fail", 0)
+    baseline = none_counts.get("fail", 0)
+    assert failures >= 4 and failures >= baseline + 3, (counts, none_counts)
+    sigs = {x["signature"] for x in recs if x["outcome"] == "fail"}
+    assert sigs == {signature}, sigs
+    # The report names the bucket with its interval and a replay line.
+    assert signature in r.stdout and "95% Wilson" in r.stdout
+    assert "replay: racehunt replay" in r.stdout
+
+
+@pytest.mark.statistical
+def test_worker_exception_is_an_index_error_in_a_named_flusher(rh):
+    r, recs, counts = hunt(rh, "worker-exception", 40, "--profile", "default")
+    fails = [x for x in recs if x["outcome"] == "fail"]
+    assert len(fails) >= 2, counts
+    assert all(x["signature"].startswith("fail:IndexError@outbox.py:") for x in fails), fails[0]
+    assert any('"flusher-' in reason for reason in fails[0]["reasons"]), fails[0]
+
+
+@pytest.mark.statistical
+def test_lock_order_deadlock_hangs_in_some_runs(rh):
+    r, recs, counts = hunt(rh, "lock-order-deadlock", 30, "--profile", "default", "--timeout", "1s")
+    assert counts.get("hang", 0) >= 2, counts
+    assert set(counts) <= {"pass", "hang"}, counts
+    assert rh.survivors() == []
