@@ -1,6 +1,7 @@
 #include "campaign/campaign.hpp"
 
 #include "analysis/outcome.hpp"
+#include "analysis/shim_counters.hpp"
 #include "protocol.h"
 #include "util/duration.hpp"
 #include "util/strings.hpp"
@@ -309,6 +310,20 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     if (!python_counters.empty())
         counters["python"] = python_counters;
     counters["python_processes"] = reports.size();
+    ShimTotals shim = read_shim_counters(run_dir);
+    if (shim.processes > 0)
+        counters["shim"] = shim.detail;
+    if (shim.flags_bad_option || shim.flags_protocol_bad)
+        r.warnings.push_back("the shim rejected its options or protocol version; its jitter was off");
+    // Jitter that was planned but never happened tests nothing: say so.
+    const std::uint64_t py_yields = python_counters.value("yields", 0LL);
+    const bool planned = plan.jitter.shim.enabled || plan.jitter.yields.probability > 0 ||
+                         plan.jitter.switch_interval.has_value();
+    const bool happened = shim.yields + shim.delays + py_yields > 0 ||
+                          (plan.jitter.switch_interval.has_value() && !reports.empty());
+    if (planned && !happened && r.injected)
+        r.warnings.push_back("no perturbation was injected in this run (no sync point or "
+                             "line in focus was reached)");
     if (result.leftover_processes)
         counters["leftover_processes"] = result.leftover_processes;
     if (result.out.omitted || result.err.omitted)
