@@ -178,6 +178,9 @@ std::string JitterPlan::shim_options(std::uint64_t seed) const {
     o += ":seed=" + util::hex64(seed);
     if (!shim.enabled)
         return o;
+    // Python processes are armed by their bootstrap once the interpreter has started:
+    // start-up makes thousands of mutex calls that are no part of the workload.
+    o += ":arm_python=1";
     o += ":p=" + util::format_double(shim.probability);
     o += ":delay_share=" + util::format_double(shim.delay_share);
     o += ":max_delay_ns=" + std::to_string(shim.max_delay_ns);

@@ -110,7 +110,6 @@ static const struct rh_option_desc rh_option_table[RH_OPTION_COUNT] = {
  * child is single-threaded), read by hooks. */
 
 static int rh_active;          /* hooks do anything at all (enabled and protocol OK) */
-static int rh_armed;           /* injection armed (arm=1, or racehunt_shim_arm(1)) */
 static int rh_fork_handlers;   /* pthread_atfork handlers registered */
 static struct rh_options rh_opt;
 static uint64_t rh_threshold[RACEHUNT_POINT_COUNT];
@@ -557,8 +556,10 @@ static __attribute__((noinline)) void rh_after_wake(int cls) {
     errno = saved;
 }
 
+/* Armed is one bit of the counters' flags, so that the Python bootstrap can arm its
+ * process by writing the mapped file (no ctypes import, which costs milliseconds). */
 static inline int rh_is_armed(void) {
-    return __atomic_load_n(&rh_armed, __ATOMIC_RELAXED);
+    return (__atomic_load_n(&rh_counters->flags, __ATOMIC_RELAXED) & RACEHUNT_SHIM_FLAG_ARMED) != 0;
 }
 
 /* Count the call and perturb it when armed. */
@@ -590,6 +591,19 @@ static inline void rh_after(int cls) {
         return r_;                                   \
     }
 
+/* Sleeps are perturbed when they return, not before: the thread wakes late. A delay before
+ * the call would be absorbed by sleeps to an absolute deadline, which is how CPython >= 3.11
+ * implements time.sleep (clock_nanosleep with TIMER_ABSTIME). Still one decision per call. */
+#define RH_HOOK_AFTER(cls, ret, name, params, args) \
+    RH_EXPORT ret name params {                     \
+        if (RH_IDLE()) return RH_REAL(name) args;   \
+        ret r_ = RH_REAL(name) args;                \
+        int e_ = errno;                             \
+        rh_before(cls);                             \
+        errno = e_;                                 \
+        return r_;                                  \
+    }
+
 RH_HOOK(RACEHUNT_POINT_MUTEX, 0, int, pthread_mutex_lock, (pthread_mutex_t * m), (m))
 RH_HOOK(RACEHUNT_POINT_MUTEX, 0, int, pthread_mutex_trylock, (pthread_mutex_t * m), (m))
 RH_HOOK(RACEHUNT_POINT_MUTEX, 0, int, pthread_mutex_timedlock,
@@ -605,12 +619,12 @@ RH_HOOK(RACEHUNT_POINT_SEM, 0, int, sem_wait, (sem_t * s), (s))
 RH_HOOK(RACEHUNT_POINT_SEM, 0, int, sem_timedwait, (sem_t * s, const struct timespec *t), (s, t))
 RH_HOOK(RACEHUNT_POINT_SEM, 0, int, sem_trywait, (sem_t * s), (s))
 RH_HOOK(RACEHUNT_POINT_SEM, 1, int, sem_post, (sem_t * s), (s))
-RH_HOOK(RACEHUNT_POINT_SLEEP, 0, int, nanosleep, (const struct timespec *req, struct timespec *rem),
-        (req, rem))
-RH_HOOK(RACEHUNT_POINT_SLEEP, 0, int, clock_nanosleep,
-        (clockid_t c, int f, const struct timespec *req, struct timespec *rem), (c, f, req, rem))
-RH_HOOK(RACEHUNT_POINT_SLEEP, 0, int, usleep, (useconds_t us), (us))
-RH_HOOK(RACEHUNT_POINT_SLEEP, 0, unsigned int, sleep, (unsigned int s), (s))
+RH_HOOK_AFTER(RACEHUNT_POINT_SLEEP, int, nanosleep, (const struct timespec *req, struct timespec *rem),
+              (req, rem))
+RH_HOOK_AFTER(RACEHUNT_POINT_SLEEP, int, clock_nanosleep,
+              (clockid_t c, int f, const struct timespec *req, struct timespec *rem), (c, f, req, rem))
+RH_HOOK_AFTER(RACEHUNT_POINT_SLEEP, int, usleep, (useconds_t us), (us))
+RH_HOOK_AFTER(RACEHUNT_POINT_SLEEP, unsigned int, sleep, (unsigned int s), (s))
 RH_HOOK(RACEHUNT_POINT_YIELD, 0, int, sched_yield, (void), ())
 #if __GLIBC_PREREQ(2, 30)
 RH_HOOK(RACEHUNT_POINT_MUTEX, 0, int, pthread_mutex_clocklock,
@@ -626,14 +640,20 @@ RH_HOOK(RACEHUNT_POINT_SEM, 0, int, sem_clockwait, (sem_t * s, clockid_t c, cons
  * with descriptors they are I/O, which this shim leaves alone and does not count. */
 RH_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv) {
     if (RH_IDLE() || (n != 0 && (r || w || e))) return RH_REAL(select)(n, r, w, e, tv);
+    int r_ = RH_REAL(select)(n, r, w, e, tv);
+    int e_ = errno;
     rh_before(RACEHUNT_POINT_SLEEP);
-    return RH_REAL(select)(n, r, w, e, tv);
+    errno = e_;
+    return r_;
 }
 
 RH_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
     if (RH_IDLE() || n != 0) return RH_REAL(poll)(fds, n, timeout);
+    int r_ = RH_REAL(poll)(fds, n, timeout);
+    int e_ = errno;
     rh_before(RACEHUNT_POINT_SLEEP);
-    return RH_REAL(poll)(fds, n, timeout);
+    errno = e_;
+    return r_;
 }
 
 /* pthread_create passes the new thread its creation index through a trampoline. The
@@ -710,7 +730,6 @@ RH_EXPORT pid_t fork(void) {
  * injection. Calls are counted either way. A no-op when the shim is inactive. */
 RH_EXPORT void racehunt_shim_arm(int on) {
     if (!__atomic_load_n(&rh_active, __ATOMIC_RELAXED)) return;
-    __atomic_store_n(&rh_armed, on ? 1 : 0, __ATOMIC_RELAXED);
     if (on)
         __atomic_fetch_or(&rh_counters->flags, RACEHUNT_SHIM_FLAG_ARMED, __ATOMIC_RELAXED);
     else
@@ -901,6 +920,13 @@ static void rh_fill_exe(char *out, size_t cap) {
     rh_append(out, 0, cap, base);
 }
 
+/* The executable's name starts with "python" (python3, python3.11, python3.13t...). */
+static int rh_is_python(void) {
+    char exe[64] = {0};
+    rh_fill_exe(exe, sizeof exe);
+    return strncmp(exe, "python", 6) == 0;
+}
+
 static size_t rh_run_file_path(char *buf, size_t cap, const char *suffix) {
     size_t pos = rh_append(buf, 0, cap, rh_run_dir);
     pos = rh_append(buf, pos, cap, "/shim-");
@@ -991,6 +1017,7 @@ static void rh_atfork_child(void) {
     rh_counters = &rh_static_counters;
     if (parent != &rh_static_counters) munmap(parent, sizeof *parent);
     memset(&rh_static_counters, 0, sizeof rh_static_counters);
+    rh_static_counters.flags = flags; /* the child is armed as its parent was */
     rh_process_key = rh_derive(rh_process_key, rh_tls.fork_seq);
     rh_next_thread = 1;
     rh_fork_seq = 0;
@@ -1061,13 +1088,13 @@ __attribute__((constructor)) static void rh_init(void) {
     rh_t0_ns = rh_now_ns();
     rh_next_thread = 1;
     rh_thread_start(0); /* the loading thread is the main thread, index 0 */
-    if (rh_opt.arm) flags |= RACEHUNT_SHIM_FLAG_ARMED;
+    if (rh_opt.arm && !(rh_opt.arm_python && rh_is_python())) flags |= RACEHUNT_SHIM_FLAG_ARMED;
+    rh_static_counters.flags = flags;
     if (rh_run_dir[0]) rh_open_counters(flags, 0);
     rh_open_log();
     if (!rh_fork_handlers &&
         pthread_atfork(rh_atfork_prepare, rh_atfork_parent, rh_atfork_child) == 0)
         rh_fork_handlers = 1;
-    __atomic_store_n(&rh_armed, rh_opt.arm, __ATOMIC_RELAXED);
     __atomic_store_n(&rh_active, 1, __ATOMIC_RELEASE);
     errno = saved;
 }

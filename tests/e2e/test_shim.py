@@ -465,5 +465,64 @@ def test_python_arms_the_shim_through_ctypes(tmp_path, python):
     assert c["decisions"] < sum(c["calls"].values())
 
 
+
+def test_arm_python_leaves_other_programs_armed(tmp_path):
+    # A native program under arm_python=1 is armed from load and perturbed as usual.
+    proc = run([program("shim_pattern"), "0", "50"], tmp_path, f"seed={SEED}:p=1:arm_python=1")
+    assert proc.returncode == 0, proc.stderr + proc.repro
+    c = only_counters(tmp_path, proc)
+    assert c["flags"] & FLAG_ARMED and c["injected"] > 0, c
+
+
+ARM_THROUGH_FILE = """
+import os, sys, threading
+def counters():
+    with open(os.path.join(os.environ["RACEHUNT_RUN_DIR"], "shim-%d.bin" % os.getpid()), "rb") as f:
+        return f.read()
+def flags():
+    return int.from_bytes(counters()[24:28], "little")
+def injected():
+    data = counters()
+    # yields[7] at offset 88, delays[7] at 144 (struct racehunt_shim_counters)
+    return sum(int.from_bytes(data[o:o + 8], "little") for o in range(88, 200, 8))
+def spin():
+    t = threading.Thread(target=lambda: None); t.start(); t.join()
+spin()
+print(flags() & 8, injected())
+# What the bootstrap does: set the armed bit in the mapped counters file.
+fd = os.open(os.path.join(os.environ["RACEHUNT_RUN_DIR"], "shim-%d.bin" % os.getpid()), os.O_RDWR)
+os.pwrite(fd, (flags() | 8).to_bytes(4, "little"), 24)
+os.close(fd)
+spin()
+print(flags() & 8, injected() > 0)
+pid = os.fork()
+if pid == 0:
+    spin()
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.parametrize("python", pythons())
+def test_arm_python_starts_python_disarmed_and_the_counters_file_arms_it(tmp_path, python):
+    if not os.path.exists(python):
+        pytest.skip(f"{python} is not installed")
+    proc = run([python, "-c", ARM_THROUGH_FILE], tmp_path, f"seed={SEED}:p=1:arm_python=1")
+    assert proc.returncode == 0, proc.stderr + proc.repro
+    # Start-up and a thread were counted but not perturbed; once the bit is set they are.
+    assert proc.stdout.split() == ["0", "0", "8", "True"], proc.stdout + proc.repro
+    files = counters_by_pid(tmp_path)
+    assert len(files) == 2, files
+    parent = files[proc_pid(files, python)]
+    child = next(c for pid, c in files.items() if c["ppid"] == parent["pid"])
+    # The forked child is armed as its parent was, and perturbed.
+    assert child["flags"] & FLAG_ARMED and child["injected"] > 0, child
+
+
+def proc_pid(files, python):
+    """The pid of the process whose parent is not in the run (the one the test started)."""
+    pids = set(files)
+    return next(pid for pid, c in files.items() if c["ppid"] not in pids)
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
