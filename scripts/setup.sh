@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-program-options1.81-dev
   libtomlplusplus-dev nlohmann-json3-dev
   googletest libgtest-dev librapidcheck-dev libbenchmark-dev
-  python3 python3-pytest
+  python3 python3-pytest gdb
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -60,6 +61,14 @@ ExceptionReport exception_from(const json& e) {
 
 void apply_event(PyProcessReport& r, const json& e) {
     const std::string ev = str(e, "event");
+    if (r.failure_snapshot.is_null() && (ev == "exception" || ev == "check_failed" ||
+                                         (ev == "invariant" && !e.value("ok", false)))) {
+        if (auto it = e.find("threads"); it != e.end() && it->is_array() && !it->empty()) {
+            r.failure_snapshot = {{"event", ev}, {"threads", *it}};
+            if (auto id = e.find("ident"); id != e.end() && id->is_number_unsigned())
+                r.failure_snapshot["ident"] = *id;
+        }
+    }
     if (ev == "start") {
         r.pid = e.value("pid", 0);
         r.ppid = e.value("ppid", 0);
@@ -94,7 +103,22 @@ void apply_event(PyProcessReport& r, const json& e) {
             r.counters = *it;
     } else if (ev == "warning") {
         r.warnings.push_back(str(e, "message"));
+    } else if (ev == "memory") {
+        r.memory = e;
     }
+}
+
+std::string format_bytes(double b) {
+    char buf[32];
+    if (b >= 1e9)
+        std::snprintf(buf, sizeof buf, "%.1f GB", b / 1e9);
+    else if (b >= 1e6)
+        std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
+    else if (b >= 1e3)
+        std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
+    else
+        std::snprintf(buf, sizeof buf, "%.0f B", b);
+    return buf;
 }
 
 std::string basename_of(const std::string& path) {
@@ -228,6 +252,28 @@ Verdict classify(const RunResult& run, const std::vector<PyProcessReport>& repor
                     reason);
             else
                 v.warnings.push_back(reason);
+        }
+        if (root->memory.is_object() && root->memory.value("exceeded", false)) {
+            const json& m = root->memory;
+            std::string top_file, sites;
+            if (auto it = m.find("top"); it != m.end() && it->is_array()) {
+                for (std::size_t i = 0; i < it->size() && i < 3; ++i) {
+                    const json& t = (*it)[i];
+                    if (!t.is_array() || t.size() < 4)
+                        continue;
+                    std::string file = basename_of(t[0].is_string() ? t[0].get<std::string>() : "?");
+                    if (top_file.empty())
+                        top_file = file;
+                    sites += (sites.empty() ? "" : ", ") + file + ":" +
+                             std::to_string(t[1].get<long long>()) + " " +
+                             format_bytes(t[2].get<double>()) + " in " +
+                             std::to_string(t[3].get<long long>()) + " blocks";
+                }
+            }
+            failures.emplace_back("fail:memory-growth@" + (top_file.empty() ? "?" : top_file),
+                                  "Python memory still allocated at the end: " +
+                                      format_bytes(m.value("traced", 0.0)) + " (limit " +
+                                      format_bytes(m.value("limit", 0.0)) + "); top: " + sites);
         }
     }
     if (run.leftover_processes > 0)

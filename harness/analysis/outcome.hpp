@@ -60,6 +60,12 @@ struct PyProcessReport {
     bool exited = false;
     nlohmann::json counters = nlohmann::json::object();
     std::vector<std::string> warnings;
+    // Every thread's stack at the first Python-level failure of this process (an uncaught
+    // exception, a failed racehunt.check, a broken invariant): {"event", "ident" of the
+    // failing thread (absent for invariants), "threads": [...]}; null when none.
+    nlohmann::json failure_snapshot;
+    // [check].max_memory_growth: the `memory` event ({traced, limit, exceeded, top}).
+    nlohmann::json memory;
 };
 
 // Reads every py-*.jsonl in a run directory; a truncated last line is ignored.

@@ -21,6 +21,8 @@ json RunRecord::to_json() const {
     j["reasons"] = reasons;
     if (!warnings.empty())
         j["warnings"] = warnings;
+    if (!excerpt.empty())
+        j["excerpt"] = excerpt;
     j["injected"] = injected;
     if (!python.empty())
         j["python"] = python;
@@ -49,6 +51,7 @@ RunRecord RunRecord::from_json(const json& j) {
         r.artifacts = j["artifacts"].get<std::string>();
     r.reasons = j.value("reasons", std::vector<std::string>{});
     r.warnings = j.value("warnings", std::vector<std::string>{});
+    r.excerpt = j.value("excerpt", std::vector<std::string>{});
     r.injected = j.value("injected", true);
     r.python = j.value("python", std::string());
     r.counters = j.value("counters", json::object());

@@ -28,6 +28,7 @@ struct RunRecord {
     bool injected = true;
     std::string python; // interpreter version the run used, when known
     nlohmann::json counters = nlohmann::json::object(); // per-layer injection counts
+    std::vector<std::string> excerpt; // a failing run's merged dump, in a few lines
 
     nlohmann::json to_json() const;
     // Throws nlohmann::json::exception on a line that is not a run record.

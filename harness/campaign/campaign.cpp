@@ -1,5 +1,8 @@
 #include "campaign/campaign.hpp"
 
+#include "analysis/dump.hpp"
+#include "run/probe.hpp"
+
 #include "analysis/outcome.hpp"
 #include "analysis/shim_counters.hpp"
 #include "protocol.h"
@@ -11,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -97,6 +101,8 @@ std::string replay_command(const CampaignConfig& c, std::uint64_t seed) {
         argv.push_back("--python");
         argv.push_back(c.python_arg);
     }
+    if (!c.gdb.empty())
+        argv.push_back("--native-stacks");
     if (c.timeout_from_cli) {
         argv.push_back("--timeout");
         argv.push_back(util::format_duration(c.timeout));
@@ -185,6 +191,8 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
     j["checks"] = {{"thread_exceptions", c.scenario.check.thread_exceptions},
                    {"leaked_threads", c.scenario.check.leaked_threads},
                    {"invariants", c.scenario.check.invariants}};
+    if (c.scenario.check.max_memory_growth)
+        j["checks"]["max_memory_growth"] = *c.scenario.check.max_memory_growth;
     j["yields"] = {{"probability", p.jitter.yields.probability},
                    {"granularity", p.jitter.yields.granularity},
                    {"focus", p.jitter.yields.focus}};
@@ -221,13 +229,37 @@ std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
 // On a hang, before anything is killed: every Python process of the run that loaded the
 // bootstrap has faulthandler registered on the dump signal; ask each for all its threads'
 // stacks and wait until the dump files stop growing (at most half a second).
+// --native-stacks: gdb attached to every member at once (each attach stops its process for a
+// few hundred milliseconds), `thread apply all bt`, into native-<pid>.txt.
+void native_stacks(const fs::path& gdb, const fs::path& run_dir, const std::vector<pid_t>& members) {
+    std::vector<std::thread> workers;
+    for (pid_t pid : members) {
+        workers.emplace_back([&gdb, &run_dir, pid] {
+            auto r = run_probe({gdb.string(), "-p", std::to_string(pid), "-batch", "-nx", "-q",
+                                "-ex", "set pagination off", "-ex", "thread apply all bt 40"},
+                               std::chrono::seconds(20));
+            std::ofstream(run_dir / ("native-" + std::to_string(pid) + ".txt"))
+                << (r ? r->output : std::string("gdb could not be started\n"));
+        });
+    }
+    for (auto& w : workers)
+        w.join();
+}
+
 void request_stack_dumps(const fs::path& run_dir, const std::vector<pid_t>& members) {
+    snapshot_processes(run_dir, std::vector<int>(members.begin(), members.end()));
     std::vector<fs::path> files;
+    std::vector<pid_t> signalled;
     for (pid_t pid : members) {
         std::error_code ec;
         if (!fs::exists(run_dir / ("py-" + std::to_string(pid) + ".jsonl"), ec))
             continue;
-        ::kill(pid, dump_signal());
+        // To the main thread: faulthandler dumps every thread from whichever thread gets
+        // the signal, but the Python half runs only in the main thread, and only if the
+        // signal interrupts what it is blocked in (a lock acquire, a join, a sleep).
+        if (::syscall(SYS_tgkill, pid, pid, dump_signal()) != 0)
+            ::kill(pid, dump_signal());
+        signalled.push_back(pid);
         files.push_back(run_dir / ("faulthandler-" + std::to_string(pid) + ".txt"));
     }
     if (files.empty())
@@ -249,6 +281,19 @@ void request_stack_dumps(const fs::path& run_dir, const std::vector<pid_t>& memb
             break;
         last = now;
     }
+    // The Python half (names, lock relations) comes once each main thread can run Python;
+    // a process whose GIL is held in native code never writes it, and its faulthandler
+    // stacks are used alone.
+    auto all_pystacks = [&] {
+        for (pid_t pid : signalled) {
+            std::error_code ec;
+            if (!fs::exists(run_dir / ("pystacks-" + std::to_string(pid) + ".json"), ec))
+                return false;
+        }
+        return true;
+    };
+    for (int i = 0; i < 30 && !all_pystacks(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 } // namespace
@@ -277,8 +322,10 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     req.run_dir = run_dir;
     req.timeout = c.timeout;
     req.token = plan.env[RACEHUNT_ENV_RUN_TOKEN];
-    req.before_kill = [&run_dir](const std::vector<pid_t>& members) {
+    req.before_kill = [&run_dir, &c](const std::vector<pid_t>& members) {
         request_stack_dumps(run_dir, members);
+        if (!c.gdb.empty())
+            native_stacks(c.gdb, run_dir, members);
     };
 
     RunResult result = runner.run(req, cancel);
@@ -330,6 +377,31 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
         counters["output_omitted_bytes"] = result.out.omitted + result.err.omitted;
     r.counters = counters;
 
+    if (is_failure(r.outcome) && r.outcome != Outcome::Error) {
+        const auto dump_start = std::chrono::steady_clock::now();
+        MergedDump dump = build_dump(run_dir, reports, r.outcome, result.root_pid);
+        if (!dump.top_frame.empty() && r.outcome == Outcome::Hang)
+            r.signature += (dump.deadlock ? ":deadlock@" : "@") + dump.top_frame;
+        else if (!dump.top_frame.empty() && r.outcome == Outcome::Crash)
+            r.signature += "@" + dump.top_frame;
+        if (dump.deadlock)
+            r.reasons.insert(r.reasons.begin() + std::min<std::size_t>(1, r.reasons.size()),
+                             dump_excerpt(dump, 1).front());
+        if (!dump.empty()) {
+            r.excerpt = dump_excerpt(dump);
+            write_text(run_dir / "dump.txt",
+                       render_dump(dump, "run " + std::to_string(index) + ", seed " +
+                                             util::hex64(seed) + ", " + r.signature));
+        }
+        // A hang's cost to the user: from the timeout to every process reaped and the
+        // merged dump written (stack requests, kill, reap, merge).
+        if (r.outcome == Outcome::Hang)
+            r.counters["hang_to_dump_ms"] =
+                std::chrono::duration<double, std::milli>(
+                    result.teardown + (std::chrono::steady_clock::now() - dump_start))
+                    .count();
+        r.counters["dumped_processes"] = dump.processes.size();
+    }
     if (is_failure(r.outcome)) {
         fs::path dest = failure_dir(c.out_dir, seed);
         fs::rename(run_dir, dest, ec);

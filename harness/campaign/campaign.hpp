@@ -42,6 +42,9 @@ struct CampaignConfig {
     std::optional<std::filesystem::path> json_file;
     Injectors injectors;
     std::vector<std::string> focus; // the workload's own code, resolved
+    // --native-stacks: the gdb to run on every process of a hung run before the kill;
+    // empty when not asked for.
+    std::filesystem::path gdb;
 };
 
 // The command that re-creates run `seed` of this campaign (options that change a run's

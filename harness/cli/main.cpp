@@ -16,11 +16,13 @@ const std::vector<Command>& commands() {
         {"run", "run a scenario many times under seeded perturbations (the default)",
          "racehunt [run] SCENARIO.toml [--runs N] [-j N] [--seed S] [--timeout DUR]\n"
          "         [--profile none|default|aggressive] [--stop-after K] [--time-budget DUR]\n"
-         "         [--shard K/N] [--out DIR] [--json FILE] [--python EXE] [--quiet] [--no-color]",
+         "         [--shard K/N] [--out DIR] [--json FILE] [--python EXE] [--native-stacks]\n"
+         "         [--quiet] [--no-color]",
          cmd_run},
         {"replay", "re-create one run from its run seed, optionally many times",
          "racehunt replay SCENARIO.toml --seed RUNSEED [--repeat N] [-j N] [--out DIR]\n"
-         "         [--profile P] [--python EXE] [--timeout DUR] [--json FILE] [--quiet]",
+         "         [--profile P] [--python EXE] [--timeout DUR] [--json FILE] [--native-stacks]\n"
+         "         [--quiet]",
          cmd_replay},
         {"minimize", "shrink a failing run to the perturbations that matter (not yet available)",
          "racehunt minimize SCENARIO.toml --seed RUNSEED [--confirm K/N] [--out DIR]", cmd_not_yet},

@@ -36,6 +36,7 @@ po::options_description describe(CommandKind kind) {
         ("python", po::value<std::string>(), "interpreter (name on PATH or path)")
         ("quiet,q", po::bool_switch(), "no progress output")
         ("no-color", po::bool_switch(), "no colours")
+        ("native-stacks", po::bool_switch(), "on a hang, native backtraces of every process too (gdb)")
         ("scenario", po::value<std::vector<std::string>>(), "scenario file");
     if (kind == CommandKind::Run) {
         d.add_options()
@@ -181,6 +182,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
     o.python = str("python");
     o.quiet = vm["quiet"].as<bool>();
     o.no_color = vm["no-color"].as<bool>();
+    o.native_stacks = vm["native-stacks"].as<bool>();
 
     // Values are checked here, before anything else happens.
     if (o.runs)
@@ -277,6 +279,15 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
         c.stop_after = static_cast<std::uint64_t>(*o.stop_after);
     if (o.time_budget)
         c.time_budget = *util::parse_duration(*o.time_budget);
+
+    if (o.native_stacks) {
+        const char* p = std::getenv("PATH");
+        auto gdb = find_executable("gdb", fs::current_path(), p ? p : "");
+        if (!gdb)
+            throw util::usage_error("--native-stacks", "gdb is not installed",
+                                    "install it (apt-get install gdb) or leave the option out");
+        c.gdb = *gdb;
+    }
 
     // The interpreter: --python relative to the current directory, the scenario's relative
     // to the scenario file, a bare name on the run's PATH.

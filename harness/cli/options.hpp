@@ -15,7 +15,7 @@ struct RunOptions {
     std::optional<std::int64_t> runs, jobs, stop_after, repeat;
     std::optional<std::string> seed, timeout, profile, time_budget, shard, out, json, junit,
         python, start;
-    bool quiet = false, no_color = false;
+    bool quiet = false, no_color = false, native_stacks = false;
 };
 
 enum class CommandKind { Run, Replay };

@@ -152,8 +152,14 @@ void Console::summary(const CampaignSummary& c, const std::string& results_hint)
                         util::hex64(st.first_seed).c_str());
             for (std::size_t i = 0; i < st.reasons.size() && i < 4; ++i)
                 std::printf("      %s\n", st.reasons[i].c_str());
+            if (!st.excerpt.empty()) {
+                std::printf("    dump (first failure):\n");
+                for (const auto& line : st.excerpt)
+                    std::printf("      %s\n", line.c_str());
+            }
             if (st.artifacts)
-                std::printf("    artifacts: %s\n", st.artifacts->c_str());
+                std::printf("    artifacts: %s (dump.txt: every thread of every process)\n",
+                            st.artifacts->c_str());
             std::printf("    replay: %s\n", paint("36", st.replay).c_str());
         }
         for (const auto& [w, n] : s.warnings)

@@ -48,6 +48,7 @@ ScenarioSummary summarize(const std::vector<RunRecord>& records, const std::stri
             st.first_seed = r->seed;
             st.replay = replay ? replay(r->seed) : "";
             st.reasons = r->reasons;
+            st.excerpt = r->excerpt;
             st.artifacts = r->artifacts;
         }
         ++st.count;
@@ -111,6 +112,7 @@ json CampaignSummary::to_json() const {
                                         {"first_seed", util::hex64(st.first_seed)},
                                         {"replay", st.replay},
                                         {"reasons", st.reasons},
+                                        {"excerpt", st.excerpt},
                                         {"artifacts", st.artifacts ? json(*st.artifacts) : json()}});
         }
         sj["warnings"] = json::array();

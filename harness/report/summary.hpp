@@ -23,6 +23,7 @@ struct SignatureStats {
     std::uint64_t first_run = 0, first_seed = 0; // the lowest failing run index
     std::string replay;
     std::vector<std::string> reasons;
+    std::vector<std::string> excerpt; // the first failure's merged dump, in a few lines
     std::optional<std::string> artifacts;
 };
 

@@ -256,6 +256,7 @@ public:
         }
 
         // Phase 2: stacks before the kill, then nothing of the run may survive.
+        const auto phase2 = Clock::now();
         auto members = run_members(pgid, token_entry);
         if (exited)
             result.leftover_processes = static_cast<int>(members.size());
@@ -287,6 +288,7 @@ public:
         pump.until(Clock::now() + std::chrono::milliseconds(500),
                    [&] { return pump.pipes_closed(); }, std::chrono::milliseconds(50));
         pump.close_pipes();
+        result.teardown = std::chrono::duration_cast<Nanos>(Clock::now() - phase2);
         cout.finish();
         cerr.finish();
         result.out = {cout.bytes(), cout.omitted()};

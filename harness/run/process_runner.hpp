@@ -62,6 +62,7 @@ struct RunResult {
     int exit_code = -1; // when the root exited normally
     int signal = 0;     // when the root was killed by a signal
     Nanos duration{0};  // spawn to root exit (or to the timeout)
+    Nanos teardown{0};  // from there to the last process of the run reaped (dumps included)
     int leftover_processes = 0; // processes of the run still alive after the root exited
     int unkillable_processes = 0; // processes that survived SIGKILL until the deadline
     pid_t root_pid = 0;

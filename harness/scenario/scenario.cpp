@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -66,7 +67,34 @@ const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shi
 const std::vector<std::string> kShimKeys = {"probability", "max_delay", "starvation"};
 const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus"};
 const std::vector<std::string> kCheckKeys = {"exit_code", "thread_exceptions", "invariants",
-                                             "leaked_threads"};
+                                             "leaked_threads", "max_memory_growth"};
+
+// "50MB", "512KiB", "2GB", "1000000" (bytes); decimal (kB, MB, GB) and binary (KiB, MiB, GiB)
+// units. nullopt when not a size.
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+    std::size_t i = 0;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+        ++i;
+    if (i == 0)
+        return std::nullopt;
+    double value = 0;
+    try {
+        value = std::stod(text.substr(0, i));
+    } catch (...) {
+        return std::nullopt;
+    }
+    std::string unit = text.substr(i);
+    while (!unit.empty() && unit.front() == ' ')
+        unit.erase(unit.begin());
+    static const std::pair<const char*, double> units[] = {
+        {"", 1},          {"B", 1},           {"kB", 1e3},        {"KB", 1e3},
+        {"MB", 1e6},      {"GB", 1e9},        {"KiB", 1024.0},    {"MiB", 1048576.0},
+        {"GiB", 1073741824.0}};
+    for (const auto& [name, factor] : units)
+        if (unit == name && std::isfinite(value * factor) && value * factor < 1.8e19)
+            return static_cast<std::uint64_t>(value * factor);
+    return std::nullopt;
+}
 const std::vector<std::string> kRunKeys = {"runs", "jobs", "seed"};
 
 const std::map<std::string, const std::vector<std::string>*>& all_tables() {
@@ -220,6 +248,23 @@ public:
             throw util::usage_error(where(key), "invalid duration for " + qualified(key),
                                     "write a positive duration like \"10s\", \"500ms\" or \"200us\"");
         return d;
+    }
+
+    std::optional<std::uint64_t> size(const std::string& key) {
+        const toml::node* n = get(key);
+        if (!n)
+            return std::nullopt;
+        std::optional<std::uint64_t> v;
+        if (n->is_string())
+            v = parse_size(**n->as_string());
+        else if (n->is_integer() && **n->as_integer() >= 0)
+            v = static_cast<std::uint64_t>(**n->as_integer());
+        else if (!n->is_integer())
+            wrong_type(key, *n, "a size like \"50MB\" or a number of bytes");
+        if (!v || *v == 0)
+            throw util::usage_error(where(key), "invalid size for " + qualified(key),
+                                    "write a positive size like \"50MB\", \"512KiB\" or 1000000");
+        return v;
     }
 
     std::optional<std::vector<std::string>> strings(const std::string& key) {
@@ -411,6 +456,7 @@ void read_check(TableReader& c, Scenario& s) {
     }
     if (auto v = c.choice("leaked_threads", {"fail", "warn", "ignore"}))
         s.check.leaked_threads = *v;
+    s.check.max_memory_growth = c.size("max_memory_growth");
 }
 
 void read_run(TableReader& r, Scenario& s) {
@@ -589,6 +635,8 @@ std::string scenario_to_toml(const Scenario& s) {
     c.insert("thread_exceptions", s.check.thread_exceptions);
     c.insert("invariants", strings(s.check.invariants));
     c.insert("leaked_threads", s.check.leaked_threads);
+    if (s.check.max_memory_growth)
+        c.insert("max_memory_growth", static_cast<std::int64_t>(*s.check.max_memory_growth));
     root.insert("check", c);
 
     toml::table r;

@@ -39,6 +39,7 @@ struct CheckSpec {
     std::string thread_exceptions = "fail"; // fail | ignore
     std::vector<std::string> invariants;
     std::string leaked_threads = "fail"; // fail | warn | ignore
+    std::optional<std::uint64_t> max_memory_growth; // bytes; tracemalloc in the root process
     bool operator==(const CheckSpec&) const = default;
 };
 

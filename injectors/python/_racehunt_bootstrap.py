@@ -420,6 +420,7 @@ def _record_exception(exc_type, exc, tb, name, ident, native_id):
         "message": _exc_message(exc),
     }
     _trim_frames(_tb_frames(tb), fields)
+    fields["threads"] = _all_threads()
     _emit("exception", fields)
 
 
@@ -1165,7 +1166,37 @@ def _write_main_done(threading):
     _emit("main_done", {"threads": alive})
 
 
+_memory_limit = None         # [check].max_memory_growth in bytes, root process only
+
+
+def _check_memory():
+    """[check].max_memory_growth: Python memory still allocated when the main module has
+    finished and its threads were joined, counted by tracemalloc from start-up; the
+    `memory` event gives the total and the top allocation sites."""
+    import tracemalloc
+    if not tracemalloc.is_tracing():
+        return
+    snapshot = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    ours = set(_OUR_FILES)
+    snapshot = snapshot.filter_traces([tracemalloc.Filter(False, f) for f in ours] +
+                                      [tracemalloc.Filter(False, tracemalloc.__file__)])
+    stats = snapshot.statistics("lineno")
+    total = sum(s.size for s in stats)
+    top = []
+    for s in stats[:10]:
+        frame = s.traceback[0]
+        top.append([_abs_file(frame.filename), frame.lineno, s.size, s.count])
+    _emit("memory", {"traced": total, "limit": _memory_limit, "exceeded": total > _memory_limit,
+                     "top": top})
+
+
 def _after_join():
+    if _role == "root" and _memory_limit is not None:
+        try:
+            _check_memory()
+        except Exception as exc:
+            _warn("max_memory_growth could not be checked: %s: %s" % (type(exc).__name__, exc))
     if _role != "root" or not _invariants:
         return
     main = sys.modules.get("__main__")
@@ -1190,6 +1221,8 @@ def _after_join():
             except Exception as exc:
                 fields["ok"] = False
                 fields["error"] = "%s: %s" % (type(exc).__name__, _exc_message(exc))
+        if not fields.get("ok"):
+            fields["threads"] = _all_threads()
         _emit("invariant", fields)
 
 
@@ -1259,7 +1292,10 @@ def _enable_faulthandler():
     if raw:
         try:
             signum = int(raw)
-            faulthandler.register(signum, file=_fault_file, all_threads=True, chain=False)
+            if _thread.get_ident() == _main_ident or _main_ident is None:
+                import _signal
+                _signal.signal(signum, _on_dump_signal)
+            faulthandler.register(signum, file=_fault_file, all_threads=True, chain=True)
             _dump_signal = signum
         except Exception as exc:
             _warn("RACEHUNT_DUMP_SIGNAL=%r could not be registered: %s: %s"
@@ -1361,7 +1397,7 @@ def install():
     """Called by sitecustomize.py in every Python process that has RACEHUNT_PROTOCOL."""
     global _installed, _fd, _run_dir, _pid, _role, _config, _invariants, _process_key
     global _main_ident, _main_native_id, _thread_counter, _yields, _yields_mode
-    global _orig_excepthook, _real_settrace, _OUR_FILES, _start_cwd
+    global _orig_excepthook, _real_settrace, _OUR_FILES, _start_cwd, _memory_limit
     if _installed:
         return
     env = os.environ
@@ -1388,6 +1424,7 @@ def install():
 
     here = os.path.dirname(os.path.abspath(__file__))
     _OUR_FILES = (os.path.join(here, "racehunt.py"), os.path.join(here, "_racehunt_bootstrap.py"),
+                  os.path.join(here, "_racehunt_forensics.py"),
                   __file__)
 
     try:
@@ -1434,6 +1471,11 @@ def install():
     checks = _section(_config, "checks")
     invariants = checks.get("invariants") or []
     _invariants = list(invariants) if isinstance(invariants, list) else [invariants]
+    limit = checks.get("max_memory_growth")
+    if _role == "root" and isinstance(limit, int) and limit > 0:
+        _memory_limit = limit
+        import tracemalloc
+        tracemalloc.start(1)
 
     import itertools
     _thread_counter = itertools.count(1)
@@ -1532,27 +1574,43 @@ def record_check_failed(message, skip_frames=0):
         return
     try:
         me = _thread.get_ident()
-        objects = _thread_objects()
-        threads = []
-        for ident, frame in sys._current_frames().items():
-            thread = objects.get(ident)
-            entry = {
-                "name": thread.name if thread is not None else _thread_name(ident),
-                "ident": ident,
-                "native_id": getattr(thread, "native_id", None) if thread is not None
-                else (_main_native_id if ident == _main_ident else None),
-                "daemon": bool(thread.daemon) if thread is not None else False,
-                "main": ident == _main_ident,
-                "current": ident == me,
-            }
-            _trim_frames(_stack_frames(frame, skip_ours=(ident == me)), entry)
-            threads.append(entry)
-        threads.sort(key=lambda e: (not e["current"], not e["main"], e["name"]))
         _emit("check_failed", {
             "message": message if isinstance(message, str) else _safe_repr(message),
             "thread": _thread_name(me),
             "ident": me,
-            "threads": threads,
+            "threads": _all_threads(),
         })
     except Exception as exc:
         _warn("racehunt.check could not record its failure: %s: %s" % (type(exc).__name__, exc))
+
+
+def _all_threads(with_locks=False):
+    """Every thread's name and stack at this moment (see _racehunt_forensics.snapshot);
+    [] when that fails, so that a failure report is never lost over its stacks."""
+    try:
+        import _racehunt_forensics
+        return _racehunt_forensics.snapshot(with_locks=with_locks)
+    except Exception as exc:
+        _warn("could not take the stacks of all threads: %s: %s" % (type(exc).__name__, exc),
+              key="all_threads")
+        return []
+
+
+def _on_dump_signal(signum, frame):
+    """Python half of the dump signal (faulthandler, registered with chain=True, writes
+    the raw stacks first, from C, even when no Python code can run): names and lock
+    relations of every thread, in pystacks-<pid>.json. Runs in the main thread as soon as
+    it can run Python (a thread blocked in a lock acquire, join or sleep is woken for it)."""
+    # Yield points traced through settrace would trace this handler's thousands of calls
+    # too (measured: 200 ms instead of 20); it is the last thing the process does.
+    tracer = sys.gettrace() if _real_settrace is not None else None
+    if tracer is not None:
+        _real_settrace(None)
+    try:
+        import _racehunt_forensics
+        _racehunt_forensics.write_pystacks("dump_signal")
+    except Exception as exc:
+        _internal_error("dump signal", exc)
+    finally:
+        if tracer is not None:
+            _real_settrace(tracer)

@@ -1,0 +1,88 @@
+// The merged dump of a failing run: every process of the run's tree and every thread, by
+// name, with its stack (innermost last), which thread failed, and for hangs which lock each
+// thread waits for and who holds it. Built from what the run left in its directory
+// (docs/PROTOCOL.md, "Forensics files"): faulthandler-<pid>.txt, threads-<pid>.json,
+// pystacks-<pid>.json, processes.json and the failure events of py-<pid>.jsonl.
+#pragma once
+#include "analysis/outcome.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace racehunt {
+
+struct DumpFrame {
+    std::string file;
+    int line = 0;
+    std::string function;
+    bool library = false; // stdlib, site-packages, racehunt's own bootstrap
+};
+
+struct DumpThread {
+    std::string name;     // Python name, else the OS name the program set, else "Thread 0x…"
+    std::string os_name;  // /proc comm, when it differs from the process's own
+    std::uint64_t ident = 0;
+    std::optional<long> tid;
+    std::optional<bool> daemon;
+    bool main = false;
+    bool failed = false;
+    bool no_python_frame = false;
+    std::vector<DumpFrame> frames; // innermost last
+    std::string waits_for;         // "lock_b (_thread.lock at 0x…)" or "thread worker-1"
+    std::string held_by;           // name of the holder, when known
+    std::vector<std::string> holds;
+};
+
+struct DumpProcess {
+    int pid = 0, ppid = 0;
+    std::string role;    // "root", "child", or "" for a process without the bootstrap
+    std::string command; // command line
+    std::string source;  // where the stacks come from
+    std::vector<DumpThread> threads;
+    std::vector<std::string> cycle; // thread names of a wait-for cycle, first repeated last
+    std::string native;             // gdb's `thread apply all bt` (--native-stacks)
+};
+
+struct MergedDump {
+    std::vector<DumpProcess> processes;
+    // The innermost workload frame that names the failure ("bank.py:transfer"), for the
+    // signature; empty when none is known.
+    std::string top_frame;
+    bool deadlock = false;
+    bool empty() const { return processes.empty(); }
+};
+
+// What faulthandler wrote: the fatal error line (empty for a dump on request) and the
+// threads of the last dump, in file order.
+struct FaultThread {
+    std::uint64_t ident = 0;
+    bool current = false;
+    bool no_python_frame = false;
+    std::vector<DumpFrame> frames; // innermost last
+};
+struct FaultDump {
+    std::string fatal_error;
+    std::vector<FaultThread> threads;
+};
+FaultDump parse_faulthandler(const std::string& text);
+
+bool is_library_file(const std::string& file);
+
+MergedDump build_dump(const std::filesystem::path& run_dir,
+                      const std::vector<PyProcessReport>& reports, Outcome outcome, int root_pid);
+
+// The dump as text (dump.txt), under a one-line title.
+std::string render_dump(const MergedDump& d, const std::string& title);
+
+// A short excerpt for the console: the deadlock, the failing thread in full (its innermost
+// frames), the other threads' innermost frames.
+std::vector<std::string> dump_excerpt(const MergedDump& d, std::size_t max_lines = 14);
+
+// Before a hung run is killed: what /proc says about each member (parent, command line,
+// OS thread names), as processes.json in the run directory.
+void snapshot_processes(const std::filesystem::path& run_dir, const std::vector<int>& pids);
+
+} // namespace racehunt
