@@ -327,26 +327,56 @@ SECTIONS = {"overhead": section_overhead, "jitter": section_jitter, "shim_idle":
             "focus_cost": section_focus_cost, "forensics": section_forensics}
 
 
+SECTION_MARK = "<!-- bench section: "
+
+
+def split_sections(text):
+    """{name: lines} of a RESULTS.md written by this script (each section starts with a
+    SECTION_MARK comment line)."""
+    out, name = {}, None
+    for line in text.splitlines():
+        if line.startswith(SECTION_MARK):
+            name = line[len(SECTION_MARK):].split(" ", 1)[0]
+            out[name] = []
+        if name is not None:
+            out[name].append(line)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only these sections")
+    ap.add_argument("--update", action="store_true",
+                    help="keep the other sections of an existing RESULTS.md (each says when it was measured)")
     ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions per measurement")
     ap.add_argument("--output", default=str(REPO / "bench" / "RESULTS.md"))
     args = ap.parse_args()
     names = args.only or list(SECTIONS)
+    kept = {}
+    if args.update and Path(args.output).exists():
+        kept = split_sections(Path(args.output).read_text())
+    machine_rows = machine()
+    stamp = dict(machine_rows)["date"]
     out = ["# racehunt benchmark results", "",
-           "Written by `./bench/run.sh`; every figure below comes from the run that wrote this "
-           "file. Ratios are measured side by side; rates swing with machine load.", "",
-           "| machine | |", "|---|---|"]
-    out += ["| %s | %s |" % kv for kv in machine()]
+           "Written by `./bench/run.sh`. Each section says when it was measured; within a "
+           "section every figure comes from one run, and ratios are measured side by side. "
+           "Rates swing with machine load.", "",
+           "| machine (latest run) | |", "|---|---|"]
+    out += ["| %s | %s |" % kv for kv in machine_rows]
     out.append("")
     figures = {}
+    fresh = {}
     with tempfile.TemporaryDirectory(prefix="racehunt-bench-") as d:
         for name in names:
             print("bench: %s ..." % name, file=sys.stderr)
             lines, figs = SECTIONS[name](Path(d), args.reps)
-            out += lines
+            fresh[name] = ["%s%s measured %s -->" % (SECTION_MARK, name, stamp)] + lines
             figures[name] = figs
+    for name in SECTIONS:
+        if name in fresh:
+            out += fresh[name]
+        elif name in kept:
+            out += kept[name]
     Path(args.output).write_text("\n".join(out) + "\n")
     print(json.dumps(figures, indent=2))
 

@@ -34,6 +34,27 @@ def pyenv_python(version_prefix):
     return None
 
 
+def scenario_toml(script="w.py", python=DEBIAN_PYTHON, timeout="10s", jitter="", check="",
+                  runs=5, seed=1, jobs=None, extra=""):
+    """A scenario named "t" (results under racehunt-out/t); `extra` goes into [workload]."""
+    return """
+name = "t"
+[workload]
+script = "%s"
+python = "%s"
+timeout = "%s"
+%s
+[jitter]
+%s
+[check]
+%s
+[run]
+runs = %d
+seed = %d
+%s""" % (script, python, timeout, extra, jitter, check, runs, seed,
+         "jobs = %d\n" % jobs if jobs is not None else "")
+
+
 class Result:
     def __init__(self, argv, cwd, proc):
         self.argv = argv

@@ -9,28 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, pyenv_python
+from conftest import DEBIAN_PYTHON, pyenv_python, scenario_toml
 
 PY = DEBIAN_PYTHON
 
 
 def toml(script="w.py", timeout="10s", runs=5, extra="", check="", jitter="", python=PY, seed=1):
-    return """
-name = "t"
-[workload]
-script = "%s"
-python = "%s"
-timeout = "%s"
-%s
-[jitter]
-%s
-[check]
-%s
-[run]
-runs = %d
-seed = %d
-jobs = 2
-""" % (script, python, timeout, extra, jitter, check, runs, seed)
+    return scenario_toml(script=script, python=python, timeout=timeout, jitter=jitter,
+                         check=check, runs=runs, seed=seed, jobs=2, extra=extra)
 
 
 OUT = "racehunt-out/t"

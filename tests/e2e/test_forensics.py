@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, pyenv_python
+from conftest import DEBIAN_PYTHON, pyenv_python, scenario_toml
 
 OUT = "racehunt-out/t"
 
@@ -16,20 +16,8 @@ INTERPRETERS = [pytest.param(DEBIAN_PYTHON, id="3.11"),
 
 
 def toml(python=DEBIAN_PYTHON, timeout="2s", runs=1, check="", jitter='profile = "none"'):
-    return """
-name = "t"
-[workload]
-script = "w.py"
-python = "%s"
-timeout = "%s"
-[jitter]
-%s
-[check]
-%s
-[run]
-runs = %d
-seed = 11
-""" % (python, timeout, jitter, check, runs)
+    return scenario_toml(python=python, timeout=timeout, jitter=jitter, check=check, runs=runs,
+                         seed=11)
 
 
 def failing_run(rh, r):

@@ -5,26 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, pyenv_python
+from conftest import DEBIAN_PYTHON, pyenv_python, scenario_toml
 
 OUT = "racehunt-out/t"
 
 
 def toml(jitter, check="", runs=10, python=DEBIAN_PYTHON, timeout="20s"):
-    return """
-name = "t"
-[workload]
-script = "w.py"
-python = "%s"
-timeout = "%s"
-[jitter]
-%s
-[check]
-%s
-[run]
-runs = %d
-seed = 7
-""" % (python, timeout, jitter, check, runs)
+    return scenario_toml(python=python, timeout=timeout, jitter=jitter, check=check, runs=runs,
+                         seed=7)
 
 
 def outcomes(recs):
