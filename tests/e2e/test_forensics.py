@@ -265,3 +265,24 @@ def test_memory_growth_size_must_be_a_size(rh):
     assert r.returncode == 2, r.explain()
     assert "scenario.toml:" in r.stderr and "check.max_memory_growth" in r.stderr, r.stderr
     assert "50MB" in r.stderr
+
+
+def test_os_thread_names_set_by_the_program_are_shown_next_to_python_names(rh):
+    # A native library (here: prctl through ctypes) may name its threads for the OS; the
+    # dump shows that name beside the Python one, read from /proc before the kill.
+    w = """
+import ctypes, threading
+def pump():
+    ctypes.CDLL(None).prctl(15, b"io-pump", 0, 0, 0)   # PR_SET_NAME
+    threading.Event().wait()
+t = threading.Thread(target=pump, name="pump-thread")
+t.start()
+t.join()
+"""
+    s = rh.scenario(toml(), {"w.py": w})
+    r = rh.run(s)
+    rec, dump = failing_run(rh, r)
+    assert rec["outcome"] == "hang"
+    assert 'thread "pump-thread" (OS name "io-pump")' in dump, dump
+    processes = json.loads((Path(rec["artifacts"]) / "processes.json").read_text())["processes"]
+    assert any(t["comm"] == "io-pump" for p in processes for t in p["tasks"]), processes
