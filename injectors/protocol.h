@@ -64,4 +64,31 @@ struct racehunt_shim_counters {
 #define RACEHUNT_SHIM_FLAG_PROTOCOL_BAD 0x4u /* RACEHUNT_PROTOCOL did not match */
 #define RACEHUNT_SHIM_FLAG_ARMED 0x8u        /* injection is armed */
 
+/* Decision log of one process, RACEHUNT_RUN_DIR/shim-<pid>.dlog, mapped MAP_SHARED (option
+ * dlog=1, the default): a header, then `capacity` records. Each perturbation takes the next
+ * slot with an atomic increment of `next` and fills it with plain stores, so logging costs
+ * no system call; decisions past `capacity` are counted in `next` but not kept. A record is
+ * complete once its `action` is non-zero. An exec'd image of the same process appends to
+ * the same log (its records carry the image number). */
+#define RACEHUNT_DLOG_MAGIC 0x4c444852u /* "RHDL" */
+#define RACEHUNT_DLOG_CAPACITY 65536u
+struct racehunt_dlog_header {
+    uint32_t magic;
+    uint32_t version;     /* RACEHUNT_PROTOCOL_VERSION */
+    uint32_t capacity;    /* records that follow the header */
+    uint32_t record_size; /* sizeof(struct racehunt_dlog_record) */
+    uint64_t next;        /* decisions logged so far (may exceed capacity) */
+    int32_t pid;
+    uint32_t reserved;
+};
+enum racehunt_dlog_action { RACEHUNT_DLOG_YIELD = 1, RACEHUNT_DLOG_DELAY, RACEHUNT_DLOG_WAKE, RACEHUNT_DLOG_STARVE };
+struct racehunt_dlog_record {
+    uint32_t thread;   /* creation index in the process, main thread 0 */
+    uint32_t n;        /* the thread's decision number */
+    uint8_t point;     /* enum racehunt_point_class */
+    uint8_t action;    /* enum racehunt_dlog_action; 0 while the record is being written */
+    uint16_t image;    /* program image of the process (1, then 2 after an exec, ...) */
+    uint32_t ns;       /* delay or window, nanoseconds (saturated) */
+};
+
 #endif

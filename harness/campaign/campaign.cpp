@@ -1,5 +1,6 @@
 #include "campaign/campaign.hpp"
 
+#include "analysis/decisions.hpp"
 #include "analysis/dump.hpp"
 #include "run/probe.hpp"
 
@@ -193,9 +194,12 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"invariants", c.scenario.check.invariants}};
     if (c.scenario.check.max_memory_growth)
         j["checks"]["max_memory_growth"] = *c.scenario.check.max_memory_growth;
+    // The yields log costs a list append per yield taken; a failing run's decisions.txt
+    // needs it.
     j["yields"] = {{"probability", p.jitter.yields.probability},
                    {"granularity", p.jitter.yields.granularity},
-                   {"focus", p.jitter.yields.focus}};
+                   {"focus", p.jitter.yields.focus},
+                   {"log", true}};
     return j;
 }
 
@@ -401,6 +405,9 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
                     result.teardown + (std::chrono::steady_clock::now() - dump_start))
                     .count();
         r.counters["dumped_processes"] = dump.processes.size();
+        write_text(run_dir / "decisions.txt",
+                   render_decisions(run_dir, plan.jitter.switch_interval,
+                                    "run " + std::to_string(index) + ", seed " + util::hex64(seed)));
     }
     if (is_failure(r.outcome)) {
         fs::path dest = failure_dir(c.out_dir, seed);

@@ -1609,6 +1609,8 @@ def _on_dump_signal(signum, frame):
     try:
         import _racehunt_forensics
         _racehunt_forensics.write_pystacks("dump_signal")
+        if _yields is not None and _yields.log_enabled:
+            _yields.write_log()   # a hung process never reaches its atexit
     except Exception as exc:
         _internal_error("dump signal", exc)
     finally:

@@ -132,6 +132,12 @@ static char rh_log_path[4200];       /* empty: no decision log */
 static struct racehunt_shim_counters rh_static_counters;
 static struct racehunt_shim_counters *rh_counters = &rh_static_counters;
 
+/* The binary decision log (option dlog=1); NULL: none. */
+static struct racehunt_dlog_header *rh_dlog;
+#define RH_DLOG_BYTES \
+    (sizeof(struct racehunt_dlog_header) + \
+     (size_t)RACEHUNT_DLOG_CAPACITY * sizeof(struct racehunt_dlog_record))
+
 static const char *const rh_class_names[RACEHUNT_POINT_COUNT] = {
 #define RH_X_NAME(id, name) name,
     RACEHUNT_POINT_CLASSES(RH_X_NAME)
@@ -458,8 +464,28 @@ static void rh_log_write(const char *line, size_t len) {
     close(fd);
 }
 
+static void rh_dlog_record(const struct rh_thread *t, uint64_t n, int cls, int action,
+                           uint64_t ns) {
+    struct racehunt_dlog_header *h = rh_dlog;
+    if (!h || RH_UNLIKELY(rh_tls.forking)) return;
+    uint64_t slot = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
+    if (slot >= RACEHUNT_DLOG_CAPACITY) return;
+    struct racehunt_dlog_record *r = (struct racehunt_dlog_record *)(h + 1) + slot;
+    r->thread = t->index;
+    r->n = (uint32_t)n;
+    r->point = (uint8_t)cls;
+    r->image = (uint16_t)rh_counters->images;
+    r->ns = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+    __atomic_store_n(&r->action, (uint8_t)action, __ATOMIC_RELEASE);
+}
+
 static void rh_log_decision(const struct rh_thread *t, uint64_t n, int cls, const char *action,
                             uint64_t ns) {
+    int code = action[0] == 'y' ? RACEHUNT_DLOG_YIELD
+               : action[0] == 'd' ? RACEHUNT_DLOG_DELAY
+               : action[0] == 'w' ? RACEHUNT_DLOG_WAKE
+                                  : RACEHUNT_DLOG_STARVE;
+    rh_dlog_record(t, n, cls, code, ns);
     if (RH_LIKELY(rh_log_path[0] == '\0')) return;
     int saved = errno;
     char line[128];
@@ -975,6 +1001,37 @@ static void rh_open_counters(uint32_t flags, int fresh) {
     rh_counters = c;
 }
 
+/* The binary decision log: a fresh file in a new process (fresh=1: a fork child), kept and
+ * appended to by an exec'd image of the same process. */
+static void rh_open_dlog(int fresh) {
+    if (rh_dlog) munmap(rh_dlog, RH_DLOG_BYTES);
+    rh_dlog = NULL;
+    if (!rh_opt.dlog || !rh_run_dir[0] || rh_counters == &rh_static_counters) return;
+    char path[4200];
+    rh_run_file_path(path, sizeof path, ".dlog");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return;
+    off_t end = lseek(fd, 0, SEEK_END);
+    int keep = !fresh && end == (off_t)RH_DLOG_BYTES && rh_counters->images > 1;
+    if (!keep && (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)RH_DLOG_BYTES) != 0)) {
+        close(fd);
+        return;
+    }
+    void *map = mmap(NULL, RH_DLOG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return;
+    struct racehunt_dlog_header *h = map;
+    if (!keep || h->magic != RACEHUNT_DLOG_MAGIC) {
+        h->version = RACEHUNT_PROTOCOL_VERSION;
+        h->capacity = RACEHUNT_DLOG_CAPACITY;
+        h->record_size = sizeof(struct racehunt_dlog_record);
+        h->next = 0;
+        h->pid = (int32_t)getpid();
+        __atomic_store_n(&h->magic, RACEHUNT_DLOG_MAGIC, __ATOMIC_RELEASE);
+    }
+    rh_dlog = h;
+}
+
 /* The decision log of this process image starts with a header line naming it. */
 static void rh_open_log(void) {
     if (!rh_opt.log || !rh_run_dir[0]) {
@@ -1026,6 +1083,7 @@ static void rh_atfork_child(void) {
     memset(rh_slots, 0, sizeof rh_slots);
     rh_thread_start(0);
     if (rh_run_dir[0]) rh_open_counters(flags, 1);
+    rh_open_dlog(1);
     rh_open_log();
     rh_tls.forking = 0;
     errno = saved;
@@ -1091,6 +1149,7 @@ __attribute__((constructor)) static void rh_init(void) {
     if (rh_opt.arm && !(rh_opt.arm_python && rh_is_python())) flags |= RACEHUNT_SHIM_FLAG_ARMED;
     rh_static_counters.flags = flags;
     if (rh_run_dir[0]) rh_open_counters(flags, 0);
+    rh_open_dlog(0);
     rh_open_log();
     if (!rh_fork_handlers &&
         pthread_atfork(rh_atfork_prepare, rh_atfork_parent, rh_atfork_child) == 0)

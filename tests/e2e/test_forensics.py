@@ -286,3 +286,32 @@ t.join()
     assert 'thread "pump-thread" (OS name "io-pump")' in dump, dump
     processes = json.loads((Path(rec["artifacts"]) / "processes.json").read_text())["processes"]
     assert any(t["comm"] == "io-pump" for p in processes for t in p["tasks"]), processes
+
+
+def test_failing_run_keeps_its_decision_log(rh):
+    w = """
+import threading
+class Counter:
+    n = 0
+c = Counter()
+def bump():
+    for _ in range(3000):
+        v = c.n
+        c.n = v + 1
+ts = [threading.Thread(target=bump) for _ in range(3)]
+for t in ts: t.start()
+for t in ts: t.join()
+"""
+    jitter = 'switch_interval = 1e-5\nshim = { probability = 0.01, max_delay = "20us" }\nyields = { probability = 0.02 }'
+    s = rh.scenario(toml(timeout="30s", runs=3, check='invariants = ["c.n == 9000"]', jitter=jitter),
+                    {"w.py": w})
+    r = rh.run(s)
+    rec, _ = failing_run(rh, r)
+    text = (Path(rec["artifacts"]) / "decisions.txt").read_text()
+    assert "switch interval: 1e-05 s" in text, text[:500]
+    shim = rec["counters"]["shim"]
+    injected = shim["yields"] + shim["delays"] + shim["starvation_windows"]
+    shim_lines = [l for l in text.splitlines() if l.startswith("    thread ") and "decision" in l]
+    assert len(shim_lines) == injected > 0, (len(shim_lines), shim)
+    yield_lines = [l for l in text.splitlines() if "w.py:" in l and "visit" in l]
+    assert len(yield_lines) == rec["counters"]["python"]["yields"] > 0

@@ -132,6 +132,26 @@ def read_log(path):
     return images
 
 
+DLOG_HEADER = "<IIIIQiI"
+DLOG_RECORD = "<IIBBHI"
+ACTIONS = {1: "yield", 2: "delay", 3: "wake", 4: "starve"}
+
+
+def read_dlog(path):
+    """The binary decision log (injectors/protocol.h): (header fields, [(thread, n, class,
+    action, ns), ...])."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic, version, capacity, size, nxt, pid, _ = struct.unpack_from(DLOG_HEADER, data, 0)
+    assert magic == 0x4C444852 and size == struct.calcsize(DLOG_RECORD) == 16, (magic, size)
+    off = struct.calcsize(DLOG_HEADER)
+    records = []
+    for i in range(min(nxt, capacity)):
+        t, n, point, action, image, ns = struct.unpack_from(DLOG_RECORD, data, off + i * 16)
+        records.append((t, n, CLASSES[point], ACTIONS[action], ns))
+    return {"pid": pid, "next": nxt, "capacity": capacity}, records
+
+
 def per_thread(records):
     threads = {}
     for t, n, cls, action, ns in sorted(records):
@@ -255,6 +275,41 @@ def decision_log(tmp_path, seed):
     c = only_counters(tmp_path, proc)
     assert len(records) == c["injected"] > 0
     return header.split(" key=")[1].split()[0], per_thread(records)
+
+
+def test_binary_decision_log_holds_exactly_the_text_log(tmp_path):
+    proc = run([program("shim_pattern"), "3", "200"], tmp_path,
+               f"seed={SEED}:p=0.3:wake_p=0.3:max_delay_ns=2000:log=1")
+    assert proc.returncode == 0, proc.repro
+    (header, text), = read_log(os.path.join(tmp_path, f"shim-{proc_pid_of(tmp_path)}.log"))
+    info, binary = read_dlog(os.path.join(tmp_path, f"shim-{proc_pid_of(tmp_path)}.dlog"))
+    assert info["next"] == len(binary) == len(text) > 0
+    assert sorted(binary) == sorted(text)
+    c = only_counters(tmp_path, proc)
+    assert len(binary) == c["injected"] + c["starvation_windows"]
+
+
+def test_decision_log_is_off_with_dlog0_and_separate_per_forked_child(tmp_path):
+    off = tmp_path / "off"
+    off.mkdir()
+    proc = run([program("shim_pattern"), "1", "50"], off, f"seed={SEED}:p=1:dlog=0")
+    assert proc.returncode == 0, proc.repro
+    assert not [n for n in os.listdir(off) if n.endswith(".dlog")]
+    forked = tmp_path / "forked"
+    forked.mkdir()
+    proc = run([program("shim_forker")], forked, f"seed={SEED}:p=1")
+    assert proc.returncode == 0, proc.repro
+    logs = {n: read_dlog(os.path.join(forked, n)) for n in os.listdir(forked) if n.endswith(".dlog")}
+    assert len(logs) >= 2, logs.keys()
+    for name, (info, records) in logs.items():
+        assert name == "shim-%d.dlog" % info["pid"]
+        assert records, name
+
+
+def proc_pid_of(run_dir):
+    pids = [int(n[5:-4]) for n in os.listdir(run_dir) if n.startswith("shim-") and n.endswith(".bin")]
+    assert len(pids) == 1, pids
+    return pids[0]
 
 
 def test_same_seed_gives_the_same_decisions_per_thread(tmp_path):

@@ -123,3 +123,22 @@ TEST(Jitter, ShimOptionsCarryTheSeed) {
     EXPECT_NE(o.find("seed=0000000000000abc"), std::string::npos);
     EXPECT_EQ(plan_jitter("none", {}, 1, {}).shim_options(1), "enabled=0:seed=0000000000000001");
 }
+
+TEST(Jitter, WidenedFocusIsTracedByLineOnly) {
+    // Opcode yield points over the whole standard library slowed a correct workload past
+    // its timeout; both portfolios keep opcode granularity for the workload's own code.
+    int widened = 0, opcode = 0;
+    for (const char* profile : {"default", "aggressive"}) {
+        for (std::uint64_t i = 0; i < 400; ++i) {
+            JitterPlan p = plan_jitter(profile, {}, run_seed(5, i), {"/w/"});
+            if (p.yields.widened) {
+                ++widened;
+                EXPECT_EQ(p.yields.granularity, "line");
+            } else if (p.yields.granularity == "opcode") {
+                ++opcode;
+            }
+        }
+    }
+    EXPECT_GT(widened, 50);
+    EXPECT_GT(opcode, 50);
+}

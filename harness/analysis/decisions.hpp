@@ -1,0 +1,34 @@
+// The decision log of a failing run: every perturbation that was injected, per process and
+// thread, from the shim's mapped logs (shim-<pid>.dlog) and the bootstrap's yield logs
+// (yields-<pid>.log), as decisions.txt.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace racehunt {
+
+struct ShimDecision {
+    std::uint32_t thread = 0, n = 0;
+    std::string point;  // "mutex", "cond", ...
+    std::string action; // "yield", "delay", "wake", "starve"
+    std::uint32_t ns = 0;
+    std::uint16_t image = 1;
+};
+
+struct ShimDecisionLog {
+    int pid = 0;
+    std::uint64_t total = 0; // decisions logged, including those past the capacity
+    std::vector<ShimDecision> kept;
+};
+
+// Reads one shim-<pid>.dlog; nullopt when it is missing, truncated or not a decision log.
+std::optional<ShimDecisionLog> read_shim_dlog(const std::filesystem::path& file);
+
+// decisions.txt of a run directory; `switch_interval` as planned (nullopt: kept).
+std::string render_decisions(const std::filesystem::path& run_dir,
+                             std::optional<double> switch_interval, const std::string& title);
+
+} // namespace racehunt
