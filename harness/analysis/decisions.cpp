@@ -97,8 +97,8 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
         const std::string name = e.path().filename().string();
         if (name.size() > 5 && name.compare(name.size() - 5, 5, ".dlog") == 0)
             shim_logs[pid_of(e.path(), "shim-")] = e.path();
-        else if (name.rfind("yields-", 0) == 0)
-            yield_logs[pid_of(e.path(), "yields-")] = e.path();
+        else if (name.rfind("yields-", 0) == 0 && e.path().extension() == ".log")
+            yield_logs[pid_of(e.path(), "yields-")] = e.path(); // not a .log.tmp cut short
     }
     std::set<int> pids;
     for (const auto& [pid, p] : shim_logs)

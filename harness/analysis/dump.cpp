@@ -59,7 +59,7 @@ std::vector<DumpFrame> frames_from(const json& arr) {
         return out;
     for (const auto& f : arr) {
         if (!f.is_array() || f.size() < 3)
-            continue;
+            continue; // a file cut short by a kill
         DumpFrame d;
         d.file = f[0].is_string() ? f[0].get<std::string>() : "";
         d.line = f[1].is_number_integer() ? f[1].get<int>() : 0;
@@ -127,6 +127,8 @@ std::map<std::uint64_t, json> read_name_map(const fs::path& run_dir, int pid) {
 
 DumpThread thread_from_json(const json& t) {
     DumpThread d;
+    if (!t.is_object())
+        return d;
     d.name = str(t, "name");
     d.ident = t.value("ident", std::uint64_t{0});
     if (auto it = t.find("native_id"); it != t.end() && it->is_number_integer())
@@ -192,7 +194,7 @@ bool is_library_file(const std::string& file) {
 FaultDump parse_faulthandler(const std::string& text) {
     FaultDump out;
     static const std::regex header(R"(^(Current thread|Thread) (0x[0-9a-fA-F]+)( \[[^\]]*\])? \(most recent call first\):)");
-    static const std::regex frame(R"re(^  File "(.*)", line (\d+) in (.*)$)re");
+    static const std::regex frame(R"re(^  File "(.*)", line (\d+|\?\?\?) in (.*)$)re");
     std::istringstream in(text);
     std::string line;
     FaultThread* cur = nullptr;
@@ -211,7 +213,12 @@ FaultDump parse_faulthandler(const std::string& text) {
             out.fatal_error = line.substr(20);
         } else if (std::regex_search(line, m, header)) {
             finish();
-            std::uint64_t ident = std::stoull(m[2].str(), nullptr, 16);
+            std::uint64_t ident = 0;
+            try {
+                ident = std::stoull(m[2].str(), nullptr, 16);
+            } catch (const std::exception&) {
+                continue;
+            }
             if (seen.count(ident)) { // a later dump: keep only the last one
                 out = FaultDump{};
                 seen.clear();
@@ -220,7 +227,7 @@ FaultDump parse_faulthandler(const std::string& text) {
             out.threads.push_back({ident, m[1].str() == "Current thread", false, {}});
             cur = &out.threads.back();
         } else if (cur && std::regex_match(line, m, frame)) {
-            DumpFrame f{m[1].str(), std::stoi(m[2].str()), trim(m[3].str()), false};
+            DumpFrame f{m[1].str(), std::atoi(m[2].str().c_str()), trim(m[3].str()), false};
             f.library = is_library_file(f.file);
             cur->frames.push_back(std::move(f));
         } else if (cur && line.find("<no Python frame>") != std::string::npos) {
@@ -288,7 +295,8 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
                 for (const auto& id : py["cycle"])
                     if (id.is_number_unsigned())
                         p.cycle.push_back(by_ident[id.get<std::uint64_t>()]);
-                p.cycle.push_back(p.cycle.front());
+                if (!p.cycle.empty())
+                    p.cycle.push_back(p.cycle.front());
             }
         }
         if (!fault.threads.empty()) {

@@ -37,6 +37,9 @@ ShimTotals read_shim_counters(const fs::path& run_dir) {
             ++t.flags_bad_option;
         if (c.flags & RACEHUNT_SHIM_FLAG_PROTOCOL_BAD)
             ++t.flags_protocol_bad;
+        if ((c.flags & RACEHUNT_SHIM_FLAG_ENABLED) && !(c.flags & RACEHUNT_SHIM_FLAG_ARMED) &&
+            std::strncmp(c.exe, "python", 6) == 0)
+            ++t.python_never_armed;
         for (int i = 0; i < RACEHUNT_POINT_COUNT; ++i) {
             calls[i] += c.calls[i];
             yields[i] += c.yields[i];

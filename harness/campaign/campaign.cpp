@@ -230,6 +230,20 @@ std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
     return out;
 }
 
+// The process's latest `start` event says its bootstrap registered the dump signal (an image
+// that exec'd a native program, or a bootstrap that stopped early, would be killed by it).
+bool registered_dump_signal(const fs::path& events) {
+    std::ifstream in(events);
+    std::string line;
+    bool registered = false;
+    while (std::getline(in, line)) {
+        if (line.find("\"event\":\"start\"") == std::string::npos)
+            continue;
+        registered = line.find("\"dump_signal\":") != std::string::npos;
+    }
+    return registered;
+}
+
 // On a hang, before anything is killed: every Python process of the run that loaded the
 // bootstrap has faulthandler registered on the dump signal; ask each for all its threads'
 // stacks and wait until the dump files stop growing (at most half a second).
@@ -238,13 +252,18 @@ std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
 void native_stacks(const fs::path& gdb, const fs::path& run_dir, const std::vector<pid_t>& members) {
     std::vector<std::thread> workers;
     for (pid_t pid : members) {
-        workers.emplace_back([&gdb, &run_dir, pid] {
+        auto one = [&gdb, &run_dir, pid] {
             auto r = run_probe({gdb.string(), "-p", std::to_string(pid), "-batch", "-nx", "-q",
                                 "-ex", "set pagination off", "-ex", "thread apply all bt 40"},
                                std::chrono::seconds(20));
             std::ofstream(run_dir / ("native-" + std::to_string(pid) + ".txt"))
                 << (r ? r->output : std::string("gdb could not be started\n"));
-        });
+        };
+        try {
+            workers.emplace_back(one);
+        } catch (const std::system_error&) {
+            one(); // no thread to spare (the hung workload may hold the process limit)
+        }
     }
     for (auto& w : workers)
         w.join();
@@ -255,8 +274,7 @@ void request_stack_dumps(const fs::path& run_dir, const std::vector<pid_t>& memb
     std::vector<fs::path> files;
     std::vector<pid_t> signalled;
     for (pid_t pid : members) {
-        std::error_code ec;
-        if (!fs::exists(run_dir / ("py-" + std::to_string(pid) + ".jsonl"), ec))
+        if (!registered_dump_signal(run_dir / ("py-" + std::to_string(pid) + ".jsonl")))
             continue;
         // To the main thread: faulthandler dumps every thread from whichever thread gets
         // the signal, but the Python half runs only in the main thread, and only if the
@@ -364,6 +382,11 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     ShimTotals shim = read_shim_counters(run_dir);
     if (shim.processes > 0)
         counters["shim"] = shim.detail;
+    if (shim.python_never_armed && plan.jitter.shim.enabled)
+        r.warnings.push_back(std::to_string(shim.python_never_armed) +
+                             " Python process(es) never ran racehunt's bootstrap to its end "
+                             "(-I, -S, or PYTHONPATH dropped): the shim counted their calls "
+                             "but did not perturb them");
     if (shim.flags_bad_option || shim.flags_protocol_bad)
         r.warnings.push_back("the shim rejected its options or protocol version; its jitter was off");
     // Jitter that was planned but never happened tests nothing: say so.
@@ -381,7 +404,7 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
         counters["output_omitted_bytes"] = result.out.omitted + result.err.omitted;
     r.counters = counters;
 
-    if (is_failure(r.outcome) && r.outcome != Outcome::Error) {
+    if (is_failure(r.outcome) && r.outcome != Outcome::Error) try {
         const auto dump_start = std::chrono::steady_clock::now();
         MergedDump dump = build_dump(run_dir, reports, r.outcome, result.root_pid);
         if (!dump.top_frame.empty() && r.outcome == Outcome::Hang)
@@ -408,6 +431,10 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
         write_text(run_dir / "decisions.txt",
                    render_decisions(run_dir, plan.jitter.switch_interval,
                                     "run " + std::to_string(index) + ", seed " + util::hex64(seed)));
+    } catch (const std::exception& e) {
+        // The files come from processes that may have been killed mid-write; the failure
+        // itself is already classified and must not be lost over its dump.
+        r.warnings.push_back(std::string("could not build the merged dump: ") + e.what());
     }
     if (is_failure(r.outcome)) {
         fs::path dest = failure_dir(c.out_dir, seed);

@@ -261,7 +261,11 @@ public:
         if (exited)
             result.leftover_processes = static_cast<int>(members.size());
         if (result.timed_out && req.before_kill && !members.empty())
-            req.before_kill(members);
+            try {
+                req.before_kill(members);
+            } catch (const std::exception&) {
+                // Stacks are a bonus; killing the tree is not.
+            }
         if (!members.empty()) {
             kill_all(members, pgid, SIGTERM);
             pump.until(Clock::now() + req.kill_grace,

@@ -54,8 +54,13 @@ std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
             break;
         }
         pollfd p{fds[0], POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
+        int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno != EINTR)
             break;
+        // Read only what is there: a blocking read on a silent child (a gdb stuck while
+        // attaching) would outlive the timeout.
+        if (ready <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
         ssize_t n = ::read(fds[0], buf, sizeof buf);
         if (n > 0 && r.output.size() < 65536)
             r.output.append(buf, static_cast<std::size_t>(n));

@@ -537,13 +537,21 @@ def _arm_when_main_starts():
         if event != "call" or frame.f_code.co_name != "<module>" \
                 or frame.f_globals.get("__name__") != "__main__":
             return
-        sys.setprofile(None)
+        if sys.getprofile() is arm:
+            sys.setprofile(None)
         try:
             problem = _arm_shim(_run_dir, _pid)
         except Exception as exc:
             problem = "could not arm the preload shim: %s: %s" % (type(exc).__name__, exc)
         if problem:
             _warn(problem)
+    if sys.getprofile() is not None:
+        # Somebody (a chained sitecustomize, a .pth file) set a profile function: leave it
+        # alone and arm now, with the rest of start-up perturbed.
+        problem = _arm_shim(_run_dir, _pid)
+        if problem:
+            _warn(problem)
+        return
     sys.setprofile(arm)
 
 
@@ -751,6 +759,8 @@ class _Yields(object):
 
     def take(self, stream, filename, line):
         """Yield the GIL at a decided visit, then draw the next gap."""
+        if _dumping:
+            return
         stream.yields += 1
         log = stream.log
         if log is not None and len(log) < self.LOG_LIMIT:
@@ -1167,6 +1177,7 @@ def _write_main_done(threading):
 
 
 _memory_limit = None         # [check].max_memory_growth in bytes, root process only
+_dumping = False             # the dump-signal handler is running: no yields
 
 
 def _check_memory():
@@ -1175,6 +1186,7 @@ def _check_memory():
     `memory` event gives the total and the top allocation sites."""
     import tracemalloc
     if not tracemalloc.is_tracing():
+        _warn("max_memory_growth was not checked: the workload stopped tracemalloc")
         return
     snapshot = tracemalloc.take_snapshot()
     tracemalloc.stop()
@@ -1292,7 +1304,10 @@ def _enable_faulthandler():
     if raw:
         try:
             signum = int(raw)
-            if _thread.get_ident() == _main_ident or _main_ident is None:
+            # Once per process image: a forked child inherits both handlers, and installing
+            # the Python one again would displace faulthandler's, which register() would not
+            # put back (it believes it is still installed).
+            if _dump_signal is None and (_thread.get_ident() == _main_ident or _main_ident is None):
                 import _signal
                 _signal.signal(signum, _on_dump_signal)
             faulthandler.register(signum, file=_fault_file, all_threads=True, chain=True)
@@ -1603,9 +1618,11 @@ def _on_dump_signal(signum, frame):
     it can run Python (a thread blocked in a lock acquire, join or sleep is woken for it)."""
     # Yield points traced through settrace would trace this handler's thousands of calls
     # too (measured: 200 ms instead of 20); it is the last thing the process does.
+    global _dumping
     tracer = sys.gettrace() if _real_settrace is not None else None
     if tracer is not None:
         _real_settrace(None)
+    _dumping = True
     try:
         import _racehunt_forensics
         _racehunt_forensics.write_pystacks("dump_signal")
@@ -1614,5 +1631,6 @@ def _on_dump_signal(signum, frame):
     except Exception as exc:
         _internal_error("dump signal", exc)
     finally:
+        _dumping = False
         if tracer is not None:
             _real_settrace(tracer)

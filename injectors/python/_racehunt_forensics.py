@@ -98,8 +98,11 @@ def _chain(node):
 def _resolve(frame, chain):
     try:
         head = chain[0]
-        if head in frame.f_locals:
-            value = frame.f_locals[head]
+        local_vars = frame.f_locals
+        # A dict, or 3.13's FrameLocalsProxy; a class body's own mapping could run code.
+        plain = type(local_vars) is dict or type(local_vars).__name__ == "FrameLocalsProxy"
+        if plain and head in local_vars:
+            value = local_vars[head]
         elif head in frame.f_globals:
             value = frame.f_globals[head]
         else:
@@ -125,7 +128,17 @@ _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
 def _lock_like(value):
-    return value is not None and hasattr(value, "acquire") and hasattr(value, "release")
+    """Has acquire and release, looked up on the type (hasattr could run __getattr__)."""
+    if value is None:
+        return False
+    try:
+        mro = type(value).__mro__
+    except Exception:
+        return False
+    names = set()
+    for klass in mro:
+        names.update(vars(klass))
+    return "acquire" in names and "release" in names
 
 
 def _describe(value, chain):
@@ -136,6 +149,8 @@ def _describe(value, chain):
 def _rlock_owner(value):
     """The owner's ident of a C RLock, from its repr ('<locked _thread.RLock object
     owner=140... count=1 at 0x...>'), else None."""
+    if type(value) is not type(_thread.RLock()):
+        return None
     try:
         text = repr(value)
     except Exception:
@@ -168,12 +183,31 @@ def _join_target(frames):
     return None
 
 
+def _condition_waited_on(frames):
+    """ids of the Condition a thread waits on (and its lock): Condition.wait() releases
+    them, so the enclosing `with cond:` does not hold them while the thread waits."""
+    out = set()
+    for frame in reversed(frames):
+        code = frame.f_code
+        if code.co_name == "wait" and code.co_filename.endswith("threading.py"):
+            cond = frame.f_locals.get("self")
+            if cond is not None and hasattr(type(cond), "notify"):
+                out.add(id(cond))
+                lock = getattr(cond, "__dict__", {}).get("_lock")
+                if lock is not None:
+                    out.add(id(lock))
+        elif not code.co_filename.endswith("threading.py"):
+            break
+    return out
+
+
 def _relations(frames):
     """(waits_for, holds): the lock (or thread) the innermost frame waits for, and the locks
     held by `with` blocks around the lines of the workload's frames. A thread blocked
     inside library code (a queue, a condition) is not said to wait for the library's
     private lock; Thread.join() is the one library wait that is named."""
     holds, waits = [], _join_target(frames)
+    released = _condition_waited_on(frames)
     for i, frame in enumerate(frames):
         filename = frame.f_code.co_filename
         # Library code (stdlib, site-packages) is left out: its locks are private, and
@@ -181,12 +215,12 @@ def _relations(frames):
         if not filename or filename.startswith("<") or _is_library(filename):
             continue
         innermost = i == len(frames) - 1
-        withs, acquires = _nodes_of(filename)
+        withs, acquires = _nodes_of(_b._abs_file(filename))
         line = frame.f_lineno
         for (with_line, body_start, body_end, chain) in withs:
             if body_start <= line <= body_end:
                 value = _resolve(frame, chain)
-                if _lock_like(value):
+                if _lock_like(value) and id(value) not in released:
                     holds.append(_describe(value, chain))
             elif with_line == line and innermost and waits is None:
                 value = _resolve(frame, chain)

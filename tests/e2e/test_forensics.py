@@ -315,3 +315,25 @@ for t in ts: t.join()
     assert len(shim_lines) == injected > 0, (len(shim_lines), shim)
     yield_lines = [l for l in text.splitlines() if "w.py:" in l and "visit" in l]
     assert len(yield_lines) == rec["counters"]["python"]["yields"] > 0
+
+
+def test_a_condition_waiter_does_not_hold_the_condition(rh):
+    # cond.wait() inside `with cond:` releases the lock: the waiter must not be reported as
+    # its holder, or a lost wake-up would look like a deadlock.
+    w = """
+import threading
+cond = threading.Condition()
+def waiter():
+    with cond:
+        cond.wait()
+t = threading.Thread(target=waiter, name="cond-waiter")
+t.start()
+t.join()
+"""
+    s = rh.scenario(toml(), {"w.py": w})
+    r = rh.run(s)
+    rec, dump = failing_run(rh, r)
+    assert rec["outcome"] == "hang" and rec["signature"] == "hang@w.py:<module>", rec
+    waiter = dump[dump.index('\n  thread "cond-waiter"') + 1:].split("\n\n")[0]
+    assert "holds" not in waiter, waiter
+    assert "DEADLOCK" not in dump
