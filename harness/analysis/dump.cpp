@@ -1,5 +1,8 @@
 #include "analysis/dump.hpp"
 
+#include "util/file.hpp"
+#include "util/strings.hpp"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -16,18 +19,11 @@ using nlohmann::json;
 
 namespace {
 
-std::string read_all(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 json read_json(const fs::path& p) {
     std::error_code ec;
     if (!fs::exists(p, ec))
         return json();
-    json j = json::parse(read_all(p), nullptr, false);
+    json j = json::parse(util::read_file(p), nullptr, false);
     return j.is_discarded() ? json() : j;
 }
 
@@ -46,11 +42,6 @@ std::string hex_ident(std::uint64_t ident) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "0x%016" PRIx64, ident);
     return buf;
-}
-
-std::string basename_of(const std::string& path) {
-    auto pos = path.find_last_of('/');
-    return pos == std::string::npos ? path : path.substr(pos + 1);
 }
 
 std::vector<DumpFrame> frames_from(const json& arr) {
@@ -174,7 +165,7 @@ void label(DumpThread& t, const std::map<std::uint64_t, json>& names, const Proc
 std::string innermost_workload(const DumpThread& t) {
     for (auto it = t.frames.rbegin(); it != t.frames.rend(); ++it)
         if (!it->library)
-            return basename_of(it->file) + ":" + it->function;
+            return util::base_name(it->file) + ":" + it->function;
     return "";
 }
 
@@ -266,7 +257,7 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
                 main_ident = map[0].value("ident", std::uint64_t{0}); // the main thread is first
         }
         json py = read_json(run_dir / ("pystacks-" + std::to_string(rep.pid) + ".json"));
-        FaultDump fault = parse_faulthandler(read_all(run_dir / ("faulthandler-" + std::to_string(rep.pid) + ".txt")));
+        FaultDump fault = parse_faulthandler(util::read_file(run_dir / ("faulthandler-" + std::to_string(rep.pid) + ".txt")));
         const bool fatal = !fault.fatal_error.empty();
 
         std::set<std::uint64_t> have;
@@ -316,7 +307,7 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
         }
         for (auto& th : p.threads)
             label(th, names, info, main_ident);
-        p.native = read_all(run_dir / ("native-" + std::to_string(rep.pid) + ".txt"));
+        p.native = util::read_file(run_dir / ("native-" + std::to_string(rep.pid) + ".txt"));
         if (p.threads.empty() && p.source.empty())
             p.source = "no stacks: the process left neither a failure report nor a dump";
         covered.insert(rep.pid);
@@ -331,7 +322,7 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
         p.ppid = info.ppid;
         p.command = info.command.empty() ? info.comm : info.command;
         p.source = "not a Python process with racehunt's bootstrap: OS thread names only";
-        p.native = read_all(run_dir / ("native-" + std::to_string(pid) + ".txt"));
+        p.native = util::read_file(run_dir / ("native-" + std::to_string(pid) + ".txt"));
         for (const auto& [tid, comm] : info.task_comm) {
             DumpThread th;
             th.tid = tid;
@@ -480,7 +471,7 @@ std::vector<std::string> dump_excerpt(const MergedDump& d, std::size_t max_lines
                         f = &*it;
                         break;
                     }
-                out.push_back(who + " at " + basename_of(f->file) + ":" + std::to_string(f->line) +
+                out.push_back(who + " at " + util::base_name(f->file) + ":" + std::to_string(f->line) +
                               " in " + f->function +
                               (t.waits_for.empty() ? "" : ", waiting for " + t.waits_for));
             }
@@ -497,7 +488,7 @@ void snapshot_processes(const fs::path& run_dir, const std::vector<int>& pids) {
         const fs::path base = fs::path("/proc") / std::to_string(pid);
         json p;
         p["pid"] = pid;
-        std::string stat = read_all(base / "stat");
+        std::string stat = util::read_file(base / "stat");
         auto close = stat.rfind(')');
         if (close != std::string::npos) {
             std::istringstream rest(stat.substr(close + 2));
@@ -506,9 +497,9 @@ void snapshot_processes(const fs::path& run_dir, const std::vector<int>& pids) {
             rest >> state >> ppid;
             p["ppid"] = ppid;
         }
-        p["comm"] = trim(read_all(base / "comm"));
+        p["comm"] = trim(util::read_file(base / "comm"));
         json argv = json::array();
-        std::string cmd = read_all(base / "cmdline");
+        std::string cmd = util::read_file(base / "cmdline");
         std::size_t start = 0;
         while (start < cmd.size()) {
             auto end = cmd.find('\0', start);
@@ -522,7 +513,7 @@ void snapshot_processes(const fs::path& run_dir, const std::vector<int>& pids) {
         std::error_code ec;
         for (const auto& e : fs::directory_iterator(base / "task", ec)) {
             long tid = std::strtol(e.path().filename().c_str(), nullptr, 10);
-            tasks.push_back({{"tid", tid}, {"comm", trim(read_all(e.path() / "comm"))}});
+            tasks.push_back({{"tid", tid}, {"comm", trim(util::read_file(e.path() / "comm"))}});
         }
         p["tasks"] = tasks;
         procs.push_back(p);

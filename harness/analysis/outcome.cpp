@@ -1,5 +1,7 @@
 #include "analysis/outcome.hpp"
 
+#include "util/strings.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -121,25 +123,20 @@ std::string format_bytes(double b) {
     return buf;
 }
 
-std::string basename_of(const std::string& path) {
-    auto pos = path.find_last_of('/');
-    return pos == std::string::npos ? path : path.substr(pos + 1);
-}
-
 // "bank.py:withdraw": the innermost frame names the bucket; the line number is left out so
 // that an edit elsewhere in the file does not split a bucket.
 std::string innermost(const ExceptionReport& x) {
     if (x.frames.empty())
         return "";
     const Frame& f = x.frames.back();
-    return basename_of(f.file) + ":" + f.function;
+    return util::base_name(f.file) + ":" + f.function;
 }
 
 std::string where_text(const ExceptionReport& x) {
     if (x.frames.empty())
         return "";
     const Frame& f = x.frames.back();
-    return " at " + basename_of(f.file) + ":" + std::to_string(f.line) + " in " + f.function + "()";
+    return " at " + util::base_name(f.file) + ":" + std::to_string(f.line) + " in " + f.function + "()";
 }
 
 // Thread names often carry counters ("Worker-3"); buckets should not.
@@ -261,7 +258,7 @@ Verdict classify(const RunResult& run, const std::vector<PyProcessReport>& repor
                     const json& t = (*it)[i];
                     if (!t.is_array() || t.size() < 4)
                         continue;
-                    std::string file = basename_of(t[0].is_string() ? t[0].get<std::string>() : "?");
+                    std::string file = util::base_name(t[0].is_string() ? t[0].get<std::string>() : "?");
                     if (top_file.empty())
                         top_file = file;
                     sites += (sites.empty() ? "" : ", ") + file + ":" +

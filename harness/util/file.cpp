@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -90,6 +92,13 @@ void ensure_writable_dir(const fs::path& dir, const std::string& what) {
                           "choose a writable place with " + what);
     ::close(fd);
     ::unlink(probe.c_str());
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
 
 } // namespace util

@@ -31,6 +31,9 @@ private:
 // Throws util::Error (Usage) naming the path on failure.
 void write_file_atomic(const std::filesystem::path& path, const std::string& data);
 
+// The whole content of a file; empty when it is missing or unreadable.
+std::string read_file(const std::filesystem::path& path);
+
 // Checks that a directory can be created and written, by creating it and a probe file.
 // Throws util::Error (Usage) naming `what` (an option or key) and the path.
 void ensure_writable_dir(const std::filesystem::path& dir, const std::string& what);

@@ -30,6 +30,9 @@ std::string sanitize_file_name(std::string_view name);
 // JSON-free rendering of a double with enough digits to round-trip ("1e-06", "0.0035").
 std::string format_double(double v);
 
+// The part after the last '/' ("bank.py" of "/app/bank.py").
+std::string base_name(const std::string& path);
+
 bool starts_with(std::string_view s, std::string_view prefix);
 
 } // namespace util
