@@ -29,6 +29,18 @@ def failing_run(rh, r):
     return rec, dump
 
 
+def hunt(rh, workload, **scenario_keys):
+    """One scenario around `workload`, run once: (result, first failing record, its dump)."""
+    r = rh.run(rh.scenario(toml(**scenario_keys), {"w.py": workload}))
+    rec, dump = failing_run(rh, r)
+    return r, rec, dump
+
+
+def thread_block(dump, name):
+    """The lines of one thread in dump.txt, from its heading to the blank line after it."""
+    return dump[dump.index('\n  thread "%s"' % name) + 1:].split("\n\n")[0]
+
+
 def need(python):
     if python is None:
         pytest.skip("interpreter not installed")
@@ -71,7 +83,7 @@ def test_deadlock_names_both_threads_and_the_cycle(rh, python):
     for name in ("MainThread", "worker-A-then-B", "worker-B-then-A"):
         assert 'thread "%s"' % name in dump, dump
     assert 'waits for thread "worker-A-then-B" to finish' in dump
-    worker = dump[dump.index('\n  thread "worker-A-then-B"') + 1:].split("\n\n")[0]
+    worker = thread_block(dump, "worker-A-then-B")
     frames = [l for l in worker.splitlines()[1:] if "File " in l]
     assert frames[-1].strip().endswith("in transfer") and "w.py" in frames[-1], frames
     assert any(l.lstrip().startswith("· File") and "threading.py" in l for l in frames), frames
@@ -93,13 +105,11 @@ t = threading.Thread(target=hold_the_gil, name="gil-holder")
 t.start()
 t.join()
 """
-    s = rh.scenario(toml(), {"w.py": w})
-    r = rh.run(s)
-    rec, dump = failing_run(rh, r)
+    r, rec, dump = hunt(rh, w)
     assert rec["outcome"] == "hang"
     assert "faulthandler, on the dump signal" in dump, dump
     assert 'thread "MainThread"' in dump and 'thread "gil-holder"' in dump, dump
-    holder = dump[dump.index('\n  thread "gil-holder"') + 1:].split("\n\n")[0]
+    holder = thread_block(dump, "gil-holder")
     assert 'w.py", line 4, in hold_the_gil' in holder, dump
     assert rec["signature"] == "hang@w.py:<module>", rec
     assert rh.survivors() == []
@@ -119,9 +129,7 @@ t.start(); t.join()
 '''])
 child.wait()
 """
-    s = rh.scenario(toml(python=python), {"w.py": w})
-    r = rh.run(s)
-    rec, dump = failing_run(rh, r)
+    r, rec, dump = hunt(rh, w, python=python)
     assert rec["outcome"] == "hang"
     procs = [l for l in dump.splitlines() if l.startswith("process ")]
     assert len(procs) >= 2, dump
@@ -138,9 +146,7 @@ child.wait()
 def test_segfault_is_a_crash_with_the_faulthandler_stack(rh, python):
     need(python)
     w = "import ctypes\ndef peek():\n    return ctypes.string_at(0)\npeek()\n"
-    s = rh.scenario(toml(python=python), {"w.py": w})
-    r = rh.run(s)
-    rec, dump = failing_run(rh, r)
+    r, rec, dump = hunt(rh, w, python=python)
     assert rec["outcome"] == "crash"
     assert rec["signature"] == "crash:SIGSEGV@w.py:peek", rec
     assert "Fatal Python error: Segmentation fault" in dump, dump
@@ -161,9 +167,7 @@ pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch")
 futures = [pool.submit(never.wait) for _ in range(2)]
 futures[0].result()
 """ % long_name
-    s = rh.scenario(toml(), {"w.py": w})
-    r = rh.run(s)
-    rec, dump = failing_run(rh, r)
+    r, rec, dump = hunt(rh, w)
     assert rec["outcome"] == "hang"
     assert 'thread "%s"' % long_name in dump, dump
     assert "  daemon" in dump[dump.index(long_name):].splitlines()[0]
@@ -184,9 +188,7 @@ s = threading.Thread(target=steady, name="steady-worker"); s.start()
 b = threading.Thread(target=broken, name="broken-worker"); b.start(); b.join()
 stop.set(); s.join()
 """
-    s = rh.scenario(toml(timeout="20s"), {"w.py": w})
-    r = rh.run(s)
-    rec, dump = failing_run(rh, r)
+    r, rec, dump = hunt(rh, w, timeout="20s")
     assert rec["outcome"] == "fail" and rec["signature"] == "fail:ValueError@w.py:broken", rec
     assert "stacks at the moment of the failure" in dump, dump
     head = [l for l in dump.splitlines() if l.startswith("  thread ")]
@@ -202,9 +204,7 @@ total = 1
 t = threading.Thread(target=threading.Event().wait, name="background-daemon", daemon=True)
 t.start()
 """
-    s = rh.scenario(toml(timeout="20s", check='invariants = ["total == 2"]'), {"w.py": w})
-    r = rh.run(s)
-    rec, dump = failing_run(rh, r)
+    r, rec, dump = hunt(rh, w, timeout="20s", check='invariants = ["total == 2"]')
     assert rec["outcome"] == "fail"
     assert "stacks when the invariant was found broken" in dump, dump
     assert 'thread "background-daemon"' in dump
@@ -279,9 +279,7 @@ t = threading.Thread(target=pump, name="pump-thread")
 t.start()
 t.join()
 """
-    s = rh.scenario(toml(), {"w.py": w})
-    r = rh.run(s)
-    rec, dump = failing_run(rh, r)
+    r, rec, dump = hunt(rh, w)
     assert rec["outcome"] == "hang"
     assert 'thread "pump-thread" (OS name "io-pump")' in dump, dump
     processes = json.loads((Path(rec["artifacts"]) / "processes.json").read_text())["processes"]
@@ -330,10 +328,8 @@ t = threading.Thread(target=waiter, name="cond-waiter")
 t.start()
 t.join()
 """
-    s = rh.scenario(toml(), {"w.py": w})
-    r = rh.run(s)
-    rec, dump = failing_run(rh, r)
+    r, rec, dump = hunt(rh, w)
     assert rec["outcome"] == "hang" and rec["signature"] == "hang@w.py:<module>", rec
-    waiter = dump[dump.index('\n  thread "cond-waiter"') + 1:].split("\n\n")[0]
+    waiter = thread_block(dump, "cond-waiter")
     assert "holds" not in waiter, waiter
     assert "DEADLOCK" not in dump
