@@ -964,25 +964,32 @@ static size_t rh_run_file_path(char *buf, size_t cap, const char *suffix) {
  * stored last, so a reader that sees the magic sees a whole header. A file left by this
  * same process before an exec (same pid, same start time) is kept and its counters go on
  * accumulating; anything else at that path is reset. */
-static void rh_open_counters(uint32_t flags, int fresh) {
+/* Maps $RACEHUNT_RUN_DIR/shim-<pid><suffix> shared, `size` bytes. Its old content is kept
+ * only when it has exactly that size and !fresh (*kept says which); otherwise the file is
+ * emptied to zeros. NULL when it cannot be opened or mapped. */
+static void *rh_map_run_file(const char *suffix, size_t size, int fresh, int *kept) {
     char path[4200];
-    rh_run_file_path(path, sizeof path, ".bin");
+    rh_run_file_path(path, sizeof path, suffix);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return;
-    size_t size = sizeof(struct racehunt_shim_counters);
+    if (fd < 0) return NULL;
     off_t end = lseek(fd, 0, SEEK_END);
-    if (end != (off_t)size || fresh) {
-        if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0) {
-            close(fd);
-            return;
-        }
+    *kept = !fresh && end == (off_t)size;
+    if (!*kept && (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0)) {
+        close(fd);
+        return NULL;
     }
     void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) return;
-    struct racehunt_shim_counters *c = map;
+    return map == MAP_FAILED ? NULL : map;
+}
+
+static void rh_open_counters(uint32_t flags, int fresh) {
+    size_t size = sizeof(struct racehunt_shim_counters);
+    int kept;
+    struct racehunt_shim_counters *c = rh_map_run_file(".bin", size, fresh, &kept);
+    if (!c) return;
     uint64_t ticks = rh_start_ticks();
-    int keep = !fresh && c->magic == RACEHUNT_SHIM_MAGIC &&
+    int keep = kept && c->magic == RACEHUNT_SHIM_MAGIC &&
                c->version == RACEHUNT_PROTOCOL_VERSION && c->pid == (int32_t)getpid() &&
                c->start_ticks == ticks;
     if (!keep) {
@@ -1007,20 +1014,10 @@ static void rh_open_dlog(int fresh) {
     if (rh_dlog) munmap(rh_dlog, RH_DLOG_BYTES);
     rh_dlog = NULL;
     if (!rh_opt.dlog || !rh_run_dir[0] || rh_counters == &rh_static_counters) return;
-    char path[4200];
-    rh_run_file_path(path, sizeof path, ".dlog");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return;
-    off_t end = lseek(fd, 0, SEEK_END);
-    int keep = !fresh && end == (off_t)RH_DLOG_BYTES && rh_counters->images > 1;
-    if (!keep && (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)RH_DLOG_BYTES) != 0)) {
-        close(fd);
-        return;
-    }
-    void *map = mmap(NULL, RH_DLOG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return;
-    struct racehunt_dlog_header *h = map;
+    int keep;
+    struct racehunt_dlog_header *h =
+        rh_map_run_file(".dlog", RH_DLOG_BYTES, fresh || rh_counters->images <= 1, &keep);
+    if (!h) return;
     if (!keep || h->magic != RACEHUNT_DLOG_MAGIC) {
         h->version = RACEHUNT_PROTOCOL_VERSION;
         h->capacity = RACEHUNT_DLOG_CAPACITY;
