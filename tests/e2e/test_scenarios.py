@@ -28,9 +28,11 @@ def hunt(rh, name, runs, *extra):
 
 
 @pytest.mark.statistical
-def test_locked_bank_account_passes_every_run(rh):
-    r, recs, counts = hunt(rh, "bank-locked", 40, "--profile", "aggressive")
-    assert counts == {"pass": 40}, (counts, r.stdout)
+@pytest.mark.parametrize("name", ["bank-locked", "lazy-singleton-fixed", "lock-order-deadlock-fixed",
+                                  "worker-exception-fixed"])
+def test_correct_twin_passes_every_run_under_aggressive(rh, name):
+    r, recs, counts = hunt(rh, name, 30, "--profile", "aggressive")
+    assert counts == {"pass": 30}, (counts, r.stdout)
     assert r.returncode == 0
 
 
