@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian packages), then configures and builds racehunt in build/.
 # Safe to run again: installed packages are skipped, the build is incremental.
+# Extra Debian packages to install can follow as arguments (bench/run.sh passes its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev
   googletest libgtest-dev librapidcheck-dev libbenchmark-dev
   python3 python3-pytest gdb
+  "$@"
 )
 missing=()
 for p in "${packages[@]}"; do
