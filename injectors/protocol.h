@@ -63,6 +63,7 @@ struct racehunt_shim_counters {
 #define RACEHUNT_SHIM_FLAG_BAD_OPTION 0x2u   /* an option was unknown or malformed */
 #define RACEHUNT_SHIM_FLAG_PROTOCOL_BAD 0x4u /* RACEHUNT_PROTOCOL did not match */
 #define RACEHUNT_SHIM_FLAG_ARMED 0x8u        /* injection is armed */
+#define RACEHUNT_SHIM_FLAG_PINS_BAD 0x10u    /* pins=1 but shim-pins.bin was unreadable */
 
 /* Decision log of one process, RACEHUNT_RUN_DIR/shim-<pid>.dlog, mapped MAP_SHARED (option
  * dlog=1, the default): a header, then `capacity` records. Each perturbation takes the next
@@ -89,6 +90,24 @@ struct racehunt_dlog_record {
     uint8_t action;    /* enum racehunt_dlog_action; 0 while the record is being written */
     uint16_t image;    /* program image of the process (1, then 2 after an exec, ...) */
     uint32_t ns;       /* delay or window, nanoseconds (saturated) */
+};
+
+/* Pinned decisions, RACEHUNT_RUN_DIR/shim-pins.bin (option pins=1), written by the harness
+ * before the run: a header, then `count` records sorted by (process_key, thread, n). With
+ * pins, a thread still draws every decision as usual (so decision numbers mean the same
+ * thing as in the run the pins came from), but perturbs only at the pinned ones: that is
+ * how `racehunt minimize` and `replay --pins` apply a subset of a run's perturbations. */
+#define RACEHUNT_PINS_MAGIC 0x4e495052u /* "RPIN" */
+struct racehunt_pins_header {
+    uint32_t magic;
+    uint32_t version;     /* RACEHUNT_PROTOCOL_VERSION */
+    uint32_t count;       /* records that follow the header */
+    uint32_t record_size; /* sizeof(struct racehunt_pin_record) */
+};
+struct racehunt_pin_record {
+    uint64_t process_key;
+    uint32_t thread;
+    uint32_t n;
 };
 
 #endif

@@ -1,6 +1,7 @@
 #include "analysis/decisions.hpp"
 
 #include "protocol.h"
+#include "util/strings.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -80,6 +81,77 @@ std::optional<ShimDecisionLog> read_shim_dlog(const fs::path& file) {
     return log;
 }
 
+namespace {
+
+// The process key and latest image number in shim-<pid>.bin; nullopt when unreadable.
+std::optional<std::pair<std::uint64_t, std::uint32_t>> counters_key(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    racehunt_shim_counters c{};
+    if (!in.read(reinterpret_cast<char*>(&c), sizeof c) || c.magic != RACEHUNT_SHIM_MAGIC)
+        return std::nullopt;
+    return std::make_pair(c.process_key, c.images);
+}
+
+} // namespace
+
+Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_interval,
+                       std::size_t* unpinnable) {
+    Pins pins;
+    pins.switch_interval = switch_interval;
+    std::size_t lost = 0;
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(run_dir, ec))
+        files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+        const std::string name = f.filename().string();
+        if (name.rfind("shim-", 0) == 0 && f.extension() == ".dlog") {
+            int pid = pid_of(f, "shim-");
+            auto log = read_shim_dlog(f);
+            auto key = counters_key(run_dir / ("shim-" + std::to_string(pid) + ".bin"));
+            if (!log)
+                continue;
+            for (const auto& d : log->kept) {
+                if (!key || d.image != key->second) {
+                    ++lost;
+                    continue;
+                }
+                pins.shim.push_back({key->first, d.thread, d.n, d.point, d.action, d.ns, pid});
+            }
+        } else if (name.rfind("yields-", 0) == 0 && f.extension() == ".log") {
+            int pid = pid_of(f, "yields-");
+            std::ifstream in(f);
+            std::string line;
+            std::optional<std::uint64_t> key;
+            while (std::getline(in, line)) {
+                if (line.rfind("# racehunt-yields 1 key=", 0) == 0) {
+                    key = util::parse_hex64(line.substr(24));
+                    continue;
+                }
+                auto w = util::split(line, '\t');
+                if (line.empty() || line[0] == '#' || w.size() < 3)
+                    continue;
+                if (!key) {
+                    ++lost;
+                    continue;
+                }
+                YieldPin p;
+                p.key = *key;
+                p.thread = static_cast<std::uint32_t>(std::strtoul(w[0].c_str(), nullptr, 10));
+                p.visit = std::strtoull(w[2].c_str(), nullptr, 10);
+                p.where = w[1];
+                p.thread_name = w.size() > 3 ? w[3] : "";
+                p.pid = pid;
+                pins.yields.push_back(p);
+            }
+        }
+    }
+    if (unpinnable)
+        *unpinnable = lost;
+    return pins;
+}
+
 std::string render_decisions(const fs::path& run_dir, std::optional<double> switch_interval,
                              const std::string& title) {
     std::ostringstream o;
@@ -132,16 +204,18 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
             std::string line;
             std::vector<std::string> lines;
             while (std::getline(in, line))
-                if (!line.empty())
+                if (!line.empty() && line[0] != '#')
                     lines.push_back(line);
             o << "  Python yield points: " << lines.size() << " yield(s) taken\n";
             for (const auto& l : lines) {
-                // "<thread>\t<file>:<line>\t<visit>"
-                auto t1 = l.find('\t'), t2 = l.rfind('\t');
-                if (t1 == std::string::npos || t2 == t1)
+                // "<thread>\t<file>:<line>\t<visit>[\t<thread name>]"
+                auto f = util::split(l, '\t');
+                if (f.size() < 3)
                     continue;
-                o << "    thread " << l.substr(0, t1) << "  " << l.substr(t1 + 1, t2 - t1 - 1)
-                  << "  visit " << l.substr(t2 + 1) << "\n";
+                o << "    thread " << f[0];
+                if (f.size() > 3 && !f[3].empty())
+                    o << " \"" << f[3] << "\"";
+                o << "  " << f[1] << "  visit " << f[2] << "\n";
             }
         }
     }

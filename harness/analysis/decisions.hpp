@@ -2,6 +2,8 @@
 // thread, from the shim's mapped logs (shim-<pid>.dlog) and the bootstrap's yield logs
 // (yields-<pid>.log), as decisions.txt.
 #pragma once
+#include "plan/pins.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -26,6 +28,13 @@ struct ShimDecisionLog {
 
 // Reads one shim-<pid>.dlog; nullopt when it is missing, truncated or not a decision log.
 std::optional<ShimDecisionLog> read_shim_dlog(const std::filesystem::path& file);
+
+// Every perturbation of a run directory as pins (all of them): the shim's decisions with the
+// process keys from the counters files, the Python yields with the keys from the yield
+// logs' headers. Decisions of an earlier program image of an exec'd process cannot be
+// pinned (its key is gone) and are left out; `unpinnable` counts them.
+Pins collect_decisions(const std::filesystem::path& run_dir, std::optional<double> switch_interval,
+                       std::size_t* unpinnable = nullptr);
 
 // decisions.txt of a run directory; `switch_interval` as planned (nullopt: kept).
 std::string render_decisions(const std::filesystem::path& run_dir,

@@ -108,6 +108,10 @@ std::string replay_command(const CampaignConfig& c, std::uint64_t seed) {
         argv.push_back("--timeout");
         argv.push_back(util::format_duration(c.timeout));
     }
+    if (!c.pins_arg.empty()) {
+        argv.push_back("--pins");
+        argv.push_back(c.pins_arg);
+    }
     return util::shell_join(argv);
 }
 
@@ -118,6 +122,22 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
     p.index = index;
     p.seed = seed;
     p.jitter = plan_jitter(c.profile, c.jitter, seed, c.focus);
+    if (c.pins) {
+        // Only the pinned perturbations: the seed's draws still number the decisions, a
+        // layer with nothing pinned is off.
+        p.jitter.pinned = c.pins->size();
+        p.jitter.switch_interval = c.pins->switch_interval;
+        if (c.pins->shim.empty())
+            p.jitter.shim = ShimPlan{};
+        else
+            p.jitter.shim.pinned = true;
+        if (c.pins->yields.empty()) {
+            p.jitter.yields.probability = 0;
+            p.jitter.yields.focus.clear();
+        } else {
+            p.jitter.yields.pinned = c.pins->yields.size();
+        }
+    }
     p.cwd = s.resolved_cwd();
 
     // The environment: racehunt's own, less any outer racehunt's protocol variables, then
@@ -200,6 +220,12 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"granularity", p.jitter.yields.granularity},
                    {"focus", p.jitter.yields.focus},
                    {"log", true}};
+    if (c.pins && !c.pins->yields.empty()) {
+        json pins = json::array();
+        for (const auto& y : c.pins->yields)
+            pins.push_back({util::hex64(y.key), y.thread, y.visit});
+        j["yields"]["pins"] = pins;
+    }
     return j;
 }
 
@@ -336,6 +362,8 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     RunPlan plan = plan_run(c, index, seed, run_dir);
     r.jitter = plan.jitter.to_json();
     write_text(run_dir / "config.json", bootstrap_config(c, plan).dump(2) + "\n");
+    if (plan.jitter.shim.pinned)
+        write_shim_pins(run_dir / "shim-pins.bin", *c.pins);
 
     RunRequest req;
     req.argv = plan.argv;
@@ -431,6 +459,12 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
         write_text(run_dir / "decisions.txt",
                    render_decisions(run_dir, plan.jitter.switch_interval,
                                     "run " + std::to_string(index) + ", seed " + util::hex64(seed)));
+        write_text(run_dir / "decisions.pins",
+                   pins_to_text(collect_decisions(run_dir, plan.jitter.switch_interval),
+                                "every perturbation of run " + std::to_string(index) + ", seed " +
+                                    util::hex64(seed) + " of " + c.scenario.name + "\n" +
+                                    "replay a subset: racehunt replay SCENARIO --seed " +
+                                    util::hex64(seed) + " --pins THIS-FILE"));
     } catch (const std::exception& e) {
         // The files come from processes that may have been killed mid-write; the failure
         // itself is already classified and must not be lost over its dump.

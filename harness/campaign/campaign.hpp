@@ -3,11 +3,13 @@
 #pragma once
 #include "analysis/record.hpp"
 #include "plan/jitter.hpp"
+#include "plan/pins.hpp"
 #include "run/process_runner.hpp"
 #include "scenario/scenario.hpp"
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +47,9 @@ struct CampaignConfig {
     // --native-stacks: the gdb to run on every process of a hung run before the kill;
     // empty when not asked for.
     std::filesystem::path gdb;
+    // --pins (replay) or a minimize candidate: apply only these perturbations of the seed.
+    std::shared_ptr<const Pins> pins;
+    std::string pins_arg; // the file as given, for replay commands
 };
 
 // The command that re-creates run `seed` of this campaign (options that change a run's

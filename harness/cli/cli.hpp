@@ -35,6 +35,7 @@ const std::vector<Command>& commands();
 
 ExitCode cmd_run(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_replay(const std::vector<std::string>& args, Session& session);
+ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_not_yet(const std::vector<std::string>& args, Session& session);
 
 // The whole program; harness/main.cpp only calls this.

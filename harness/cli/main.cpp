@@ -20,12 +20,15 @@ const std::vector<Command>& commands() {
          "         [--quiet] [--no-color]",
          cmd_run},
         {"replay", "re-create one run from its run seed, optionally many times",
-         "racehunt replay SCENARIO.toml --seed RUNSEED [--repeat N] [-j N] [--out DIR]\n"
-         "         [--profile P] [--python EXE] [--timeout DUR] [--json FILE] [--native-stacks]\n"
-         "         [--quiet]",
+         "racehunt replay SCENARIO.toml --seed RUNSEED [--repeat N] [--pins FILE] [-j N]\n"
+         "         [--out DIR] [--profile P] [--python EXE] [--timeout DUR] [--json FILE]\n"
+         "         [--native-stacks] [--quiet]",
          cmd_replay},
-        {"minimize", "shrink a failing run to the perturbations that matter (not yet available)",
-         "racehunt minimize SCENARIO.toml --seed RUNSEED [--confirm K/N] [--out DIR]", cmd_not_yet},
+        {"minimize", "shrink a failing run to the perturbations that matter",
+         "racehunt minimize SCENARIO.toml --seed RUNSEED [--confirm K/N] [--time-budget DUR]\n"
+         "         [--final-runs N] [-j N] [--out DIR] [--profile P] [--python EXE] [--timeout DUR]\n"
+         "         [--quiet]",
+         cmd_minimize},
         {"merge", "merge results of shards into one summary (not yet available)",
          "racehunt merge RESULTS.jsonl... [--out DIR] [--json FILE] [--junit FILE]", cmd_not_yet},
     };

@@ -1,6 +1,7 @@
 #include "cli/options.hpp"
 
 #include "plan/jitter.hpp"
+#include "plan/pins.hpp"
 #include "plan/seeds.hpp"
 #include "run/probe.hpp"
 #include "util/duration.hpp"
@@ -46,8 +47,15 @@ po::options_description describe(CommandKind kind) {
             ("shard", po::value<std::string>(), "run shard K of N (K/N)")
             ("junit", po::value<std::string>(), "also write a JUnit XML report here")
             ("start", po::value<std::string>(), "fresh | fork-server");
+    } else if (kind == CommandKind::Replay) {
+        d.add_options()
+            ("repeat", po::value<std::int64_t>(), "replay this many times")
+            ("pins", po::value<std::string>(), "apply only the perturbations listed in this .pins file");
     } else {
-        d.add_options()("repeat", po::value<std::int64_t>(), "replay this many times");
+        d.add_options()
+            ("confirm", po::value<std::string>(), "a candidate reproduces when K of N runs fail (K/N, default 3/5)")
+            ("time-budget", po::value<std::string>(), "stop shrinking after this long (default 10m)")
+            ("final-runs", po::value<std::int64_t>(), "runs that measure the minimal set's reproduction rate (default 20)");
     }
     // clang-format on
     return d;
@@ -105,6 +113,26 @@ std::string probe_interpreter(const fs::path& python, const fs::path& bootstrap,
 }
 
 } // namespace
+
+std::pair<int, int> parse_confirm(const std::string& text) {
+    auto bad = [&] {
+        return util::usage_error("--confirm", "\"" + text + "\" is not K/N",
+                                 "write K/N with 1 <= K <= N <= 100, e.g. --confirm 3/5");
+    };
+    auto slash = text.find('/');
+    if (slash == std::string::npos)
+        throw bad();
+    try {
+        std::size_t p1 = 0, p2 = 0;
+        std::string ks = text.substr(0, slash), ns = text.substr(slash + 1);
+        long long k = std::stoll(ks, &p1), n = std::stoll(ns, &p2);
+        if (p1 != ks.size() || p2 != ns.size() || k < 1 || k > n || n > 100)
+            throw bad();
+        return {static_cast<int>(k), static_cast<int>(n)};
+    } catch (const std::logic_error&) {
+        throw bad();
+    }
+}
 
 std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text) {
     auto slash = text.find('/');
@@ -170,8 +198,13 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         o.shard = str("shard");
         o.junit = str("junit");
         o.start = str("start");
-    } else {
+    } else if (kind == CommandKind::Replay) {
         o.repeat = num("repeat");
+        o.pins = str("pins");
+    } else {
+        o.confirm = str("confirm");
+        o.time_budget = str("time-budget");
+        o.final_runs = num("final-runs");
     }
     o.jobs = num("jobs");
     o.seed = str("seed");
@@ -193,6 +226,10 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         positive(o.stop_after, "--stop-after", 1);
     if (o.repeat)
         positive(o.repeat, "--repeat", 1);
+    if (o.final_runs)
+        positive(o.final_runs, "--final-runs", 1);
+    if (o.confirm)
+        parse_confirm(*o.confirm);
     if (o.timeout)
         duration_option(*o.timeout, "--timeout");
     if (o.time_budget)
@@ -215,7 +252,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
     if (o.junit)
         throw util::usage_error("--junit", "JUnit output is not available in this version",
                                 "use --json for a machine-readable summary");
-    if (o.seed && kind == CommandKind::Replay && !util::parse_hex64(*o.seed))
+    if (o.seed && kind != CommandKind::Run && !util::parse_hex64(*o.seed))
         throw util::usage_error("--seed", "\"" + *o.seed + "\" is not a run seed",
                                 "a run seed is the 16 hex digits racehunt printed");
     return o;
@@ -239,6 +276,10 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
     c.runs = static_cast<std::uint64_t>(o.runs.value_or(s.run.runs.value_or(100)));
     if (kind == CommandKind::Replay)
         c.runs = static_cast<std::uint64_t>(o.repeat.value_or(1));
+    if (o.pins) {
+        c.pins = std::make_shared<const Pins>(read_pins_file(*o.pins));
+        c.pins_arg = *o.pins;
+    }
     std::int64_t jobs = o.jobs.value_or(s.run.jobs.value_or(0));
     if (jobs == 0)
         jobs = std::max(1u, std::thread::hardware_concurrency());
@@ -319,8 +360,9 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
     }
 
     c.out_dir = o.out ? fs::path(*o.out) : fs::path("racehunt-out") / util::sanitize_file_name(s.name);
-    if (kind == CommandKind::Replay && !o.out)
-        c.out_dir /= "replay-" + util::hex64(util::parse_hex64(o.seed.value_or("0")).value_or(0));
+    if (kind != CommandKind::Run && !o.out)
+        c.out_dir /= (kind == CommandKind::Replay ? "replay-" : "minimize-") +
+                     util::hex64(util::parse_hex64(o.seed.value_or("0")).value_or(0));
     c.out_dir = fs::absolute(c.out_dir).lexically_normal();
     util::ensure_writable_dir(c.out_dir, o.out ? "--out" : "--out (default " + c.out_dir.string() + ")");
     if (o.json) {

@@ -12,13 +12,13 @@ namespace racehunt {
 
 struct RunOptions {
     std::string scenario;
-    std::optional<std::int64_t> runs, jobs, stop_after, repeat;
+    std::optional<std::int64_t> runs, jobs, stop_after, repeat, final_runs;
     std::optional<std::string> seed, timeout, profile, time_budget, shard, out, json, junit,
-        python, start;
+        python, start, pins, confirm;
     bool quiet = false, no_color = false, native_stacks = false;
 };
 
-enum class CommandKind { Run, Replay };
+enum class CommandKind { Run, Replay, Minimize };
 
 // Throws util::Error (Usage) naming the option and the fix.
 RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind);
@@ -26,6 +26,9 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
 // Builds the campaign: validates values, finds the interpreter, prepares the output
 // directory. Throws util::Error (Usage) naming the option or the scenario key.
 CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind);
+
+// "3/5" -> {3, 5}; throws util::Error naming `--confirm`.
+std::pair<int, int> parse_confirm(const std::string& text);
 
 // "3/8" -> {3, 8}; throws util::Error naming `--shard`.
 std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text);

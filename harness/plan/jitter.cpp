@@ -166,6 +166,8 @@ nlohmann::json JitterPlan::to_json() const {
             s["starve_max_ns"] = shim.starve_max_ns;
             s["starve_share"] = shim.starve_share;
         }
+        if (shim.pinned)
+            s["pinned"] = true;
     }
     j["shim"] = s;
     nlohmann::json y;
@@ -174,8 +176,12 @@ nlohmann::json JitterPlan::to_json() const {
         y["granularity"] = yields.granularity;
         y["focus"] = yields.focus;
         y["widened"] = yields.widened;
+        if (pinned)
+            y["pinned"] = yields.pinned;
     }
     j["yields"] = y;
+    if (pinned)
+        j["pinned"] = *pinned;
     return j;
 }
 
@@ -196,6 +202,8 @@ std::string JitterPlan::shim_options(std::uint64_t seed) const {
         o += ":starve_max_ns=" + std::to_string(shim.starve_max_ns);
         o += ":starve_share=" + util::format_double(shim.starve_share);
     }
+    if (shim.pinned)
+        o += ":pins=1";
     return o;
 }
 

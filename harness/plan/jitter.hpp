@@ -21,6 +21,7 @@ struct ShimPlan {
     bool starvation = false;
     std::int64_t starve_max_ns = 0;
     double starve_share = 0;
+    bool pinned = false; // perturb only at pinned decisions (shim-pins.bin, option pins=1)
     bool operator==(const ShimPlan&) const = default;
 };
 
@@ -29,6 +30,7 @@ struct YieldPlan {
     std::string granularity = "line";
     std::vector<std::string> focus; // resolved entries (docs/PROTOCOL.md)
     bool widened = false;           // focus widened beyond the workload's own files
+    std::size_t pinned = 0;         // with pins: the visits pinned (nothing else yields)
     bool operator==(const YieldPlan&) const = default;
 };
 
@@ -36,6 +38,7 @@ struct JitterPlan {
     std::string profile;
     std::optional<double> switch_interval; // nullopt: keep the interpreter's default
     ShimPlan shim;
+    std::optional<std::size_t> pinned;     // with pins: how many perturbations are pinned
     YieldPlan yields;
     bool operator==(const JitterPlan&) const = default;
 

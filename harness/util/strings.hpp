@@ -35,4 +35,7 @@ std::string base_name(const std::string& path);
 
 bool starts_with(std::string_view s, std::string_view prefix);
 
+// Fields between separators: "a\tb\t" -> {"a", "b", ""}.
+std::vector<std::string> split(std::string_view s, char sep);
+
 } // namespace util

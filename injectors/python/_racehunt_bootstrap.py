@@ -618,10 +618,11 @@ _main_native_id = None
 class _Stream(object):
     """One thread's seeded decision stream and counters."""
 
-    __slots__ = ("index", "key", "draws", "countdown", "visits", "yields", "log", "tracer")
+    __slots__ = ("index", "key", "draws", "countdown", "visits", "yields", "log", "tracer", "name")
 
     def __init__(self, index):
         self.tracer = None
+        self.name = "MainThread" if index == 0 else ""
         self.reset(index)
 
     def reset(self, index):
@@ -644,9 +645,15 @@ class _Yields(object):
 
     LOG_LIMIT = 200000      # entries kept per thread in yields-<pid>.log
 
-    def __init__(self, probability, granularity, focus, log_enabled):
+    def __init__(self, probability, granularity, focus, log_enabled, pins=None):
         import math
         self.log1p = math.log1p
+        # Pinned mode (racehunt minimize, replay --pins): yield only at the listed visits,
+        # {process key: {thread index: sorted visits}}; nothing is drawn.
+        self.pins = pins
+        if pins is not None:
+            import bisect
+            self.bisect = bisect.bisect_right
         self.probability = probability
         self.granularity = granularity
         self.log_enabled = bool(log_enabled)
@@ -685,7 +692,15 @@ class _Yields(object):
             self.paths.append((form.rstrip("/") + "/", True) if is_dir_here else (form, False))
 
     def gap(self, stream):
-        """Visits until the next yield: geometric with parameter p, at least 1."""
+        """Visits until the next yield: geometric with parameter p, at least 1; with pins,
+        up to the next pinned visit of this thread."""
+        if self.pins is not None:
+            visits = self.pins.get(_process_key, {}).get(stream.index)
+            if visits:
+                i = self.bisect(visits, stream.visits)
+                if i < len(visits):
+                    return visits[i] - stream.visits
+            return 1 << 62
         if self.denominator is None:
             return 1
         out = _draw(stream.key, stream.draws)
@@ -782,14 +797,17 @@ class _Yields(object):
         return visits, yields
 
     def write_log(self):
-        lines = []
+        # "<thread index>\t<file>:<line>\t<visit>\t<thread name>"; the header names the
+        # process key, which with (thread, visit) identifies the decision for pins.
+        lines = ["# racehunt-yields 1 key=%016x\n" % _process_key]
         for stream in sorted(self.streams, key=lambda s: s.index):
             if not stream.log:
                 continue
+            name = (stream.name or "").replace("\t", " ").replace("\n", " ")
             for visit, filename, line in stream.log:
                 if line is None:
                     line = "?"
-                lines.append("%d\t%s:%s\t%d\n" % (stream.index, _abs_file(filename), line, visit))
+                lines.append("%d\t%s:%s\t%d\t%s\n" % (stream.index, _abs_file(filename), line, visit, name))
         data = "".join(lines).encode("utf-8", "replace")
         _write_atomically(os.path.join(_run_dir, "yields-%d.log" % _pid), data)
 
@@ -1083,6 +1101,7 @@ def _thread_begins(thread):
         thread._invoke_excepthook = invoke_excepthook
     if _yields is not None:
         stream = _yields.new_stream(index)
+        stream.name = thread.name
         _tls.s = stream
         if _yields_mode == "settrace":
             stream.tracer = _make_settrace_tracer(stream)
@@ -1525,7 +1544,8 @@ def install():
             _warn("yields.probability is set but yields.focus is empty; yield points are off")
         else:
             try:
-                _setup_yields(min(probability, 1.0), granularity, focus, yields.get("log"))
+                _setup_yields(min(probability, 1.0), granularity, focus, yields.get("log"),
+                              yields.get("pins"))
             except Exception as exc:
                 _yields = None
                 _yields_mode = "off"
@@ -1557,9 +1577,28 @@ def install():
             _warn("could not write the thread map: %s: %s" % (type(exc).__name__, exc))
 
 
-def _setup_yields(probability, granularity, focus, log_enabled):
+def _parse_pins(entries):
+    """config.json's yields.pins, [["<process key hex>", thread, visit], ...], as
+    {process key: {thread: sorted visits}}; None when there are none (not pinned)."""
+    if not isinstance(entries, list):
+        return None
+    pins = {}
+    for entry in entries:
+        try:
+            key, thread, visit = int(entry[0], 16), int(entry[1]), int(entry[2])
+        except (TypeError, ValueError, IndexError):
+            _warn("yields.pins entry %r is malformed; ignored" % (entry,))
+            continue
+        pins.setdefault(key, {}).setdefault(thread, []).append(visit)
+    for threads in pins.values():
+        for visits in threads.values():
+            visits.sort()
+    return pins
+
+
+def _setup_yields(probability, granularity, focus, log_enabled, pins=None):
     global _yields, _yields_mode, _real_settrace
-    _yields = _Yields(probability, granularity, focus, log_enabled)
+    _yields = _Yields(probability, granularity, focus, log_enabled, _parse_pins(pins))
     main_stream = _yields.new_stream(0)
     _tls.s = main_stream
     if sys.version_info >= (3, 12) and hasattr(sys, "monitoring"):

@@ -134,6 +134,8 @@ static struct racehunt_shim_counters *rh_counters = &rh_static_counters;
 
 /* The binary decision log (option dlog=1); NULL: none. */
 static struct racehunt_dlog_header *rh_dlog;
+static const struct racehunt_pin_record *rh_pins; /* sorted; with pins=1 */
+static uint32_t rh_pin_count;
 #define RH_DLOG_BYTES \
     (sizeof(struct racehunt_dlog_header) + \
      (size_t)RACEHUNT_DLOG_CAPACITY * sizeof(struct racehunt_dlog_record))
@@ -517,6 +519,25 @@ static inline void rh_add(uint64_t *counter, uint64_t v) {
     __atomic_fetch_add(counter, v, __ATOMIC_RELAXED);
 }
 
+/* With pins=1: is decision n of thread t pinned? A binary search over the mapped, sorted
+ * records: no allocation, no lock, async-signal-safe. */
+static int rh_pinned(const struct rh_thread *t, uint64_t n) {
+    uint32_t lo = 0, hi = rh_pin_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct racehunt_pin_record *r = &rh_pins[mid];
+        int less = r->process_key != rh_process_key ? r->process_key < rh_process_key
+                   : r->thread != t->index         ? r->thread < t->index
+                                                   : r->n < n;
+        if (less)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < rh_pin_count && rh_pins[lo].process_key == rh_process_key &&
+           rh_pins[lo].thread == t->index && rh_pins[lo].n == n;
+}
+
 /* Opens a starvation window when the draw says so and the process's budget allows it.
  * Returns 1 when the thread was held back. */
 static int rh_maybe_starve(struct rh_thread *t, uint64_t n, uint64_t r, int cls) {
@@ -546,6 +567,10 @@ static __attribute__((noinline)) void rh_perturb(int cls) {
     uint64_t n = t->n++;
     uint64_t r = rh_draw(t->key, n);
     rh_add(&rh_counters->decisions, 1);
+    if (RH_UNLIKELY(rh_opt.pins) && !rh_pinned(t, n)) {
+        errno = saved;
+        return;
+    }
     if (rh_starve_threshold && rh_maybe_starve(t, n, r, cls)) {
         errno = saved;
         return;
@@ -573,7 +598,7 @@ static __attribute__((noinline)) void rh_after_wake(int cls) {
     uint64_t n = t->n++;
     uint64_t r = rh_draw(t->key, n);
     rh_add(&rh_counters->decisions, 1);
-    if ((r >> 11) < rh_wake_threshold) {
+    if ((r >> 11) < rh_wake_threshold && (!RH_UNLIKELY(rh_opt.pins) || rh_pinned(t, n))) {
         rh_add(&rh_counters->yields[cls], 1);
         rh_add(&rh_counters->wake_yields, 1);
         rh_log_decision(t, n, cls, "wake", 0);
@@ -1029,6 +1054,32 @@ static void rh_open_dlog(int fresh) {
     rh_dlog = h;
 }
 
+/* Maps $RACEHUNT_RUN_DIR/shim-pins.bin read-only (pins=1). Returns 0 when it is missing or
+ * malformed; then nothing is pinned, so nothing is perturbed. */
+static int rh_open_pins(void) {
+    char path[4200];
+    size_t pos = rh_append(path, 0, sizeof path, rh_run_dir);
+    rh_append(path, pos, sizeof path, "/shim-pins.bin");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return 0;
+    off_t size = lseek(fd, 0, SEEK_END);
+    void *map = size >= (off_t)sizeof(struct racehunt_pins_header)
+                    ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0)
+                    : MAP_FAILED;
+    close(fd);
+    if (map == MAP_FAILED) return 0;
+    const struct racehunt_pins_header *h = map;
+    if (h->magic != RACEHUNT_PINS_MAGIC || h->version != RACEHUNT_PROTOCOL_VERSION ||
+        h->record_size != sizeof(struct racehunt_pin_record) ||
+        (off_t)(sizeof *h + (uint64_t)h->count * sizeof(struct racehunt_pin_record)) > size) {
+        munmap(map, (size_t)size);
+        return 0;
+    }
+    rh_pins = (const struct racehunt_pin_record *)(h + 1);
+    rh_pin_count = h->count;
+    return 1;
+}
+
 /* The decision log of this process image starts with a header line naming it. */
 static void rh_open_log(void) {
     if (!rh_opt.log || !rh_run_dir[0]) {
@@ -1140,6 +1191,7 @@ __attribute__((constructor)) static void rh_init(void) {
         rh_draws[c] = rh_threshold[c] != 0 || rh_starve_threshold != 0;
 
     rh_process_key = rh_mix64(rh_opt.seed ^ rh_mix64(rh_cmdline_hash()));
+    if (rh_opt.pins && !(rh_run_dir[0] && rh_open_pins())) flags |= RACEHUNT_SHIM_FLAG_PINS_BAD;
     rh_t0_ns = rh_now_ns();
     rh_next_thread = 1;
     rh_thread_start(0); /* the loading thread is the main thread, index 0 */

@@ -1,0 +1,336 @@
+// `racehunt minimize`: shrink a failing run to the perturbations that matter.
+//
+// 1. Replay the seed until it fails; that run's perturbations (switch interval, shim
+//    decisions, Python yields) are the starting set, its signature is "the failure".
+// 2. Every candidate subset is judged by runs pinned to it (only those perturbations are
+//    applied): it reproduces when K of N runs fail with the same signature (--confirm).
+// 3. The empty set first (did the failure need any perturbation?), then whole layers, then
+//    groups (one thread's decisions), then ddmin down to single decisions.
+// 4. The result is measured once more (--final-runs) and written as a .pins file with the
+//    replay command that applies exactly it.
+#include "analysis/decisions.hpp"
+#include "analysis/stats.hpp"
+#include "campaign/campaign.hpp"
+#include "cli/cli.hpp"
+#include "cli/options.hpp"
+#include "minimize/ddmin.hpp"
+#include "pool/pool.hpp"
+#include "scenario/scenario.hpp"
+#include "util/duration.hpp"
+#include "util/error.hpp"
+#include "util/file.hpp"
+#include "util/strings.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <tuple>
+
+namespace racehunt {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int kSearchRuns = 20; // replays of the seed to find one failing run
+
+struct Item {
+    enum Kind { Switch, Shim, Yield } kind;
+    std::size_t index; // into Pins::shim or Pins::yields
+};
+
+Pins subset_pins(const Pins& all, const std::vector<Item>& items, const Subset& s) {
+    Pins p;
+    for (std::size_t i : s) {
+        const Item& it = items[i];
+        if (it.kind == Item::Switch)
+            p.switch_interval = all.switch_interval;
+        else if (it.kind == Item::Shim)
+            p.shim.push_back(all.shim[it.index]);
+        else
+            p.yields.push_back(all.yields[it.index]);
+    }
+    return p;
+}
+
+std::string count_layers(const Pins& p) {
+    std::ostringstream o;
+    o << p.size() << " perturbation(s)";
+    std::vector<std::string> parts;
+    if (p.switch_interval)
+        parts.push_back("switch interval");
+    if (!p.shim.empty())
+        parts.push_back(std::to_string(p.shim.size()) + " shim");
+    if (!p.yields.empty())
+        parts.push_back(std::to_string(p.yields.size()) + " yield");
+    if (!parts.empty()) {
+        o << " (";
+        for (std::size_t i = 0; i < parts.size(); ++i)
+            o << (i ? ", " : "") << parts[i];
+        o << ")";
+    }
+    return o.str();
+}
+
+std::string percent_interval(int k, int n) {
+    Interval iv = wilson_interval(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(n));
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.0f%% [%.0f–%.0f%%, 95%% Wilson]", n ? 100.0 * k / n : 0.0,
+                  100 * iv.low, 100 * iv.high);
+    return buf;
+}
+
+// Runs of one seed, several at a time, with the verdict decided as early as it is certain.
+class Trials {
+public:
+    Trials(CampaignConfig& c, std::uint64_t seed, Session& session)
+        : c_(c), seed_(seed), session_(session), runner_(make_posix_runner()) {}
+
+    struct Tally {
+        int runs = 0, matched = 0;
+        std::optional<RunRecord> first_match; // kept on disk when asked for
+        std::vector<std::string> signatures;  // of failures that did not match
+    };
+
+    // Up to `n` runs under `pins` (null: unpinned); stops once `k` runs failed with
+    // `signature` (any failure when empty) or once that can no longer happen. With
+    // `stop_at_first`, stops at the first match. Artifacts of matched runs are deleted
+    // unless `keep`.
+    // With `measure`, all n runs are made (a rate, not a verdict).
+    Tally run(std::shared_ptr<const Pins> pins, int k, int n, const std::string& signature, bool keep,
+              bool measure = false) {
+        c_.pins = std::move(pins);
+        Tally t;
+        std::mutex mutex;
+        while (t.runs < n && (measure || (t.matched < k && (n - t.runs) >= (k - t.matched)))) {
+            if (session_.interrupted.load())
+                break;
+            // Never start more runs than could still change the verdict.
+            const int batch = measure ? std::min(c_.jobs, n - t.runs)
+                                      : std::min({c_.jobs, n - t.runs, k - t.matched});
+            PoolOptions po;
+            po.jobs = c_.jobs;
+            std::vector<RunRecord> done;
+            auto execute = [&](std::uint64_t, Cancellation& cx) -> TaskResult {
+                std::uint64_t index;
+                {
+                    std::lock_guard lock(mutex);
+                    index = next_index_++;
+                }
+                ExecutedRun ex = execute_run(c_, *runner_, index, seed_, cx);
+                if (ex.cancelled)
+                    return {true, false};
+                std::lock_guard lock(mutex);
+                done.push_back(std::move(ex.record));
+                return {false, is_failure(done.back().outcome)};
+            };
+            run_pool(static_cast<std::uint64_t>(batch), po, execute, session_.cancel);
+            for (auto& r : done) {
+                ++t.runs;
+                const bool failed = is_failure(r.outcome) && r.outcome != Outcome::Error;
+                const bool match = failed && (signature.empty() || r.signature == signature);
+                if (r.outcome == Outcome::Error)
+                    throw util::internal_error("racehunt minimize",
+                                               "a run could not be carried out: " +
+                                                   (r.reasons.empty() ? r.signature : r.reasons[0]));
+                if (failed && !match)
+                    t.signatures.push_back(r.signature);
+                if (match && !t.first_match && keep) {
+                    t.first_match = r;
+                } else if (r.artifacts) {
+                    std::error_code ec;
+                    fs::remove_all(*r.artifacts, ec);
+                }
+                if (match)
+                    ++t.matched;
+            }
+        }
+        return t;
+    }
+
+    std::uint64_t runs_made() const { return next_index_; }
+
+private:
+    CampaignConfig& c_;
+    std::uint64_t seed_;
+    Session& session_;
+    std::unique_ptr<ProcessRunner> runner_;
+    std::uint64_t next_index_ = 0;
+};
+
+} // namespace
+
+ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
+    RunOptions o = parse_run_options(args, CommandKind::Minimize);
+    if (!o.seed)
+        throw util::usage_error("--seed", "minimize needs the seed of a failing run",
+                                "racehunt minimize SCENARIO.toml --seed 0123456789abcdef");
+    Scenario s = load_scenario(o.scenario);
+    check_scenario_files(s);
+    CampaignConfig c = make_campaign_config(s, o, CommandKind::Minimize);
+    const std::uint64_t seed = *util::parse_hex64(*o.seed);
+    auto [k, n] = o.confirm ? parse_confirm(*o.confirm) : std::pair<int, int>{3, 5};
+    const int final_runs = static_cast<int>(o.final_runs.value_or(20));
+    const Nanos budget = o.time_budget ? *util::parse_duration(*o.time_budget)
+                                       : Nanos(std::chrono::minutes(10));
+    const auto start = std::chrono::steady_clock::now();
+    auto out_of_time = [&] {
+        return session.interrupted.load() || std::chrono::steady_clock::now() - start > budget;
+    };
+    auto say = [&](const std::string& line) {
+        if (!o.quiet)
+            std::fprintf(stderr, "racehunt: %s\n", line.c_str());
+    };
+    util::AppendFile log;
+    log.open(c.out_dir / "minimize.jsonl", /*truncate=*/true);
+
+    say("minimizing " + s.name + " seed " + util::hex64(seed) + ": a candidate reproduces when " +
+        std::to_string(k) + " of " + std::to_string(n) + " runs fail the same way; budget " +
+        util::format_duration(budget) + ", -j " + std::to_string(c.jobs));
+    Trials trials(c, seed, session);
+
+    // 1. A failing run of the seed, and what failed.
+    Trials::Tally found = trials.run(nullptr, 1, kSearchRuns, "", true);
+    if (session.interrupted.load())
+        return ExitCode::Interrupted;
+    if (!found.first_match) {
+        std::printf("seed %s did not fail in %d run(s): nothing to minimize\n",
+                    util::hex64(seed).c_str(), found.runs);
+        return ExitCode::Ok;
+    }
+    const RunRecord& failing = *found.first_match;
+    const std::string signature = failing.signature;
+    const fs::path failing_dir = failing.artifacts ? fs::path(*failing.artifacts) : fs::path();
+    std::optional<double> planned_interval =
+        plan_jitter(c.profile, c.jitter, seed, c.focus).switch_interval;
+    std::size_t unpinnable = 0;
+    const Pins all = collect_decisions(failing_dir, planned_interval, &unpinnable);
+    say("run " + std::to_string(found.runs) + " of the replays failed: " + signature + "; " +
+        count_layers(all));
+    if (unpinnable)
+        say("warning: " + std::to_string(unpinnable) +
+            " perturbation(s) of earlier program images (exec) cannot be pinned and are left out");
+
+    std::vector<Item> items;
+    if (all.switch_interval)
+        items.push_back({Item::Switch, 0});
+    for (std::size_t i = 0; i < all.shim.size(); ++i)
+        items.push_back({Item::Shim, i});
+    for (std::size_t i = 0; i < all.yields.size(); ++i)
+        items.push_back({Item::Yield, i});
+    Subset everything(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i)
+        everything[i] = i;
+
+    std::string step = "start";
+    auto test = [&](const Subset& sub) {
+        auto pins = std::make_shared<const Pins>(subset_pins(all, items, sub));
+        Trials::Tally t = trials.run(pins, k, n, signature, false);
+        const bool ok = t.matched >= k;
+        say("  " + step + ": " + count_layers(*pins) + ": " + std::to_string(t.matched) + "/" +
+            std::to_string(t.runs) + " failed -> " + (ok ? "reproduces" : "does not reproduce"));
+        json line = {{"step", step}, {"size", sub.size()}, {"runs", t.runs}, {"matched", t.matched},
+                     {"reproduces", ok}, {"other_failures", t.signatures}};
+        log.write(line.dump() + "\n");
+        return ok;
+    };
+    Shrinker shrinker(test, out_of_time);
+
+    // 2. No perturbation at all?
+    Subset result = everything;
+    bool complete = false;
+    std::string note;
+    step = "no perturbation";
+    if (shrinker.reproduces({})) {
+        result.clear();
+        complete = true;
+        note = "the failure did not need any perturbation: it fails without racehunt's jitter";
+    } else {
+        step = "all pinned";
+        if (!everything.empty() && !shrinker.reproduces(everything)) {
+            note = "with all its perturbations pinned the failure did not reproduce " +
+                   std::to_string(k) + " of " + std::to_string(n) +
+                   " times; it depends on timing racehunt does not control, so the set was not "
+                   "shrunk";
+        } else if (!everything.empty()) {
+            // 3. Whole layers, then one thread's decisions at a time, then single decisions.
+            step = "layers";
+            std::vector<Subset> layers(3);
+            for (std::size_t i = 0; i < items.size(); ++i)
+                layers[items[i].kind].push_back(i);
+            result = shrinker.drop_groups(result, layers);
+            step = "threads";
+            std::map<std::tuple<int, std::uint64_t, std::uint32_t>, Subset> by_thread;
+            for (std::size_t i : result) {
+                const Item& it = items[i];
+                if (it.kind == Item::Shim)
+                    by_thread[{1, all.shim[it.index].key, all.shim[it.index].thread}].push_back(i);
+                else if (it.kind == Item::Yield)
+                    by_thread[{2, all.yields[it.index].key, all.yields[it.index].thread}].push_back(i);
+            }
+            std::vector<Subset> groups;
+            for (auto& [key, g] : by_thread)
+                if (g.size() < result.size())
+                    groups.push_back(g);
+            result = shrinker.drop_groups(result, groups);
+            step = "decisions";
+            ShrinkResult r = shrinker.ddmin(result);
+            result = r.items;
+            complete = r.complete;
+            if (!complete)
+                note = session.interrupted.load()
+                           ? "interrupted: the set below is the smallest found so far, not minimal"
+                           : "the time budget ran out: the set below is the smallest found so far, "
+                             "not minimal";
+        }
+    }
+    if (session.interrupted.load())
+        return ExitCode::Interrupted;
+
+    // 4. Measure the result and write it down.
+    const Pins minimal = subset_pins(all, items, result);
+    step = "final";
+    Trials::Tally final = trials.run(std::make_shared<const Pins>(minimal), final_runs, final_runs,
+                                     signature, false, /*measure=*/true);
+    const fs::path pins_file = c.out_dir / "minimal.pins";
+    util::write_file_atomic(
+        pins_file, pins_to_text(minimal, "minimal perturbations for " + signature + "\nscenario " +
+                                             s.name + ", seed " + util::hex64(seed) +
+                                             "; reproduces " + std::to_string(final.matched) + "/" +
+                                             std::to_string(final.runs)));
+    c.pins_arg = pins_file.string();
+    c.pins = nullptr;
+
+    std::printf("racehunt minimize: %s, seed %s\n", s.name.c_str(), util::hex64(seed).c_str());
+    std::printf("  failure: %s\n", signature.c_str());
+    std::printf("  started from %s; %zu candidate(s) tested in %.0f s, %llu run(s)\n",
+                count_layers(all).c_str(), shrinker.tests(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                static_cast<unsigned long long>(trials.runs_made()));
+    if (!note.empty())
+        std::printf("  %s\n", note.c_str());
+    if (!failing_dir.empty())
+        std::printf("  the failing run: %s\n", failing_dir.c_str());
+    std::printf("\n%s set: %s\n", complete ? "minimal" : "smallest", count_layers(minimal).c_str());
+    int number = 0;
+    if (minimal.switch_interval)
+        std::printf("  %d. %s\n", ++number, describe_switch_interval(*minimal.switch_interval).c_str());
+    for (const auto& p : minimal.yields)
+        std::printf("  %d. %s\n", ++number, describe(p).c_str());
+    for (const auto& p : minimal.shim)
+        std::printf("  %d. %s\n", ++number, describe(p).c_str());
+    std::printf("reproduces %d/%d: %s\n", final.matched, final.runs,
+                percent_interval(final.matched, final.runs).c_str());
+    std::printf("written: %s, %s\n", pins_file.c_str(), (c.out_dir / "minimize.jsonl").c_str());
+    std::printf("minimal: %zu perturbation(s), reproduces %d/%d\n", minimal.size(), final.matched,
+                final.runs);
+    std::printf("%s --repeat %d\n", replay_command(c, seed).c_str(), final_runs);
+    return ExitCode::Failures;
+}
+
+} // namespace racehunt

@@ -1,0 +1,190 @@
+"""Pins and `racehunt minimize`: a failing run's perturbations are recorded as pins, a subset
+of them can be replayed alone, and minimize shrinks a real lost update to the few
+perturbations that matter (issue 6, parts 1 and 2).
+
+Statistical where marked: fixed seeds, and margins wide enough for a loaded machine.
+"""
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import scenario_toml
+
+# Both depositors start together; whichever holds the GIL runs all its deposits within one
+# switch interval unless a yield hands the GIL over. One yield between the read and the
+# write of the thread that runs first is enough to lose the other thread's deposits.
+LOST_UPDATE = """
+import threading
+
+class Account(object):
+    def __init__(self):
+        self.balance = 0
+
+account = Account()
+gate = threading.Barrier(2)
+
+def deposit(times):
+    gate.wait()
+    for _ in range(times):
+        balance = account.balance
+        note = "deposit %d" % balance
+        account.balance = balance + 1
+
+threads = [threading.Thread(target=deposit, args=(2000,), name="depositor-%d" % i) for i in (1, 2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+# Only Python yield points: the interpreter's switch interval kept, the shim off.
+YIELDS_ONLY = 'switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.02 }'
+INVARIANT = 'invariants = ["account.balance == 4000"]'
+
+LOCKS_THEN_FAIL = """
+import sys, threading
+lock = threading.Lock()
+def work():
+    for _ in range(2000):
+        with lock:
+            pass
+threads = [threading.Thread(target=work, name="locker-%d" % i) for i in (1, 2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+sys.exit(1)   # fails every run, so that every run keeps its decisions
+"""
+SHIM_ONLY = 'switch_interval = "keep"\nshim = { probability = 0.05 }\nyields = { probability = 0.0 }'
+
+
+def first_failing_seed(rh, scenario, runs=30):
+    out = rh.dir / "hunt"
+    r = rh.run(scenario, "--runs", runs, "-j", 2, "--quiet", "--out", out)
+    assert r.returncode in (0, 1), r.explain()
+    fails = [x for x in r.records(out) if x["outcome"] == "fail"]
+    assert fails, "no run failed in %d runs:%s" % (runs, r.explain())
+    return fails[0]
+
+
+def pin_lines(text, kind):
+    return [l for l in text.splitlines() if l.startswith(kind + " ")]
+
+
+def perturbations(record):
+    shim = record["counters"].get("shim", {})
+    return shim.get("yields", 0) + shim.get("delays", 0), record["counters"].get("python", {}).get("yields", 0)
+
+
+def test_a_failing_run_records_its_perturbations_as_pins(rh):
+    s = rh.scenario(scenario_toml(jitter=YIELDS_ONLY, check=INVARIANT, runs=30), {"w.py": LOST_UPDATE})
+    failing = first_failing_seed(rh, s)
+    pins = (Path(failing["artifacts"]) / "decisions.pins").read_text()
+    assert pins.startswith("# racehunt pins 1\n"), pins[:200]
+    yields = pin_lines(pins, "yield")
+    # The same count as the bootstrap's own counter, each naming its thread and line.
+    assert len(yields) == failing["counters"]["python"]["yields"], (len(yields), failing["counters"])
+    assert all(re.search(r'# yield in thread "(MainThread|depositor-[12])" at w\.py:\d+ on its \d+(st|nd|rd|th) visit', l)
+               for l in yields), yields[:3]
+    assert not pin_lines(pins, "shim") and not pin_lines(pins, "switch-interval")
+
+
+def test_replay_with_pins_applies_exactly_the_pinned_perturbations(rh):
+    s = rh.scenario(scenario_toml(jitter=SHIM_ONLY, check="exit_code = 0", runs=2),
+                    {"w.py": LOCKS_THEN_FAIL})
+    failing = first_failing_seed(rh, s, runs=2)
+    seed = failing["seed"]
+    full = (Path(failing["artifacts"]) / "decisions.pins").read_text()
+    shim_lines = pin_lines(full, "shim")
+    assert len(shim_lines) > 20, full[:500]
+    # Three of the main thread's decisions, and nothing else.
+    main = [l for l in shim_lines if l.split()[2] == "0"][:3]
+    assert len(main) == 3, shim_lines[:10]
+    subset = rh.dir / "three.pins"
+    subset.write_text("# three decisions\n" + "\n".join(main) + "\n")
+    out = rh.dir / "pinned"
+    r = rh.run("replay", s, "--seed", seed, "--pins", subset, "--repeat", 3, "--out", out, "--quiet")
+    assert r.returncode == 1, r.explain()
+    for rec in r.records(out):
+        shim, py = perturbations(rec)
+        # The main thread's first decisions come before it starts any thread, so all three
+        # are reached in every run; nothing else may be injected.
+        assert shim == 3 and py == 0, rec["counters"]
+        assert rec["jitter"]["pinned"] == 3 and rec["jitter"]["shim"]["pinned"] is True
+    # An empty pins file: no perturbation at all, though the seed's plan has the shim on.
+    empty = rh.dir / "empty.pins"
+    empty.write_text("# nothing\n")
+    out = rh.dir / "none"
+    r = rh.run("replay", s, "--seed", seed, "--pins", empty, "--out", out, "--quiet")
+    rec = r.records(out)[0]
+    assert perturbations(rec) == (0, 0), rec["counters"]
+    assert rec["jitter"]["shim"]["enabled"] is False
+    # The unpinned replay of the same seed perturbs far more.
+    out = rh.dir / "free"
+    r = rh.run("replay", s, "--seed", seed, "--out", out, "--quiet")
+    assert perturbations(r.records(out)[0])[0] > 20
+
+
+@pytest.mark.statistical
+def test_minimize_shrinks_a_lost_update_to_a_few_yields(rh):
+    s = rh.scenario(scenario_toml(jitter=YIELDS_ONLY, check=INVARIANT, runs=30), {"w.py": LOST_UPDATE})
+    failing = first_failing_seed(rh, s)
+    start = failing["counters"]["python"]["yields"]
+    out = rh.dir / "min"
+    r = rh.run("minimize", s, "--seed", failing["seed"], "--confirm", "2/3", "--final-runs", 10,
+               "--time-budget", "3m", "-j", 2, "--out", out, timeout=400)
+    assert r.returncode == 1, r.explain()
+    lines = r.stdout.strip().splitlines()
+    m = re.match(r"minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", lines[-2])
+    assert m, r.explain()
+    size, k, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    assert n == 10 and 1 <= size <= 3 and size < start, r.explain()
+    assert k >= 5, r.explain()
+    assert 'yield in thread "depositor-' in r.stdout
+    replay = lines[-1]
+    assert replay.startswith("racehunt replay ") and "--pins" in replay and "--seed " + failing["seed"] in replay
+    pins = (out / "minimal.pins").read_text()
+    assert len(pin_lines(pins, "yield")) == size
+    # The printed command replays the minimal set, and it still fails.
+    argv = replay.split()[1:]
+    r2 = rh.run(*argv, "--out", rh.dir / "again", "--quiet")
+    assert r2.returncode == 1, r2.explain()
+
+
+def test_minimize_says_when_no_perturbation_was_needed(rh):
+    s = rh.scenario(scenario_toml(jitter=YIELDS_ONLY, check='invariants = ["total == 1"]', runs=3),
+                    {"w.py": "total = 2\n"})
+    failing = first_failing_seed(rh, s, runs=1)
+    r = rh.run("minimize", s, "--seed", failing["seed"], "--final-runs", 4, "-j", 2, "--out", rh.dir / "m")
+    assert r.returncode == 1, r.explain()
+    assert "did not need any perturbation" in r.stdout
+    assert r.stdout.strip().splitlines()[-2] == "minimal: 0 perturbation(s), reproduces 4/4", r.explain()
+
+
+def test_minimize_of_a_passing_seed_has_nothing_to_do(rh):
+    s = rh.scenario(scenario_toml(jitter=YIELDS_ONLY, runs=1), {"w.py": "x = 1\n"})
+    r = rh.run("minimize", s, "--seed", "00000000000000aa", "-j", 2, "--out", rh.dir / "m")
+    assert r.returncode == 0, r.explain()
+    assert "did not fail in 20 run(s): nothing to minimize" in r.stdout
+
+
+@pytest.mark.parametrize("args,where", [
+    (["--confirm", "6/5"], "--confirm"),
+    (["--confirm", "x"], "--confirm"),
+    (["--final-runs", "0"], "--final-runs"),
+    (["--time-budget", "soon"], "--time-budget"),
+])
+def test_minimize_rejects_bad_options(rh, args, where):
+    s = rh.scenario(scenario_toml(runs=1), {"w.py": "x = 1\n"})
+    r = rh.run("minimize", s, "--seed", "00000000000000aa", *args)
+    assert r.returncode == 2, r.explain()
+    assert where in r.stderr, r.explain()
+
+
+def test_replay_names_the_bad_line_of_a_pins_file(rh):
+    s = rh.scenario(scenario_toml(runs=1), {"w.py": "x = 1\n"})
+    bad = rh.dir / "bad.pins"
+    bad.write_text("# ok\nyield 12ab 1 two\n")
+    r = rh.run("replay", s, "--seed", "00000000000000aa", "--pins", bad)
+    assert r.returncode == 2, r.explain()
+    assert "bad.pins:2:14" in r.stderr and "expected a visit number" in r.stderr, r.explain()
