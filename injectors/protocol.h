@@ -34,6 +34,8 @@ enum racehunt_point_class {
 
 #define RACEHUNT_SHIM_MAGIC 0x52484348u /* "RHCH" */
 
+#define RACEHUNT_SHIM_TID_SLOTS 256
+
 /* Counters of one process, in RACEHUNT_RUN_DIR/shim-<pid>.bin, mapped MAP_SHARED. */
 struct racehunt_shim_counters {
     uint32_t magic;   /* RACEHUNT_SHIM_MAGIC once initialised */
@@ -57,6 +59,8 @@ struct racehunt_shim_counters {
                                    image of the same process keeps the file, a reused pid not */
     uint32_t images;            /* program images that used this file (1 + execs) */
     uint32_t thread_slots_full; /* threads started without their creation index (see shim) */
+    int32_t tids[RACEHUNT_SHIM_TID_SLOTS]; /* kernel thread id of thread index i (0: not seen),
+                                              for the first RACEHUNT_SHIM_TID_SLOTS threads */
 };
 
 #define RACEHUNT_SHIM_FLAG_ENABLED 0x1u      /* options said enabled=1 */

@@ -3,6 +3,8 @@
 #include "protocol.h"
 #include "util/strings.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -83,13 +85,49 @@ std::optional<ShimDecisionLog> read_shim_dlog(const fs::path& file) {
 
 namespace {
 
-// The process key and latest image number in shim-<pid>.bin; nullopt when unreadable.
-std::optional<std::pair<std::uint64_t, std::uint32_t>> counters_key(const fs::path& file) {
+struct ProcessIds {
+    std::uint64_t key = 0;
+    std::uint32_t images = 0;
+    std::map<std::uint32_t, int> tids; // thread index -> kernel tid
+};
+
+// The process key, latest image number and thread ids in shim-<pid>.bin; nullopt when
+// unreadable.
+std::optional<ProcessIds> counters_ids(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
     racehunt_shim_counters c{};
     if (!in.read(reinterpret_cast<char*>(&c), sizeof c) || c.magic != RACEHUNT_SHIM_MAGIC)
         return std::nullopt;
-    return std::make_pair(c.process_key, c.images);
+    ProcessIds ids{c.process_key, c.images, {}};
+    for (std::uint32_t i = 0; i < RACEHUNT_SHIM_TID_SLOTS; ++i)
+        if (c.tids[i])
+            ids.tids[i] = c.tids[i];
+    return ids;
+}
+
+// Kernel tid -> Python thread name of one process: the names of every thread that ran
+// (the bootstrap's exit event) and of the live ones (the thread map, for a hung process).
+std::map<int, std::string> python_names(const fs::path& run_dir, int pid) {
+    std::map<int, std::string> names;
+    std::ifstream events(run_dir / ("py-" + std::to_string(pid) + ".jsonl"));
+    std::string line;
+    while (std::getline(events, line)) {
+        if (line.find("\"threads_seen\"") == std::string::npos)
+            continue;
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_object() && j.contains("threads_seen") && j["threads_seen"].is_array())
+            for (const auto& e : j["threads_seen"])
+                if (e.is_array() && e.size() == 2 && e[0].is_number_integer() && e[1].is_string())
+                    names[e[0].get<int>()] = e[1].get<std::string>();
+    }
+    std::ifstream map(run_dir / ("threads-" + std::to_string(pid) + ".json"));
+    auto j = nlohmann::json::parse(map, nullptr, false);
+    if (j.is_array())
+        for (const auto& e : j)
+            if (e.is_object() && e.value("native_id", nlohmann::json()).is_number_integer() &&
+                e.value("name", nlohmann::json()).is_string())
+                names.emplace(e["native_id"].get<int>(), e["name"].get<std::string>());
+    return names;
 }
 
 } // namespace
@@ -109,15 +147,20 @@ Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_int
         if (name.rfind("shim-", 0) == 0 && f.extension() == ".dlog") {
             int pid = pid_of(f, "shim-");
             auto log = read_shim_dlog(f);
-            auto key = counters_key(run_dir / ("shim-" + std::to_string(pid) + ".bin"));
+            auto ids = counters_ids(run_dir / ("shim-" + std::to_string(pid) + ".bin"));
             if (!log)
                 continue;
+            auto names = python_names(run_dir, pid);
             for (const auto& d : log->kept) {
-                if (!key || d.image != key->second) {
+                if (!ids || d.image != ids->images) {
                     ++lost;
                     continue;
                 }
-                pins.shim.push_back({key->first, d.thread, d.n, d.point, d.action, d.ns, pid});
+                ShimPin p{ids->key, d.thread, d.n, d.point, d.action, d.ns, pid, ""};
+                if (auto t = ids->tids.find(d.thread); t != ids->tids.end())
+                    if (auto nm = names.find(t->second); nm != names.end())
+                        p.thread_name = nm->second;
+                pins.shim.push_back(p);
             }
         } else if (name.rfind("yields-", 0) == 0 && f.extension() == ".log") {
             int pid = pid_of(f, "yields-");

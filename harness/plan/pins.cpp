@@ -60,8 +60,9 @@ std::string describe(const ShimPin& p) {
         s += " of " + micros(p.ns);
     if (!p.point.empty())
         s += " at a " + p.point + " call";
-    s += " in native thread #" + std::to_string(p.thread) + " (its " + ordinal(p.n + 1) +
-         " decision)";
+    s += p.thread_name.empty() ? " in native thread #" + std::to_string(p.thread)
+                               : " in thread \"" + p.thread_name + "\"";
+    s += " (its " + ordinal(p.n + 1) + " decision)";
     if (p.pid)
         s += ", process " + std::to_string(p.pid);
     return s;

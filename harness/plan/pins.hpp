@@ -27,6 +27,7 @@ struct ShimPin {
     std::string point, action;
     std::uint32_t ns = 0;
     int pid = 0;
+    std::string thread_name; // the Python thread, when known
 };
 
 struct YieldPin {

@@ -39,6 +39,7 @@ _pending_warnings = []      # warnings raised during install(), written after `s
 _warned = set()             # keys of once-only warnings
 _map_lock = _thread.allocate_lock()
 _started_at = {}            # thread ident -> time.time() when the thread began
+_names_seen = {}            # native thread id -> Python name, every thread that began (capped)
 _threading_patched = False
 _thread_counter = None      # itertools.count of thread creation order (main thread is 0)
 _fault_file = None          # kept alive: faulthandler writes to its descriptor
@@ -1082,6 +1083,8 @@ def _patch_threading(threading):
 def _thread_begins(thread):
     ident = _thread.get_ident()
     _started_at[ident] = round(time.time(), 6)
+    if len(_names_seen) < 4096:
+        _names_seen[_native_id()] = thread.name
     index = getattr(thread, "_racehunt_index", None)
     if index is None:
         index = next(_thread_counter)
@@ -1278,7 +1281,13 @@ def _at_exit():
                     _yields.write_log()
                 except Exception as exc:
                     _warn("could not write yields log: %s: %s" % (type(exc).__name__, exc))
-        _emit("exit", {"counters": {"yield_points": visits, "yields": yields}})
+        # Names of every thread that ran, by native id: the harness names the shim's
+        # decisions with them (the thread map only holds the live ones).
+        seen = dict(_names_seen)
+        if _main_native_id is not None:
+            seen.setdefault(_main_native_id, "MainThread")
+        _emit("exit", {"counters": {"yield_points": visits, "yields": yields},
+                       "threads_seen": [[tid, name] for tid, name in seen.items()]})
     except Exception as exc:
         _internal_error("exit", exc)
 
@@ -1363,6 +1372,7 @@ def _after_fork_in_child():
         _main_done_written = False
         _started_at.clear()
         _started_at[_main_ident] = round(time.time(), 6)
+        _names_seen.clear()
         import itertools
         _thread_counter = itertools.count(1)
         try:

@@ -200,11 +200,19 @@ static void rh_note_thread(uint32_t index) {
     }
 }
 
+/* Thread index -> kernel thread id, so that the harness can name a thread's decisions by
+ * the Python thread that made them. */
+static void rh_record_tid(uint32_t index) {
+    if (index < RACEHUNT_SHIM_TID_SLOTS)
+        __atomic_store_n(&rh_counters->tids[index], (int32_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
+}
+
 static void rh_thread_start(uint32_t index) {
     rh_tls.index = index;
     rh_tls.key = rh_derive(rh_process_key, index);
     rh_tls.n = 0;
     rh_tls.init = 1;
+    rh_record_tid(index);
 }
 
 /* Threads not started through our pthread_create hook (or started while every slot was
@@ -1131,6 +1139,7 @@ static void rh_atfork_child(void) {
     memset(rh_slots, 0, sizeof rh_slots);
     rh_thread_start(0);
     if (rh_run_dir[0]) rh_open_counters(flags, 1);
+    rh_record_tid(0);
     rh_open_dlog(1);
     rh_open_log();
     rh_tls.forking = 0;
@@ -1198,6 +1207,7 @@ __attribute__((constructor)) static void rh_init(void) {
     if (rh_opt.arm && !(rh_opt.arm_python && rh_is_python())) flags |= RACEHUNT_SHIM_FLAG_ARMED;
     rh_static_counters.flags = flags;
     if (rh_run_dir[0]) rh_open_counters(flags, 0);
+    rh_record_tid(0);
     rh_open_dlog(0);
     rh_open_log();
     if (!rh_fork_handlers &&

@@ -97,6 +97,10 @@ def test_replay_with_pins_applies_exactly_the_pinned_perturbations(rh):
     full = (Path(failing["artifacts"]) / "decisions.pins").read_text()
     shim_lines = pin_lines(full, "shim")
     assert len(shim_lines) > 20, full[:500]
+    # Each decision is named by the Python thread that made it (shim thread index -> kernel
+    # thread id -> the bootstrap's names).
+    names = set(re.findall(r'in thread "([^"]+)"', full))
+    assert names == {"MainThread", "locker-1", "locker-2"}, names
     # Three of the main thread's decisions, and nothing else.
     main = [l for l in shim_lines if l.split()[2] == "0"][:3]
     assert len(main) == 3, shim_lines[:10]

@@ -38,9 +38,9 @@ FLAG_ARMED = 0x8
 MAGIC = 0x52484348
 
 # struct racehunt_shim_counters (injectors/protocol.h), little-endian x86_64/aarch64.
-COUNTERS_FORMAT = "<IIiiQII7Q7Q7QQQQ64sQQQII"
+COUNTERS_FORMAT = "<IIiiQII7Q7Q7QQQQ64sQQQII256i"
 COUNTERS_SIZE = struct.calcsize(COUNTERS_FORMAT)
-assert COUNTERS_SIZE == 320
+assert COUNTERS_SIZE == 320 + 256 * 4
 
 
 def shim_path():
@@ -99,7 +99,8 @@ def read_counters(path):
     rest = v[7 + 3 * n:]
     (c["delay_ns_total"], c["starvation_windows"], c["starvation_ns_total"], exe,
      c["decisions"], c["wake_yields"], c["start_ticks"], c["images"],
-     c["thread_slots_full"]) = rest
+     c["thread_slots_full"]) = rest[:9]
+    c["tids"] = list(rest[9:])
     c["exe"] = exe.split(b"\0", 1)[0].decode()
     c["injected"] = sum(c["yields"].values()) + sum(c["delays"].values())
     return c
@@ -108,7 +109,7 @@ def read_counters(path):
 def counters_by_pid(run_dir):
     out = {}
     for name in os.listdir(run_dir):
-        if name.startswith("shim-") and name.endswith(".bin"):
+        if name.startswith("shim-") and name.endswith(".bin") and name[5:-4].isdigit():
             out[int(name[5:-4])] = read_counters(os.path.join(run_dir, name))
     return out
 
@@ -307,7 +308,8 @@ def test_decision_log_is_off_with_dlog0_and_separate_per_forked_child(tmp_path):
 
 
 def proc_pid_of(run_dir):
-    pids = [int(n[5:-4]) for n in os.listdir(run_dir) if n.startswith("shim-") and n.endswith(".bin")]
+    pids = [int(n[5:-4]) for n in os.listdir(run_dir)
+            if n.startswith("shim-") and n.endswith(".bin") and n[5:-4].isdigit()]
     assert len(pids) == 1, pids
     return pids[0]
 
@@ -581,3 +583,68 @@ def proc_pid(files, python):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+FLAG_PINS_BAD = 0x10
+PINS_MAGIC = 0x4E495052
+
+
+def log_by_thread(run_dir, proc):
+    """(process key, {thread: [(n, class, action, ns), ...]}) of the one text log."""
+    logs = [n for n in os.listdir(run_dir) if n.endswith(".log")]
+    assert len(logs) == 1, (logs, proc.repro)
+    (header, records), = read_log(os.path.join(run_dir, logs[0]))
+    return header.split(" key=")[1].split()[0], per_thread(records)
+
+
+def write_pins(path, records):
+    """shim-pins.bin: header, then (process key, thread, n) sorted."""
+    records = sorted(records)
+    data = struct.pack("<IIII", PINS_MAGIC, 1, len(records), 16)
+    for key, thread, n in records:
+        data += struct.pack("<QII", key, thread, n)
+    path.write_bytes(data)
+
+
+def test_pins_perturb_only_the_pinned_decisions(tmp_path):
+    # First an unpinned run with p=1 (every decision perturbs) to learn the process key.
+    free = tmp_path / "free"
+    free.mkdir()
+    proc = run([program("shim_pattern"), "2", "30"], free, f"seed={SEED}:p=1:max_delay_ns=1000:log=1")
+    assert proc.returncode == 0, proc.repro
+    key, threads = log_by_thread(free, proc)
+    assert len(threads) == 3 and all(len(d) > 20 for d in threads.values()), proc.repro
+    # Pin five decisions: three of the main thread, two of worker 2, one past the end.
+    pinned = [(0, 0), (0, 7), (0, 19), (2, 4), (2, 5), (1, 10 ** 6)]
+    pinned_dir = tmp_path / "pinned"
+    pinned_dir.mkdir()
+    write_pins(pinned_dir / "shim-pins.bin", [(int(key, 16), t, n) for t, n in pinned])
+    proc = run([program("shim_pattern"), "2", "30"], pinned_dir,
+               f"seed={SEED}:p=1:max_delay_ns=1000:log=1:pins=1")
+    assert proc.returncode == 0, proc.repro
+    _, got = log_by_thread(pinned_dir, proc)
+    assert {t: [n for n, *_ in d] for t, d in got.items()} == {0: [0, 7, 19], 2: [4, 5]}, (got, proc.repro)
+    c = only_counters(pinned_dir, proc)
+    assert c["injected"] == 5 and not c["flags"] & FLAG_PINS_BAD
+    # Every decision is still drawn, so the decision count equals the unpinned run's.
+    assert c["decisions"] == only_counters(free, proc)["decisions"]
+    # The pinned perturbations are the unpinned run's own: same class and action.
+    for t, d in got.items():
+        assert d == [x for x in threads[t] if x[0] in {n for tt, n in pinned if tt == t}]
+
+
+def test_a_missing_pins_file_pins_nothing_and_says_so(tmp_path):
+    proc = run([program("shim_pattern"), "1", "20"], tmp_path, f"seed={SEED}:p=1:pins=1")
+    assert proc.returncode == 0, proc.repro
+    c = only_counters(tmp_path, proc)
+    assert c["injected"] == 0 and c["flags"] & FLAG_PINS_BAD, c
+
+
+def test_counters_name_each_thread_index_by_its_kernel_id(tmp_path):
+    proc = run([program("shim_pattern"), "3", "5"], tmp_path, f"seed={SEED}:p=0")
+    assert proc.returncode == 0, proc.repro
+    c = only_counters(tmp_path, proc)
+    assert c["tids"][0] == c["pid"]            # the main thread's tid is the pid
+    workers = c["tids"][1:4]
+    assert all(t > 0 for t in workers) and len(set(workers)) == 3 and c["pid"] not in workers
+    assert c["tids"][4:] == [0] * (256 - 4)
