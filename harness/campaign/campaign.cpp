@@ -220,6 +220,8 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"granularity", p.jitter.yields.granularity},
                    {"focus", p.jitter.yields.focus},
                    {"log", true}};
+    if (p.jitter.control)
+        j["control"] = {{"strategy", p.jitter.control->strategy}, {"depth", p.jitter.control->depth}};
     if (c.pins && !c.pins->yields.empty()) {
         json pins = json::array();
         for (const auto& y : c.pins->yields)
@@ -421,7 +423,8 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     const std::uint64_t py_yields = python_counters.value("yields", 0LL);
     const bool planned = plan.jitter.shim.enabled || plan.jitter.yields.probability > 0 ||
                          plan.jitter.switch_interval.has_value();
-    const bool happened = shim.yields + shim.delays + py_yields > 0 ||
+    const std::uint64_t switches = python_counters.value("control_switches", 0LL);
+    const bool happened = shim.yields + shim.delays + py_yields + switches > 0 ||
                           (plan.jitter.switch_interval.has_value() && !reports.empty());
     if (planned && !happened && r.injected)
         r.warnings.push_back("no perturbation was injected in this run (no sync point or "

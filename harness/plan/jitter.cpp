@@ -143,6 +143,22 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.yields.focus = own_focus;
     if (p.yields.probability == 0)
         p.yields.focus.clear();
+    if (spec.mode && *spec.mode == "controlled") {
+        // One thread runs at a time, so the noise layers have nothing to perturb: the
+        // scheduler takes every focus line as a scheduling point instead.
+        ControlPlan c;
+        c.strategy = spec.strategy.value_or("pct");
+        c.depth = static_cast<int>(spec.depth.value_or(3));
+        p.control = c;
+        p.switch_interval.reset();
+        p.shim = ShimPlan{};
+        p.yields.probability = 1.0;
+        p.yields.granularity = "line";
+        if (!spec.yield_focus) {
+            p.yields.focus = own_focus;
+            p.yields.widened = false;
+        }
+    }
     // CPython keeps the switch interval in whole microseconds: plan what the interpreter
     // will really use, so the recorded value and the applied one are the same number.
     if (p.switch_interval)
@@ -180,6 +196,8 @@ nlohmann::json JitterPlan::to_json() const {
             y["pinned"] = yields.pinned;
     }
     j["yields"] = y;
+    if (control)
+        j["control"] = {{"strategy", control->strategy}, {"depth", control->depth}};
     if (pinned)
         j["pinned"] = *pinned;
     return j;

@@ -34,8 +34,16 @@ struct YieldPlan {
     bool operator==(const YieldPlan&) const = default;
 };
 
+// Controlled mode: one Python thread at a time, the next chosen by a seeded strategy.
+struct ControlPlan {
+    std::string strategy = "pct"; // pct | random
+    int depth = 3;                   // pct: priority change points + 1
+    bool operator==(const ControlPlan&) const = default;
+};
+
 struct JitterPlan {
     std::string profile;
+    std::optional<ControlPlan> control; // set: controlled mode (the noise layers are off)
     std::optional<double> switch_interval; // nullopt: keep the interpreter's default
     ShimPlan shim;
     std::optional<std::size_t> pinned;     // with pins: how many perturbations are pinned

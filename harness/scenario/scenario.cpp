@@ -63,7 +63,8 @@ const std::vector<std::string> kRootKeys = {"name", "description", "workload", "
                                             "run"};
 const std::vector<std::string> kWorkloadKeys = {"script", "module", "pytest", "command", "args",
                                                 "python", "cwd",    "env",    "timeout"};
-const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shim", "yields"};
+const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shim", "yields",
+                                               "mode", "strategy", "depth"};
 const std::vector<std::string> kShimKeys = {"probability", "max_delay", "starvation"};
 const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus"};
 const std::vector<std::string> kCheckKeys = {"exit_code", "thread_exceptions", "invariants",
@@ -438,6 +439,16 @@ void read_jitter(TableReader& j, Scenario& s) {
         s.jitter.yield_granularity = y->choice("granularity", {"line", "opcode", "call"});
         s.jitter.yield_focus = y->strings("focus");
     }
+    s.jitter.mode = j.choice("mode", {"noise", "controlled"});
+    s.jitter.strategy = j.choice("strategy", {"random", "pct"});
+    s.jitter.depth = j.integer("depth", 1, 100);
+    if ((s.jitter.strategy || s.jitter.depth) && s.jitter.mode.value_or("noise") != "controlled")
+        throw util::usage_error(j.where(s.jitter.strategy ? "strategy" : "depth"),
+                                "jitter.strategy and jitter.depth belong to the controlled mode",
+                                "add mode = \"controlled\" to [jitter], or remove them");
+    if (s.jitter.depth && s.jitter.strategy.value_or("random") != "pct")
+        throw util::usage_error(j.where("depth"), "jitter.depth is the depth of the pct strategy",
+                                "add strategy = \"pct\", or remove depth");
 }
 
 void read_check(TableReader& c, Scenario& s) {
@@ -628,6 +639,12 @@ std::string scenario_to_toml(const Scenario& s) {
         y.insert("focus", strings(*s.jitter.yield_focus));
     if (!y.empty())
         j.insert("yields", y);
+    if (s.jitter.mode)
+        j.insert("mode", *s.jitter.mode);
+    if (s.jitter.strategy)
+        j.insert("strategy", *s.jitter.strategy);
+    if (s.jitter.depth)
+        j.insert("depth", *s.jitter.depth);
     root.insert("jitter", j);
 
     toml::table c;

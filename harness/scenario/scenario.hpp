@@ -31,6 +31,9 @@ struct JitterSpec {
     std::optional<double> yield_probability;
     std::optional<std::string> yield_granularity; // line | opcode | call
     std::optional<std::vector<std::string>> yield_focus;
+    std::optional<std::string> mode;     // noise | controlled
+    std::optional<std::string> strategy; // random | pct (controlled mode)
+    std::optional<std::int64_t> depth;   // pct's depth
     bool operator==(const JitterSpec&) const = default;
 };
 

@@ -45,6 +45,7 @@ _thread_counter = None      # itertools.count of thread creation order (main thr
 _fault_file = None          # kept alive: faulthandler writes to its descriptor
 _dump_signal = None
 _yields = None              # _Yields when Python yield points are active
+_control = None             # _racehunt_control.Scheduler in controlled mode
 _yields_mode = "off"
 _orig_excepthook = None
 
@@ -777,6 +778,15 @@ class _Yields(object):
         """Yield the GIL at a decided visit, then draw the next gap."""
         if _dumping:
             return
+        if _control is not None:
+            # Controlled mode: every visit of a focus line is a scheduling point.
+            stream.countdown = 1
+            t = _control.me()
+            if t is None and not _control.threads and _thread.get_ident() == _main_ident:
+                t = _control.adopt_main("MainThread")
+            if t is not None:
+                _control.point(t, filename, line)
+            return
         stream.yields += 1
         log = stream.log
         if log is not None and len(log) < self.LOG_LIMIT:
@@ -814,6 +824,17 @@ class _Yields(object):
 
 
 _tls = _thread._local()
+
+
+def _write_control_log():
+    """control-<pid>.log: the controlled schedule, step by step (docs/PROTOCOL.md)."""
+    if _control is None or _run_dir is None:
+        return
+    try:
+        data = _control.render_log(_abs_file).encode("utf-8", "replace")
+        _write_atomically(os.path.join(_run_dir, "control-%d.log" % _pid), data)
+    except Exception as exc:
+        _warn("could not write the controlled schedule: %s: %s" % (type(exc).__name__, exc))
 
 
 def _current_stream():
@@ -1043,6 +1064,9 @@ def _patch_threading(threading):
         # CPython's finalisation looks up threading._shutdown by name (3.8-3.13) and
         # calls it once the main module returned or raised, before atexit handlers.
         first = not _main_done_written
+        if _control is not None:
+            # The main thread waits for the others outside the scheduler.
+            _control.retire()
         if first:
             try:
                 _write_main_done(threading)
@@ -1072,6 +1096,9 @@ def _patch_threading(threading):
             return orig_threading_settrace(func)
         settrace.__wrapped__ = orig_threading_settrace
         threading.settrace = settrace
+    if _control is not None:
+        import _racehunt_control
+        _racehunt_control.install(threading, _control, _thread.allocate_lock, _abs_file)
     _threading_patched = True
     # The main thread now has a threading name; the map shows it.
     try:
@@ -1276,6 +1303,7 @@ def _at_exit():
                 if stream is not None and current is not stream.tracer and "settrace" not in _warned:
                     _warn("the main thread's trace function was replaced (%s); Python yield "
                           "points stopped there" % _safe_repr(current, 200), key="settrace")
+            _write_control_log()
             if _yields.log_enabled:
                 try:
                     _yields.write_log()
@@ -1286,7 +1314,12 @@ def _at_exit():
         seen = dict(_names_seen)
         if _main_native_id is not None:
             seen.setdefault(_main_native_id, "MainThread")
-        _emit("exit", {"counters": {"yield_points": visits, "yields": yields},
+        counters = {"yield_points": visits, "yields": yields}
+        if _control is not None:
+            counters["control_steps"] = _control.steps
+            counters["control_switches"] = _control.switches
+            counters["control_lost"] = 1 if _control.lost is not None else 0
+        _emit("exit", {"counters": counters,
                        "threads_seen": [[tid, name] for tid, name in seen.items()]})
     except Exception as exc:
         _internal_error("exit", exc)
@@ -1440,7 +1473,7 @@ def _section(config, name):
 def install():
     """Called by sitecustomize.py in every Python process that has RACEHUNT_PROTOCOL."""
     global _installed, _fd, _run_dir, _pid, _role, _config, _invariants, _process_key
-    global _main_ident, _main_native_id, _thread_counter, _yields, _yields_mode
+    global _main_ident, _main_native_id, _thread_counter, _yields, _yields_mode, _control
     global _orig_excepthook, _real_settrace, _OUR_FILES, _start_cwd, _memory_limit
     if _installed:
         return
@@ -1469,6 +1502,7 @@ def install():
     here = os.path.dirname(os.path.abspath(__file__))
     _OUR_FILES = (os.path.join(here, "racehunt.py"), os.path.join(here, "_racehunt_bootstrap.py"),
                   os.path.join(here, "_racehunt_forensics.py"),
+                  os.path.join(here, "_racehunt_control.py"),
                   __file__)
 
     try:
@@ -1534,6 +1568,19 @@ def install():
         _enable_faulthandler()
     except Exception as exc:
         _warn("faulthandler setup failed: %s: %s" % (type(exc).__name__, exc))
+
+    control = _section(_config, "control")
+    if control and _role == "root":
+        try:
+            import _racehunt_control
+            _control = _racehunt_control.Scheduler(
+                _derive(_process_key, 0xC0), str(control.get("strategy") or "pct"),
+                int(control.get("depth") or 3), int(control.get("pct_steps") or 10000),
+                float(control.get("stall") or 2.0), _emit, _warn)
+        except Exception as exc:
+            _control = None
+            _warn("controlled mode could not start (%s: %s); the run goes on in noise mode"
+                  % (type(exc).__name__, exc))
 
     yields = _section(_config, "yields")
     try:
@@ -1675,6 +1722,7 @@ def _on_dump_signal(signum, frame):
     try:
         import _racehunt_forensics
         _racehunt_forensics.write_pystacks("dump_signal")
+        _write_control_log()
         if _yields is not None and _yields.log_enabled:
             _yields.write_log()   # a hung process never reaches its atexit
     except Exception as exc:
