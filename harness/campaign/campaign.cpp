@@ -1,6 +1,7 @@
 #include "campaign/campaign.hpp"
 
 #include "analysis/decisions.hpp"
+#include "analysis/interleaving.hpp"
 #include "analysis/dump.hpp"
 #include "run/probe.hpp"
 
@@ -462,6 +463,12 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
         write_text(run_dir / "decisions.txt",
                    render_decisions(run_dir, plan.jitter.switch_interval,
                                     "run " + std::to_string(index) + ", seed " + util::hex64(seed)));
+        if (plan.jitter.control) {
+            std::string steps = render_interleaving(
+                run_dir, "run " + std::to_string(index) + ", seed " + util::hex64(seed) + ", " + r.signature);
+            if (!steps.empty())
+                write_text(run_dir / "interleaving.txt", steps);
+        }
         write_text(run_dir / "decisions.pins",
                    pins_to_text(collect_decisions(run_dir, plan.jitter.switch_interval),
                                 "every perturbation of run " + std::to_string(index) + ", seed " +
