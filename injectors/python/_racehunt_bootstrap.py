@@ -646,6 +646,8 @@ class _Yields(object):
     """
 
     LOG_LIMIT = 200000      # entries kept per thread in yields-<pid>.log
+    SLEEP_SHARE = 0.5       # of the elapsed time, at most, spent in yields
+    budget_hits = 0         # decided yields skipped because the budget was spent
 
     def __init__(self, probability, granularity, focus, log_enabled, pins=None):
         import math
@@ -679,7 +681,14 @@ class _Yields(object):
             import fnmatch
             self.fnmatch = fnmatch.fnmatchcase
         self.sleep = time.sleep
+        self.clock = time.perf_counter
         self.other_threads = _thread._count
+        # Budget: yields may take at most SLEEP_SHARE of the time since set-up; past it a
+        # yield point does nothing. Without it, opcode yield points in a hot loop slowed a
+        # correct program (inline-attr-increment-fixed, 0.15 s plain) to over 20 s, past
+        # its timeout: a false alarm made by racehunt.
+        self.t0 = self.clock()
+        self.slept = 0.0
 
     def _add_path(self, path, is_dir=None):
         forms = set()
@@ -797,7 +806,19 @@ class _Yields(object):
         # machine). A real sleep of 1 us, which the kernel rounds up to its timer slack
         # (about 50 us), lets the other threads run. With no other thread there is
         # nobody to yield to, and the cheap sleep(0) keeps single-threaded code fast.
-        self.sleep(1e-6 if self.other_threads() else 0)
+        if not self.other_threads():
+            self.sleep(0)
+            return
+        # A yield costs more than its sleep: getting the GIL back can take up to a switch
+        # interval. All of it counts against the budget; past the budget the yield point
+        # does nothing.
+        clock = self.clock
+        start = clock()
+        if self.slept > self.SLEEP_SHARE * (start - self.t0):
+            self.budget_hits += 1
+            return
+        self.sleep(1e-6)
+        self.slept += clock() - start
 
     def counters(self):
         visits = 0
@@ -1315,6 +1336,8 @@ def _at_exit():
         if _main_native_id is not None:
             seen.setdefault(_main_native_id, "MainThread")
         counters = {"yield_points": visits, "yields": yields}
+        if _yields is not None and _yields.budget_hits:
+            counters["yields_over_budget"] = _yields.budget_hits
         if _control is not None:
             counters["control_steps"] = _control.steps
             counters["control_switches"] = _control.switches
