@@ -194,7 +194,7 @@ lock = threading.Lock()
 n = 0
 def work():
     global n
-    for _ in range(20000):
+    for _ in range(5000):
         with lock:
             n += 1
 threads = [threading.Thread(target=work) for _ in range(4)]
@@ -211,11 +211,11 @@ def test_yield_points_keep_to_their_time_budget(rh):
     # minutes; with it, the yields that would exceed half the elapsed time are skipped and
     # the run passes well inside its limit.
     jitter = 'switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.05, granularity = "opcode" }'
-    s = rh.scenario(scenario_toml(jitter=jitter, check='invariants = ["n == 80000"]', runs=2, timeout="60s"),
+    s = rh.scenario(scenario_toml(jitter=jitter, check='invariants = ["n == 20000"]', runs=2, timeout="60s"),
                     {"w.py": HOT_LOCKED_LOOP})
     out = rh.dir / "o"
     r = rh.run(s, "-j", 1, "--quiet", "--out", out)
     assert r.returncode == 0, r.explain()
     for rec in r.records(out):
         py = rec["counters"]["python"]
-        assert py["yields"] > 1000 and py["yields_over_budget"] > 0, py
+        assert py["yields"] > 300 and py["yields_over_budget"] > 0, py
