@@ -2,6 +2,8 @@
 
 #include "util/strings.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -88,7 +90,72 @@ std::string pad(std::string s, std::size_t width) {
 
 } // namespace
 
-std::string render_interleaving(const fs::path& run_dir, const std::string& title, std::size_t tail) {
+namespace {
+
+// What a reader sees of one process's schedule: around every switch the steps that led to
+// it and followed it; long stretches of one thread folded into one row; the last steps
+// (where the failure shows) always. At most `tail` step rows, the last ones.
+struct Row {
+    enum Kind { Step, Folded, Switch } kind = Step;
+    const ControlStep* step = nullptr; // Step
+    std::size_t folded = 0;            // Folded: how many steps
+    std::uint32_t thread = 0;          // whose steps (Folded) or who runs next (Switch)
+};
+
+std::vector<Row> layout(const ControlLog& log, std::size_t tail, std::size_t* omitted) {
+    const auto& st = log.steps;
+    const std::size_t n = st.size();
+    std::vector<bool> show(n, false);
+    constexpr std::size_t kContext = 6;
+    for (std::size_t i = 1; i < n; ++i) {
+        if (st[i].thread == st[i - 1].thread)
+            continue;
+        for (std::size_t j = i > kContext ? i - kContext : 0; j < std::min(n, i + kContext); ++j)
+            show[j] = true;
+    }
+    for (std::size_t j = n > kContext * 2 ? n - kContext * 2 : 0; j < n; ++j)
+        show[j] = true;
+    for (std::size_t j = 0; j < std::min(n, kContext); ++j)
+        show[j] = true;
+    const std::size_t shown = static_cast<std::size_t>(std::count(show.begin(), show.end(), true));
+    std::size_t begin = 0;
+    *omitted = 0;
+    if (shown > tail) {
+        std::size_t seen = 0;
+        for (std::size_t j = n; j-- > 0;)
+            if (show[j] && ++seen == tail) {
+                begin = j;
+                break;
+            }
+        *omitted = shown - tail;
+    }
+    std::vector<Row> rows;
+    std::optional<std::uint32_t> last;
+    std::size_t folded = 0;
+    for (std::size_t i = begin; i < n; ++i) {
+        const ControlStep& s = st[i];
+        if (last && *last != s.thread) {
+            if (folded)
+                rows.push_back({Row::Folded, nullptr, folded, *last});
+            folded = 0;
+            rows.push_back({Row::Switch, nullptr, 0, s.thread});
+        }
+        last = s.thread;
+        if (!show[i]) {
+            ++folded;
+            continue;
+        }
+        if (folded)
+            rows.push_back({Row::Folded, nullptr, folded, s.thread});
+        folded = 0;
+        rows.push_back({Row::Step, &s, 0, s.thread});
+    }
+    if (folded && last)
+        rows.push_back({Row::Folded, nullptr, folded, *last});
+    return rows;
+}
+
+std::vector<fs::path> control_logs(const fs::path& run_dir) {
     std::vector<fs::path> files;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(run_dir, ec)) {
@@ -96,84 +163,193 @@ std::string render_interleaving(const fs::path& run_dir, const std::string& titl
         if (name.rfind("control-", 0) == 0 && e.path().extension() == ".log")
             files.push_back(e.path());
     }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+std::string thread_name(const ControlLog& log, std::uint32_t t) {
+    return t < log.threads.size() && !log.threads[t].empty() ? log.threads[t] : "#" + std::to_string(t);
+}
+
+const char* const kIntro =
+    "The run was controlled: one Python thread ran at a time, and the turn changed hands "
+    "only at the scheduling points below (lines of focus code, lock operations, thread "
+    "start and join, sleeps). Each line shows a thread about to run that line. Replaying "
+    "the seed repeats this schedule exactly.";
+
+} // namespace
+
+std::string render_interleaving(const fs::path& run_dir, const std::string& title, std::size_t tail) {
+    auto files = control_logs(run_dir);
     if (files.empty())
         return "";
-    std::sort(files.begin(), files.end());
     std::ostringstream o;
-    o << "racehunt interleaving: " << title << "\n"
-      << "The run was controlled: one Python thread ran at a time, and the turn changed hands\n"
-         "only at the scheduling points below (lines of focus code, lock operations, thread\n"
-         "start and join, sleeps). Each line shows a thread about to run that line. Replaying\n"
-         "the seed repeats this schedule exactly.\n";
+    o << "racehunt interleaving: " << title << "\n";
+    // The intro, wrapped at about 88 columns.
+    std::string line;
+    std::istringstream words(kIntro);
+    std::string w;
+    while (words >> w) {
+        if (!line.empty() && line.size() + 1 + w.size() > 88) {
+            o << line << "\n";
+            line.clear();
+        }
+        line += (line.empty() ? "" : " ") + w;
+    }
+    o << line << "\n";
     Sources sources;
     for (const auto& f : files) {
         auto log = read_control_log(f);
         if (!log)
             continue;
         o << "\nprocess " << log->pid << ": " << log->header << "\n";
-        auto name = [&](std::uint32_t t) {
-            return t < log->threads.size() && !log->threads[t].empty() ? log->threads[t]
-                                                                       : "#" + std::to_string(t);
-        };
         std::size_t width = 8;
         for (const auto& n : log->threads)
             width = std::max(width, n.size() + 2);
-        // Around every switch the steps that led to it and followed it are shown; long
-        // stretches of one thread in between are folded into one line. The last steps
-        // (where the failure shows) are always shown.
-        const auto& st = log->steps;
-        const std::size_t n = st.size();
-        std::vector<bool> show(n, false);
-        constexpr std::size_t kContext = 6;
-        for (std::size_t i = 1; i < n; ++i) {
-            if (st[i].thread == st[i - 1].thread)
-                continue;
-            for (std::size_t j = i > kContext ? i - kContext : 0; j < std::min(n, i + kContext); ++j)
-                show[j] = true;
-        }
-        for (std::size_t j = n > kContext * 2 ? n - kContext * 2 : 0; j < n; ++j)
-            show[j] = true;
-        for (std::size_t j = 0; j < std::min(n, kContext); ++j)
-            show[j] = true;
-        std::size_t shown = static_cast<std::size_t>(std::count(show.begin(), show.end(), true));
-        std::size_t skip_until = 0;
-        if (shown > tail) {
-            // Too many switches to show them all: keep the last `tail` shown steps.
-            std::size_t seen = 0;
-            for (std::size_t j = n; j-- > 0;)
-                if (show[j] && ++seen == tail) {
-                    skip_until = j;
-                    break;
-                }
-            o << "(" << shown - tail << " earlier steps near switches are left out; the failure is at the end)\n";
-        }
+        std::size_t omitted = 0;
+        auto rows = layout(*log, tail, &omitted);
+        if (omitted)
+            o << "(" << omitted << " earlier steps near switches are left out; the failure is at the end)\n";
         o << pad("step", 8) << pad("thread", width) << pad("where", 28) << "source or event\n";
-        std::optional<std::uint32_t> last;
-        std::size_t folded = 0;
-        for (std::size_t i = skip_until; i < n; ++i) {
-            const ControlStep& s = st[i];
-            if (last && *last != s.thread) {
-                if (folded)
-                    o << "        ... " << folded << " more step(s) of " << name(*last) << "\n";
-                folded = 0;
-                o << "  ---- switch: " << name(s.thread) << " runs ----\n";
+        for (const auto& r : rows) {
+            if (r.kind == Row::Switch) {
+                o << "  ---- switch: " << thread_name(*log, r.thread) << " runs ----\n";
+            } else if (r.kind == Row::Folded) {
+                o << "        ... " << r.folded << " more step(s) of " << thread_name(*log, r.thread) << "\n";
+            } else {
+                const ControlStep& s = *r.step;
+                std::string where = s.where.empty() ? "" : util::base_name(s.where);
+                std::string what = s.kind == "line" ? sources.line(s.where) : "[" + s.kind + "]";
+                o << pad(std::to_string(s.step), 8) << pad(thread_name(*log, s.thread), width)
+                  << pad(where, 28) << what << "\n";
             }
-            last = s.thread;
-            if (!show[i]) {
-                ++folded;
-                continue;
-            }
-            if (folded) {
-                o << "        ... " << folded << " more step(s) of " << name(s.thread) << "\n";
-                folded = 0;
-            }
-            std::string where = s.where.empty() ? "" : util::base_name(s.where);
-            std::string what = s.kind == "line" ? sources.line(s.where) : "[" + s.kind + "]";
-            o << pad(std::to_string(s.step), 8) << pad(name(s.thread), width) << pad(where, 28)
-              << what << "\n";
         }
     }
     return o.str();
+}
+
+std::string render_interleaving_html(const fs::path& run_dir, const std::string& title, std::size_t tail) {
+    auto files = control_logs(run_dir);
+    if (files.empty())
+        return "";
+    nlohmann::json data;
+    data["title"] = title;
+    data["intro"] = kIntro;
+    data["processes"] = nlohmann::json::array();
+    Sources sources;
+    for (const auto& f : files) {
+        auto log = read_control_log(f);
+        if (!log)
+            continue;
+        std::size_t omitted = 0;
+        auto rows = layout(*log, tail, &omitted);
+        nlohmann::json p;
+        p["pid"] = log->pid;
+        p["header"] = log->header;
+        p["threads"] = log->threads;
+        p["omitted"] = omitted;
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& r : rows) {
+            if (r.kind == Row::Switch)
+                out.push_back({{"switch", r.thread}});
+            else if (r.kind == Row::Folded)
+                out.push_back({{"fold", r.folded}, {"t", r.thread}});
+            else
+                out.push_back({{"t", r.step->thread},
+                               {"step", r.step->step},
+                               {"where", r.step->where.empty() ? "" : util::base_name(r.step->where)},
+                               {"text", r.step->kind == "line" ? sources.line(r.step->where)
+                                                               : "[" + r.step->kind + "]"}});
+        }
+        p["rows"] = out;
+        data["processes"].push_back(p);
+    }
+    // In a <script> element, "</" could end it early: JSON allows "<\/" for it.
+    std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string safe;
+    safe.reserve(json.size());
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        if (json[i] == '<' && i + 1 < json.size() && json[i + 1] == '/')
+            safe += "<\\";
+        else
+            safe += json[i];
+    }
+    std::string html = R"HTML(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>racehunt interleaving</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.2em} .intro{max-width:60em;color:#555}
+table.lanes{border-collapse:collapse;margin:1em 0;font:12px/1.3 ui-monospace,monospace}
+table.lanes th{position:sticky;top:0;background:#f4f4f4;border-bottom:2px solid #888;padding:4px 8px;text-align:left}
+table.lanes td{border-left:1px solid #ddd;padding:1px 8px;vertical-align:top;white-space:pre}
+td.step{color:#888;text-align:right;border-left:none}
+tr.switch td{border-top:2px solid #c33}
+tr.fold td{color:#999;font-style:italic}
+.where{color:#36c;margin-right:.6em}
+</style></head><body>
+<h1 id="title"></h1><p class="intro" id="intro"></p><div id="processes"></div>
+<script id="data" type="application/json">)HTML";
+    html += safe;
+    html += R"HTML(</script>
+<script>
+"use strict";
+const data = JSON.parse(document.getElementById("data").textContent);
+document.getElementById("title").textContent = "racehunt interleaving: " + data.title;
+document.getElementById("intro").textContent = data.intro;
+const root = document.getElementById("processes");
+for (const p of data.processes) {
+  const h = document.createElement("h2");
+  h.textContent = "process " + p.pid + ": " + p.header;
+  root.appendChild(h);
+  if (p.omitted) {
+    const note = document.createElement("p");
+    note.textContent = p.omitted + " earlier steps near switches are left out; the failure is at the end.";
+    root.appendChild(note);
+  }
+  const table = document.createElement("table");
+  table.className = "lanes";
+  const head = table.createTHead().insertRow();
+  const stepHead = document.createElement("th");
+  stepHead.textContent = "step";
+  head.appendChild(stepHead);
+  p.threads.forEach((name, i) => {
+    const th = document.createElement("th");
+    th.className = "lane";
+    th.dataset.thread = i;
+    th.textContent = name || ("#" + i);
+    head.appendChild(th);
+  });
+  const body = table.createTBody();
+  let switched = false;
+  for (const r of p.rows) {
+    if (r.switch !== undefined) { switched = true; continue; }
+    const tr = body.insertRow();
+    if (switched) tr.className = "switch";
+    switched = false;
+    const s = tr.insertCell();
+    s.className = "step";
+    s.textContent = r.step !== undefined ? r.step : "";
+    for (let i = 0; i < p.threads.length; i++) {
+      const td = tr.insertCell();
+      if (i !== r.t) continue;
+      if (r.fold !== undefined) {
+        tr.className += " fold";
+        td.textContent = "\u2026 " + r.fold + " more step(s)";
+      } else {
+        const w = document.createElement("span");
+        w.className = "where";
+        w.textContent = r.where;
+        td.appendChild(w);
+        td.appendChild(document.createTextNode(r.text));
+      }
+    }
+  }
+  root.appendChild(table);
+}
+document.body.dataset.rendered = "yes";
+</script></body></html>
+)HTML";
+    return html;
 }
 
 } // namespace racehunt

@@ -33,4 +33,9 @@ std::optional<ControlLog> read_control_log(const std::filesystem::path& file);
 std::string render_interleaving(const std::filesystem::path& run_dir, const std::string& title,
                                 std::size_t tail = 400);
 
+// The same steps as a self-contained HTML page: one lane (column) per thread, switches
+// marked, no external resources.
+std::string render_interleaving_html(const std::filesystem::path& run_dir, const std::string& title,
+                                     std::size_t tail = 400);
+
 } // namespace racehunt

@@ -464,10 +464,13 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
                    render_decisions(run_dir, plan.jitter.switch_interval,
                                     "run " + std::to_string(index) + ", seed " + util::hex64(seed)));
         if (plan.jitter.control) {
-            std::string steps = render_interleaving(
-                run_dir, "run " + std::to_string(index) + ", seed " + util::hex64(seed) + ", " + r.signature);
-            if (!steps.empty())
+            const std::string title =
+                "run " + std::to_string(index) + ", seed " + util::hex64(seed) + ", " + r.signature;
+            std::string steps = render_interleaving(run_dir, title);
+            if (!steps.empty()) {
                 write_text(run_dir / "interleaving.txt", steps);
+                write_text(run_dir / "interleaving.html", render_interleaving_html(run_dir, title));
+            }
         }
         write_text(run_dir / "decisions.pins",
                    pins_to_text(collect_decisions(run_dir, plan.jitter.switch_interval),

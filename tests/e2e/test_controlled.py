@@ -5,6 +5,8 @@ named, and where racehunt cannot see a blocking call it says so and goes on in n
 import hashlib
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -193,3 +195,26 @@ def test_bad_controlled_settings_name_their_place(rh, jitter, where, message):
     r = rh.run(s, "--runs", 1)
     assert r.returncode == 2, r.explain()
     assert "scenario.toml:" in r.stderr and message in r.stderr, r.explain()
+
+
+def test_the_html_interleaving_shows_one_lane_per_thread_in_chromium(rh):
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not installed (scripts/test.sh installs it)"
+    s = rh.scenario(scenario_toml(jitter=CONTROLLED + '\nstrategy = "random"',
+                                  check='invariants = ["account.balance == 400"]', runs=2),
+                    {"w.py": LOST_UPDATE})
+    out = rh.dir / "o"
+    r = rh.run(s, "-j", 2, "--quiet", "--out", out)
+    fail = next(x for x in r.records(out) if x["outcome"] == "fail")
+    page = Path(fail["artifacts"]) / "interleaving.html"
+    # The page builds its table with a script; --dump-dom shows the document after it ran,
+    # and the script marks the body when it got to the end without an exception.
+    p = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+                        "--user-data-dir=%s" % (rh.dir / "chromium-profile"),
+                        "--dump-dom", page.as_uri()],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    dom = p.stdout
+    assert 'data-rendered="yes"' in dom, (p.returncode, p.stderr[-2000:], dom[:2000])
+    lanes = re.findall(r'<th class="lane" data-thread="(\d+)">([^<]*)</th>', dom)
+    assert [name for _, name in lanes] == ["MainThread", "depositor-1", "depositor-2"], lanes
+    assert 'class="switch"' in dom and "account.balance = balance + 1" in dom
