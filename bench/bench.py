@@ -623,7 +623,7 @@ def section_audit(tmp, reps):
         if not py:
             lines.append("| %s | %s not installed | | | | |" % (label, version))
             continue
-        key = "cpython-" + label.split(":")[0] + "-" + version
+        key = "cpython-" + label.split(":")[0].split()[0] + "-" + version + "-" + str(len(rows))
         d = tmp / key
         d.mkdir(parents=True, exist_ok=True)
         (d / "scenario.toml").write_text(
