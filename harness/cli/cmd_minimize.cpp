@@ -166,14 +166,11 @@ private:
 } // namespace
 
 ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
-    RunOptions o = parse_run_options(args, CommandKind::Minimize);
-    if (!o.seed)
-        throw util::usage_error("--seed", "minimize needs the seed of a failing run",
-                                "racehunt minimize SCENARIO.toml --seed 0123456789abcdef");
-    Scenario s = load_scenario(o.scenario);
-    check_scenario_files(s);
-    CampaignConfig c = make_campaign_config(s, o, CommandKind::Minimize);
-    const std::uint64_t seed = *util::parse_hex64(*o.seed);
+    SeedCommand sc = prepare_seed_command(args, CommandKind::Minimize);
+    const RunOptions& o = sc.options;
+    CampaignConfig& c = sc.config;
+    const Scenario s = c.scenario;
+    const std::uint64_t seed = sc.seed;
     auto [k, n] = o.confirm ? parse_confirm(*o.confirm) : std::pair<int, int>{3, 5};
     const int final_runs = static_cast<int>(o.final_runs.value_or(20));
     const Nanos budget = o.time_budget ? *util::parse_duration(*o.time_budget)

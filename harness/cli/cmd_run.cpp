@@ -101,14 +101,11 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
 }
 
 ExitCode cmd_replay(const std::vector<std::string>& args, Session& session) {
-    RunOptions o = parse_run_options(args, CommandKind::Replay);
-    if (!o.seed)
-        throw util::usage_error("--seed", "replay needs the run seed",
-                                "racehunt replay SCENARIO.toml --seed 0123456789abcdef");
-    Scenario s = load_scenario(o.scenario);
-    check_scenario_files(s);
-    CampaignConfig c = make_campaign_config(s, o, CommandKind::Replay);
-    const std::uint64_t seed = *util::parse_hex64(*o.seed);
+    SeedCommand sc = prepare_seed_command(args, CommandKind::Replay);
+    const RunOptions& o = sc.options;
+    const CampaignConfig& c = sc.config;
+    const Scenario& s = c.scenario;
+    const std::uint64_t seed = sc.seed;
     // Every repeat re-creates the same run: same seed, so same perturbation choices.
     std::vector<PlannedRun> planned;
     for (std::uint64_t i = 0; i < c.runs; ++i)

@@ -114,44 +114,55 @@ std::string probe_interpreter(const fs::path& python, const fs::path& bootstrap,
 
 } // namespace
 
-std::pair<int, int> parse_confirm(const std::string& text) {
-    auto bad = [&] {
-        return util::usage_error("--confirm", "\"" + text + "\" is not K/N",
-                                 "write K/N with 1 <= K <= N <= 100, e.g. --confirm 3/5");
-    };
+namespace {
+
+// "K/N" with 1 <= K <= N <= max_n; nullopt otherwise.
+std::optional<std::pair<long long, long long>> parse_k_of_n(const std::string& text, long long max_n) {
     auto slash = text.find('/');
     if (slash == std::string::npos)
-        throw bad();
+        return std::nullopt;
     try {
         std::size_t p1 = 0, p2 = 0;
         std::string ks = text.substr(0, slash), ns = text.substr(slash + 1);
         long long k = std::stoll(ks, &p1), n = std::stoll(ns, &p2);
-        if (p1 != ks.size() || p2 != ns.size() || k < 1 || k > n || n > 100)
-            throw bad();
-        return {static_cast<int>(k), static_cast<int>(n)};
+        if (p1 != ks.size() || p2 != ns.size() || k < 1 || k > n || n > max_n)
+            return std::nullopt;
+        return std::make_pair(k, n);
     } catch (const std::logic_error&) {
-        throw bad();
+        return std::nullopt;
     }
 }
 
+} // namespace
+
+std::pair<int, int> parse_confirm(const std::string& text) {
+    auto v = parse_k_of_n(text, 100);
+    if (!v)
+        throw util::usage_error("--confirm", "\"" + text + "\" is not K/N",
+                                "write K/N with 1 <= K <= N <= 100, e.g. --confirm 3/5");
+    return {static_cast<int>(v->first), static_cast<int>(v->second)};
+}
+
 std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text) {
-    auto slash = text.find('/');
-    auto bad = [&] {
-        return util::usage_error("--shard", "\"" + text + "\" is not a shard",
-                                 "write K/N with 1 <= K <= N, e.g. --shard 2/8");
-    };
-    if (slash == std::string::npos)
-        throw bad();
-    try {
-        std::size_t p1 = 0, p2 = 0;
-        std::string ks = text.substr(0, slash), ns = text.substr(slash + 1);
-        long long k = std::stoll(ks, &p1), n = std::stoll(ns, &p2);
-        if (p1 != ks.size() || p2 != ns.size() || k < 1 || n < 1 || k > n)
-            throw bad();
-        return {static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(n)};
-    } catch (const std::logic_error&) {
-        throw bad();
-    }
+    auto v = parse_k_of_n(text, INT64_MAX);
+    if (!v)
+        throw util::usage_error("--shard", "\"" + text + "\" is not a shard",
+                                "write K/N with 1 <= K <= N, e.g. --shard 2/8");
+    return {static_cast<std::uint64_t>(v->first), static_cast<std::uint64_t>(v->second)};
+}
+
+SeedCommand prepare_seed_command(const std::vector<std::string>& args, CommandKind kind) {
+    SeedCommand sc;
+    sc.options = parse_run_options(args, kind);
+    const char* name = kind == CommandKind::Replay ? "replay" : "minimize";
+    if (!sc.options.seed)
+        throw util::usage_error("--seed", std::string(name) + " needs the seed of a run",
+                                std::string("racehunt ") + name + " SCENARIO.toml --seed 0123456789abcdef");
+    Scenario s = load_scenario(sc.options.scenario);
+    check_scenario_files(s);
+    sc.config = make_campaign_config(s, sc.options, kind);
+    sc.seed = *util::parse_hex64(*sc.options.seed);
+    return sc;
 }
 
 RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind) {

@@ -27,6 +27,15 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
 // directory. Throws util::Error (Usage) naming the option or the scenario key.
 CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind);
 
+// replay and minimize: the options, the campaign and the run seed they work on (the seed is
+// required; the scenario is loaded and checked). Throws util::Error as the above.
+struct SeedCommand {
+    RunOptions options;
+    CampaignConfig config;
+    std::uint64_t seed = 0;
+};
+SeedCommand prepare_seed_command(const std::vector<std::string>& args, CommandKind kind);
+
 // "3/5" -> {3, 5}; throws util::Error naming `--confirm`.
 std::pair<int, int> parse_confirm(const std::string& text);
 

@@ -50,6 +50,7 @@ _yields_mode = "off"
 _orig_excepthook = None
 
 _OUR_FILES = ()             # our own source files, hidden from check_failed stacks
+_OUR_DIR = None             # the directory they are in
 
 
 def is_installed():
@@ -758,6 +759,11 @@ class _Yields(object):
             if self.modules:
                 self._resolve_modules()
             absolute = _abs_file(filename)
+            if absolute in _OUR_FILES or os.path.dirname(absolute) == _OUR_DIR:
+                # racehunt's own code is never in focus, even with focus widened to
+                # everything: yields there would perturb racehunt, not the workload.
+                self.verdicts[filename] = False
+                return False
             candidates = {absolute}
             try:
                 candidates.add(os.path.realpath(absolute))
@@ -1497,7 +1503,7 @@ def install():
     """Called by sitecustomize.py in every Python process that has RACEHUNT_PROTOCOL."""
     global _installed, _fd, _run_dir, _pid, _role, _config, _invariants, _process_key
     global _main_ident, _main_native_id, _thread_counter, _yields, _yields_mode, _control
-    global _orig_excepthook, _real_settrace, _OUR_FILES, _start_cwd, _memory_limit
+    global _orig_excepthook, _real_settrace, _OUR_FILES, _OUR_DIR, _start_cwd, _memory_limit
     if _installed:
         return
     env = os.environ
@@ -1523,6 +1529,7 @@ def install():
         return
 
     here = os.path.dirname(os.path.abspath(__file__))
+    _OUR_DIR = here
     _OUR_FILES = (os.path.join(here, "racehunt.py"), os.path.join(here, "_racehunt_bootstrap.py"),
                   os.path.join(here, "_racehunt_forensics.py"),
                   os.path.join(here, "_racehunt_control.py"),

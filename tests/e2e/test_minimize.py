@@ -38,7 +38,7 @@ for t in threads:
     t.join()
 """
 # Only Python yield points: the interpreter's switch interval kept, the shim off.
-YIELDS_ONLY = 'switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.02 }'
+YIELDS_ONLY = 'switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.02, focus = ["w.py"] }'
 INVARIANT = 'invariants = ["account.balance == 4000"]'
 
 LOCKS_THEN_FAIL = """
@@ -192,3 +192,18 @@ def test_replay_names_the_bad_line_of_a_pins_file(rh):
     r = rh.run("replay", s, "--seed", "00000000000000aa", "--pins", bad)
     assert r.returncode == 2, r.explain()
     assert "bad.pins:2:14" in r.stderr and "expected a visit number" in r.stderr, r.explain()
+
+
+def test_racehunt_never_yields_in_its_own_code_even_with_focus_on_everything(rh):
+    jitter = 'switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 1.0, focus = ["/*"] }'
+    s = rh.scenario(scenario_toml(jitter=jitter, check='invariants = ["False"]', runs=1),
+                    {"w.py": "import json\nx = json.dumps({'a': 1})\n"})
+    out = rh.dir / "o"
+    r = rh.run(s, "--quiet", "--out", out)
+    rec = r.records(out)[0]
+    assert rec["outcome"] == "fail", r.explain()
+    log = next(Path(rec["artifacts"]).glob("yields-*.log")).read_text()
+    assert "/json/" in log                          # the stdlib is in focus ...
+    files = {l.split("\t")[1].rsplit(":", 1)[0] for l in log.splitlines() if not l.startswith("#")}
+    ours = [f for f in files if Path(f).name.startswith(("_racehunt", "racehunt.py", "sitecustomize"))]
+    assert not ours, ours
