@@ -575,12 +575,18 @@ def test_same_seed_same_yield_decisions(run):
         run.run(["det.py"])
         assert run.returncode == 0, run.stderr
         logs.append(_yield_log(run))
-    first = logs[0].splitlines()
+    # A header names the process key (the seed's, for the root process), then one line per
+    # yield: thread index, file:line, visit, thread name.
+    headers = [log.splitlines()[0] for log in logs]
+    assert headers[0] == "# racehunt-yields 1 key=00000000000000aa" and headers[2].endswith("ab")
+    bodies = [log.split("\n", 1)[1] for log in logs]
+    first = bodies[0].splitlines()
     assert len(first) > 100
-    index, where, visit = first[0].split("\t")
+    index, where, visit, name = first[0].split("\t")
     assert index == "0" and where.startswith(str(script) + ":") and int(visit) > 0
-    assert logs[0] == logs[1]
-    assert logs[0] != logs[2]
+    assert name == "MainThread"
+    assert bodies[0] == bodies[1]
+    assert bodies[0] != bodies[2]
 
 
 def test_faulthandler_dump_on_signal_while_deadlocked(run):
