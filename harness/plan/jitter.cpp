@@ -153,7 +153,9 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.switch_interval.reset();
         p.shim = ShimPlan{};
         p.yields.probability = 1.0;
-        p.yields.granularity = "line";
+        // Scheduling points per line by default; "opcode" reaches races inside one line
+        // (`n += 1`) at the price of many more steps.
+        p.yields.granularity = spec.yield_granularity.value_or("line");
         if (!spec.yield_focus) {
             p.yields.focus = own_focus;
             p.yields.widened = false;

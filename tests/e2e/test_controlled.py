@@ -218,3 +218,45 @@ def test_the_html_interleaving_shows_one_lane_per_thread_in_chromium(rh):
     lanes = re.findall(r'<th class="lane" data-thread="(\d+)">([^<]*)</th>', dom)
     assert [name for _, name in lanes] == ["MainThread", "depositor-1", "depositor-2"], lanes
     assert 'class="switch"' in dom and "account.balance = balance + 1" in dom
+
+
+INLINE_INCREMENT = """
+import threading
+
+class Stats(object):
+    n = 0
+
+stats = Stats()
+
+def work():
+    for _ in range(3000):
+        stats.n += 1
+
+threads = [threading.Thread(target=work, name="counter-%d" % i) for i in (1, 2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+@pytest.mark.statistical
+def test_opcode_scheduling_points_reach_a_race_inside_one_line(rh):
+    # `stats.n += 1` reads and writes in one line: line-level points never split it,
+    # opcode-level points can, and a seed that does replays exactly.
+    counts = {}
+    for granularity in ("line", "opcode"):
+        jitter = CONTROLLED + '\nyields = { granularity = "%s" }' % granularity
+        s = rh.scenario(scenario_toml(jitter=jitter, check='invariants = ["stats.n == 6000"]', runs=40,
+                                      timeout="60s"), {"w.py": INLINE_INCREMENT}, name=granularity + ".toml")
+        out = rh.dir / granularity
+        r = rh.run(s, "-j", 2, "--quiet", "--out", out, timeout=900)
+        recs = r.records(out)
+        counts[granularity] = [x for x in recs if x["outcome"] == "fail"]
+        assert all(x["outcome"] in ("pass", "fail") for x in recs), r.explain()
+    assert counts["line"] == [], counts["line"][:1]
+    assert len(counts["opcode"]) >= 2, len(counts["opcode"])
+    seed = counts["opcode"][0]["seed"]
+    out = rh.dir / "replay"
+    r = rh.run("replay", rh.dir / "opcode.toml", "--seed", seed, "--repeat", 5, "-j", 2, "--quiet", "--out", out)
+    assert [x["outcome"] for x in r.records(out)] == ["fail"] * 5, r.explain()
