@@ -61,6 +61,13 @@ CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRu
                             "such runs test nothing racehunt can see");
         }
         bool failed = is_failure(ex.record.outcome);
+        if (!failed) {
+            // The summary needs a passing run's outcome, duration and warnings only; its
+            // jitter and counters are in the JSONL line already. Dropping them keeps a long
+            // campaign's memory small (measured: 2.7 KiB per run with them).
+            ex.record.jitter = nlohmann::json();
+            ex.record.counters = nlohmann::json();
+        }
         result.records.push_back(std::move(ex.record));
         return {false, failed};
     };
