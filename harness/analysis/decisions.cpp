@@ -42,13 +42,6 @@ const char* action_name(unsigned a) {
     return "?";
 }
 
-std::string micros(std::uint32_t ns) {
-    std::ostringstream o;
-    o.precision(ns >= 10000 ? 0 : 1);
-    o << std::fixed << ns / 1000.0 << " us";
-    return o.str();
-}
-
 int pid_of(const fs::path& p, const std::string& prefix) {
     std::string name = p.filename().string();
     if (name.rfind(prefix, 0) != 0)
@@ -235,7 +228,7 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
                     o << "    thread " << d.thread << "  decision " << d.n << "  " << d.point << " "
                       << d.action;
                     if (d.action == "delay" || d.action == "starvation window")
-                        o << " " << micros(d.ns);
+                        o << " " << util::format_micros(d.ns);
                     if (d.image > 1)
                         o << "  (image " << d.image << ")";
                     o << "\n";

@@ -28,13 +28,6 @@ std::string ordinal(std::uint64_t n) {
     return std::to_string(n) + suffix;
 }
 
-std::string micros(std::uint32_t ns) {
-    std::ostringstream o;
-    o.precision(ns >= 10000 ? 0 : 1);
-    o << std::fixed << ns / 1000.0 << " us";
-    return o.str();
-}
-
 // Whitespace-separated words of a line, each with its 1-based column.
 std::vector<std::pair<std::string, std::size_t>> words(const std::string& line) {
     std::vector<std::pair<std::string, std::size_t>> out;
@@ -57,7 +50,7 @@ std::vector<std::pair<std::string, std::size_t>> words(const std::string& line) 
 std::string describe(const ShimPin& p) {
     std::string s = "shim " + (p.action.empty() ? std::string("perturbation") : p.action);
     if (p.action == "delay" || p.action == "starvation window")
-        s += " of " + micros(p.ns);
+        s += " of " + util::format_micros(p.ns);
     if (!p.point.empty())
         s += " at a " + p.point + " call";
     s += p.thread_name.empty() ? " in native thread #" + std::to_string(p.thread)

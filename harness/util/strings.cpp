@@ -129,6 +129,12 @@ bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }
 
+std::string format_micros(std::uint32_t ns) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, ns >= 10000 ? "%.0f us" : "%.1f us", ns / 1000.0);
+    return buf;
+}
+
 std::vector<std::string> split(std::string_view s, char sep) {
     std::vector<std::string> out;
     std::size_t start = 0;

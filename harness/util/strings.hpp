@@ -35,6 +35,9 @@ std::string base_name(const std::string& path);
 
 bool starts_with(std::string_view s, std::string_view prefix);
 
+// Nanoseconds as microseconds for people: "120 us", "3.5 us".
+std::string format_micros(std::uint32_t ns);
+
 // Fields between separators: "a\tb\t" -> {"a", "b", ""}.
 std::vector<std::string> split(std::string_view s, char sep);
 
