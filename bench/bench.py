@@ -339,7 +339,7 @@ def section_power(tmp, reps, runs=None):
     """Bug-finding power: every racy workload under the three baselines a user would
     otherwise run and racehunt's three profiles (issues 3 and 5)."""
     runs = runs or POWER_RUNS
-    workloads = [w for w in racy_workloads() if not WORKLOAD_FILTER or any(f in w[0] for f in WORKLOAD_FILTER)]
+    workloads = filtered(racy_workloads())
     lines = ["## Bug-finding power: racehunt against what users would otherwise run (issues 3 and 5)", "",
              "Each cell: %d runs of one approach on one racy workload, Python %s, two runs at a "
              "time; failure rate with its 95%% Wilson interval, *first* = runs to the first "
@@ -654,9 +654,145 @@ def section_audit(tmp, reps):
                    "failures": [(n, s["signature"], s["count"]) for n, s in failures]}
 
 
+def variant(scenario_path, dest, jitter):
+    """A copy of a scenario with its [jitter] table replaced, written to `dest`; the workload
+    keeps running from its own directory."""
+    import re
+    src = Path(scenario_path)
+    text = src.read_text()
+    text = re.sub(r"(?ms)^\[jitter\].*?(?=^\[|\Z)", "", text)
+    text = re.sub(r'(?m)^script = "([^"]+)"', lambda m: "script = %s" % json.dumps(str(src.parent / m.group(1))), text)
+    text = re.sub(r"(?m)^\[workload\]\n", "[workload]\ncwd = %s\n" % json.dumps(str(src.parent)), text, count=1)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text + "\n[jitter]\n" + jitter + "\n")
+    return dest
+
+
+def filtered(workloads):
+    """`--workload` narrows a section to some workloads (for trying it out)."""
+    return [w for w in workloads if not WORKLOAD_FILTER or any(f in w[0] for f in WORKLOAD_FILTER)]
+
+
+MINIMIZE_BUDGET = "120s"
+
+
+def section_minimize(tmp, reps):
+    """Issue 6: `racehunt minimize` on every racy workload's first failing seed: wall time,
+    size of the result, and how often the result reproduces."""
+    import re
+    lines = ["## Minimization: from a failing seed to the perturbations that matter (issue 6)", "",
+             "For each racy workload: `racehunt SCENARIO --profile default --runs 100 -j 2 --seed 1` "
+             "finds the first failing run; then `racehunt minimize SCENARIO --seed RUNSEED -j 2 "
+             "--time-budget %s` shrinks its perturbations (candidates judged at the default 3 of 5, the "
+             "result measured over 20 runs). Python %s." % (MINIMIZE_BUDGET, PY), "",
+             "| workload | failure | perturbations before | after | reproduces | candidates | runs | wall s |",
+             "|---|---|---|---|---|---|---|---|"]
+    figs = {}
+    walls, sizes = [], []
+    argv = None
+    for name, path in filtered(racy_workloads()):
+        key = name.replace("/", "_")
+        hunt = tmp / ("min-hunt-" + key)
+        r = campaign(path, "default", 100, hunt)
+        recs = [json.loads(l) for l in (hunt / "results.jsonl").read_text().splitlines() if l.strip()]
+        failing = [x for x in recs if x["outcome"] != "pass"]
+        if not failing:
+            lines.append("| %s | no failure in 100 runs | | | | | | |" % name)
+            continue
+        seed = failing[0]["seed"]
+        argv = [RACEHUNT, "minimize", str(path), "--seed", seed, "-j", "2", "--time-budget", MINIMIZE_BUDGET,
+                "--python", PY, "--profile", "default", "--out", str(tmp / ("min-" + key))]
+        start = time.perf_counter()
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        wall = time.perf_counter() - start
+        out = p.stdout
+        m = re.search(r"^minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)", out, re.M)
+        failure = re.search(r"^  failure: (.*)$", out, re.M)
+        before = re.search(r"started from (.*?); (\d+) candidate\(s\) tested in \d+ s, (\d+) run", out)
+        if not m:
+            lines.append("| %s | minimize exited %d: %s | | | | | | %.0f |" % (
+                name, p.returncode, (out.strip().splitlines() or ["?"])[-1], wall))
+            continue
+        size, k, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        complete = "\nminimal set:" in out
+        walls.append(wall)
+        sizes.append(size)
+        figs[name] = {"seed": seed, "size": size, "reproduces": [k, n], "wall": wall, "complete": complete}
+        lines.append("| %s | `%s` | %s | %d%s | %d/%d | %s | %s | %.0f |" % (
+            name, failure.group(1) if failure else "?", before.group(1) if before else "?", size,
+            "" if complete else " (budget ran out)", k, n, before.group(2) if before else "?",
+            before.group(3) if before else "?", wall))
+        print("bench: minimize %s: %d perturbation(s), %d/%d, %.0f s" % (name, size, k, n, wall), file=sys.stderr)
+    within = sum(1 for n, f in figs.items() if f["wall"] <= 60 and f["size"] <= 3)
+    lines += ["", "| figure | measured | target |", "|---|---|---|",
+              "| workloads minimized to ≤ 3 perturbations within 60 s | %d of %d | all |" % (within, len(figs)),
+              "| median wall time | %.0f s | ≤ 60 s |" % (statistics.median(walls) if walls else float("nan")),
+              "| largest result | %s | ≤ 3 |" % (max(sizes) if sizes else "—"), "",
+              "A count of 0 means the failure did not need any perturbation: it fails on its own in 3 "
+              "of 5 runs.", "", "Command (per workload):", "", "```", " ".join(argv or []), "```", ""]
+    figs["within_target"] = within
+    return lines, figs
+
+
+CONTROLLED = 'mode = "controlled"\nstrategy = "%s"'
+
+
+def section_controlled(tmp, reps):
+    """Issue 6: controlled mode against noise mode: runs to the first failure on the racy
+    workloads (pct, random, noise default), and the cost per run on their correct twins."""
+    runs = 100
+    lines = ["## Controlled mode against noise mode (issue 6)", "",
+             "Racy workloads, %d runs each, `-j 2 --seed 1`, Python %s: the scenario with `[jitter] mode = "
+             "\"controlled\"` and strategy `pct` (depth 3) or `random`, against noise mode's `default` profile. "
+             "Each cell: failures / runs, first = runs to the first failure." % (runs, PY), "",
+             "| workload | controlled pct | controlled random | noise default |", "|---|---|---|---|"]
+    figs = {"power": {}, "cost": {}}
+    found = {"pct": 0, "random": 0, "default": 0}
+    argv = []
+    for name, path in filtered(racy_workloads()):
+        key = name.replace("/", "_")
+        row = {}
+        for strategy in ("pct", "random"):
+            v = variant(path, tmp / ("ctl-" + key + "-" + strategy) / "scenario.toml", CONTROLLED % strategy)
+            row[strategy] = campaign(v, None, runs, tmp / ("ctl-out-" + key + "-" + strategy), use_profile_flag=False)
+        row["default"] = campaign(path, "default", runs, tmp / ("ctl-noise-" + key))
+        for a in found:
+            found[a] += 1 if row[a]["failures"] else 0
+        argv = [row["pct"]["argv"], row["default"]["argv"]]
+        figs["power"][name] = {a: (row[a]["failures"], row[a]["runs"], row[a]["first"]) for a in row}
+        lines.append("| %s | %s |" % (name, " | ".join("%d/%d, first %s" % (row[a]["failures"], row[a]["runs"], row[a]["first"] or "—")
+                                                     for a in ("pct", "random", "default"))))
+        print("bench: controlled %s: %s" % (name, figs["power"][name]), file=sys.stderr)
+    lines += ["", "Workloads failed at least once: pct %d, random %d, noise default %d of %d." % (
+        found["pct"], found["random"], found["default"], len(figs["power"])), ""]
+    lines += ["Cost: the correct twins (which pass every run), 20 runs each, mean wall time per run; "
+              "ratios against noise `default` measured in the same pass.", "",
+              "| correct twin | none ms | default ms | controlled pct ms | controlled / default |", "|---|---|---|---|---|"]
+    ratios = []
+    for name, path in filtered(correct_twins()):
+        key = name.replace("/", "_")
+        v = variant(path, tmp / ("ctlc-" + key) / "scenario.toml", CONTROLLED % "pct")
+        ctl = campaign(v, None, 20, tmp / ("ctlc-out-" + key), use_profile_flag=False)
+        dflt = campaign(path, "default", 20, tmp / ("ctlc-dflt-" + key))
+        none = campaign(path, "none", 20, tmp / ("ctlc-none-" + key))
+        ratio = ctl["ms"] / dflt["ms"] if dflt["ms"] else float("nan")
+        ratios.append(ratio)
+        figs["cost"][name] = {"none": none["ms"], "default": dflt["ms"], "controlled": ctl["ms"],
+                              "controlled_failures": ctl["failures"]}
+        lines.append("| %s | %.0f | %.0f | %.0f%s | %.2f× |" % (name, none["ms"], dflt["ms"], ctl["ms"],
+                                                           " (%d failed!)" % ctl["failures"] if ctl["failures"] else "", ratio))
+    lines += ["", "Median slowdown of controlled mode against noise `default`: %.2f× (range %.2f–%.2f×)." % (
+        statistics.median(ratios), min(ratios), max(ratios)) if ratios else "", "",
+        "Commands (per workload; the controlled scenario is the original with its [jitter] table "
+        "replaced and `cwd` set to the original's directory):", "", "```"] + \
+        [" ".join(str(x) for x in a) for a in argv] + ["```", ""]
+    figs["median_slowdown"] = statistics.median(ratios) if ratios else None
+    return lines, figs
+
+
 SECTIONS = {"overhead": section_overhead, "rss": section_rss, "power": section_power, "shim_idle": section_shim_idle,
             "focus_cost": section_focus_cost, "forensics": section_forensics,
-            "audit": section_audit}
+            "audit": section_audit, "minimize": section_minimize, "controlled": section_controlled}
 
 
 SECTION_MARK = "<!-- bench section: "

@@ -823,8 +823,27 @@ class _Yields(object):
         if self.slept > self.SLEEP_SHARE * (start - self.t0):
             self.budget_hits += 1
             return
-        self.sleep(1e-6)
+        if self.pins is not None:
+            self.hand_over(stream)
+        else:
+            self.sleep(1e-6)
         self.slept += clock() - start
+
+    HAND_OVER_LIMIT = 0.002     # seconds a pinned yield waits for another thread to move
+
+    def hand_over(self, stream):
+        """A pinned yield (minimize, replay --pins): a few pinned yields stand in for the
+        hundreds of the run they came from, so each one makes sure the hand-over happens.
+        It sleeps in short steps until another thread has run focus code, or up to
+        HAND_OVER_LIMIT (the others may be blocked, or outside focus)."""
+        def others():
+            return sum(s.visits for s in self.streams if s is not stream)
+        before = others()
+        deadline = self.clock() + self.HAND_OVER_LIMIT
+        while True:
+            self.sleep(1e-6)
+            if others() != before or self.clock() >= deadline:
+                return
 
     def counters(self):
         visits = 0
