@@ -24,6 +24,15 @@ std::optional<ControlLog> read_control_log(const fs::path& file) {
         log.header.erase(0, 1);
     std::string name = file.filename().string();
     log.pid = std::atoi(name.c_str() + std::string("control-").size());
+    std::map<std::uint32_t, std::vector<std::string>> held; // by thread, sorted
+    std::map<std::vector<std::string>, std::uint32_t> lockset_ids{{{}, 0}};
+    auto lockset_of = [&](std::uint32_t thread) {
+        auto& set = held[thread];
+        auto [it, inserted] = lockset_ids.emplace(set, static_cast<std::uint32_t>(log.locksets.size()));
+        if (inserted)
+            log.locksets.push_back(set);
+        return it->second;
+    };
     while (std::getline(in, line)) {
         if (line.rfind("# thread ", 0) == 0) {
             // "# thread <index> <name>"
@@ -35,6 +44,13 @@ std::optional<ControlLog> read_control_log(const fs::path& file) {
             log.threads[index] = sp == std::string::npos ? "" : rest.substr(sp + 1);
             continue;
         }
+        if (line.rfind("# access ", 0) == 0) {
+            // "# access <file>:<line>\t<r|w>\t<key>\t<text>"
+            auto f = util::split(line.substr(9), '\t');
+            if (f.size() >= 4 && (f[1] == "r" || f[1] == "w"))
+                log.accesses[f[0]].push_back({f[1][0], f[2], f[3]});
+            continue;
+        }
         auto f = util::split(line, '\t');
         if (f.size() < 4 || line[0] == '#')
             continue;
@@ -43,9 +59,148 @@ std::optional<ControlLog> read_control_log(const fs::path& file) {
         s.thread = static_cast<std::uint32_t>(std::strtoul(f[1].c_str(), nullptr, 10));
         s.where = f[2] == "-" ? "" : f[2];
         s.kind = f[3];
+        auto& mine = held[s.thread];
+        if (s.kind.rfind("acquired ", 0) == 0) {
+            // Not a scheduling point: the lock is now held.
+            std::string lock = s.kind.substr(9);
+            auto at = std::lower_bound(mine.begin(), mine.end(), lock);
+            if (at == mine.end() || *at != lock)
+                mine.insert(at, lock);
+            continue;
+        }
+        if (s.kind.rfind("joined ", 0) == 0) {
+            log.joins.push_back({log.steps.size(), {s.thread, s.kind.substr(7)}});
+            continue;
+        }
+        if (s.kind.rfind("release ", 0) == 0) {
+            std::string lock = s.kind.substr(8);
+            auto at = std::lower_bound(mine.begin(), mine.end(), lock);
+            if (at != mine.end() && *at == lock)
+                mine.erase(at);
+        }
+        s.lockset = lockset_of(s.thread);
         log.steps.push_back(std::move(s));
     }
     return log;
+}
+
+std::vector<Conflict> find_conflicts(const ControlLog& log) {
+    auto common_lock = [&](std::uint32_t x, std::uint32_t y) {
+        const auto& a = log.locksets[x];
+        const auto& b = log.locksets[y];
+        for (std::size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+            if (a[i] == b[j])
+                return true;
+            a[i] < b[j] ? ++i : ++j;
+        }
+        return false;
+    };
+    // Happens-before from thread start and join, as vector clocks: a thread's steps come
+    // after everything its starter did before the start, and a joiner's steps after
+    // everything the joined thread did.
+    const std::size_t nt = log.threads.size();
+    std::vector<std::vector<std::uint64_t>> vc(nt, std::vector<std::uint64_t>(nt, 0));
+    std::map<std::string, std::vector<std::uint32_t>> unstarted;
+    for (std::uint32_t t = 0; t < nt; ++t)
+        unstarted[log.threads[t]].push_back(t);
+    std::map<std::uint32_t, std::uint32_t> joining; // joiner -> joined
+    auto merge = [&](std::uint32_t into, std::uint32_t from) {
+        for (std::size_t k = 0; k < nt; ++k)
+            vc[into][k] = std::max(vc[into][k], vc[from][k]);
+    };
+    auto thread_named = [&](const std::string& name, bool take) -> std::optional<std::uint32_t> {
+        auto it = unstarted.find(name);
+        if (it == unstarted.end() || it->second.empty()) {
+            for (std::uint32_t t = 0; t < nt; ++t)
+                if (log.threads[t] == name)
+                    return t;
+            return std::nullopt;
+        }
+        std::uint32_t t = it->second.front();
+        if (take)
+            it->second.erase(it->second.begin());
+        return t;
+    };
+    struct Seen {
+        std::size_t index;
+        std::uint32_t thread;
+        std::uint64_t clock; // the thread's own clock at the access
+        Access access;
+    };
+    // By datum: each thread's latest access, and which access of another thread each
+    // thread was last compared with (each cross-thread pair is reported once).
+    std::map<std::string, std::map<std::uint32_t, Seen>> latest;
+    std::map<std::tuple<std::string, std::uint32_t, std::uint32_t>, std::size_t> paired;
+    std::vector<Conflict> out;
+    std::size_t next_join = 0;
+    for (std::size_t i = 0; i < log.steps.size(); ++i) {
+        for (; next_join < log.joins.size() && log.joins[next_join].first <= i; ++next_join) {
+            const auto& [joiner, name] = log.joins[next_join].second;
+            if (auto joined = thread_named(name, false); joined && joiner < nt)
+                merge(joiner, *joined);
+        }
+        const ControlStep& s = log.steps[i];
+        const std::uint32_t t = s.thread;
+        if (t >= nt)
+            continue;
+        if (auto j = joining.find(t); j != joining.end()) {
+            merge(t, j->second);
+            joining.erase(j);
+        }
+        const std::uint64_t clock = ++vc[t][t];
+        if (s.kind.rfind("start ", 0) == 0) {
+            if (auto child = thread_named(s.kind.substr(6), true))
+                merge(*child, t);
+            continue;
+        }
+        if (s.kind.rfind("join ", 0) == 0) {
+            if (auto child = thread_named(s.kind.substr(5), false))
+                joining[t] = *child;
+            continue;
+        }
+        if (s.kind != "line")
+            continue;
+        auto it = log.accesses.find(s.where);
+        if (it == log.accesses.end())
+            continue;
+        // One access per datum and line, a write if the line writes it.
+        std::map<std::string, Access> here;
+        for (const Access& a : it->second) {
+            auto [at, inserted] = here.emplace(a.key, a);
+            if (!inserted && a.rw == 'w')
+                at->second = a;
+        }
+        for (const auto& [key, access] : here) {
+            auto& threads = latest[key];
+            auto own = threads.find(t);
+            std::vector<Conflict> found;
+            for (const auto& [u, r] : threads) {
+                if (u == t || (r.access.rw != 'w' && access.rw != 'w'))
+                    continue;
+                auto& done = paired[{key, t, u}];
+                if (done == r.index + 1)
+                    continue; // this access of u was already paired with one of t's
+                if (r.clock <= vc[t][u] || common_lock(log.steps[r.index].lockset, s.lockset))
+                    continue;
+                done = r.index + 1;
+                Conflict c{r.index, i, key, r.access, access, std::nullopt, {}};
+                if (own != threads.end() && own->second.index < r.index) {
+                    const char p[4] = {own->second.access.rw, r.access.rw, access.rw, 0};
+                    const std::string pattern(p);
+                    if (pattern == "rwr" || pattern == "rww" || pattern == "wwr" || pattern == "wrw") {
+                        c.local = own->second.index;
+                        c.l = own->second.access;
+                    }
+                }
+                found.push_back(std::move(c));
+            }
+            std::sort(found.begin(), found.end(), [](const Conflict& x, const Conflict& y) { return x.first < y.first; });
+            for (auto& c : found)
+                out.push_back(std::move(c));
+            threads[t] = Seen{i, t, clock, access};
+        }
+    }
+    return out;
 }
 
 namespace {
@@ -102,10 +257,13 @@ struct Row {
     std::uint32_t thread = 0;          // whose steps (Folded) or who runs next (Switch)
 };
 
-std::vector<Row> layout(const ControlLog& log, std::size_t tail, std::size_t* omitted) {
+std::vector<Row> layout(const ControlLog& log, std::size_t tail, std::size_t* omitted,
+                        const std::map<std::size_t, std::string>& notes) {
     const auto& st = log.steps;
     const std::size_t n = st.size();
     std::vector<bool> show(n, false);
+    for (const auto& [index, note] : notes)
+        show[index] = true;
     constexpr std::size_t kContext = 6;
     for (std::size_t i = 1; i < n; ++i) {
         if (st[i].thread == st[i - 1].thread)
@@ -177,6 +335,68 @@ const char* const kIntro =
     "start and join, sleeps). Each line shows a thread about to run that line. Replaying "
     "the seed repeats this schedule exactly.";
 
+constexpr std::size_t kConflictsShown = 8;
+
+const char* verb(char rw) { return rw == 'w' ? "writes" : "reads"; }
+
+// The last kConflictsShown conflicts, and a note for each step they involve.
+struct ConflictView {
+    std::vector<Conflict> shown;
+    std::size_t total = 0;
+    std::size_t interleavings = 0;
+    std::map<std::size_t, std::string> notes; // by step index
+};
+
+ConflictView conflict_view(const ControlLog& log) {
+    ConflictView v;
+    auto all = find_conflicts(log);
+    v.total = all.size();
+    // Interleavings explain failures best (a lost update, a stale check): the last ones
+    // first; plain conflicts fill up what is left.
+    std::vector<Conflict> chosen;
+    for (auto it = all.rbegin(); it != all.rend() && chosen.size() < kConflictsShown; ++it)
+        if (it->local)
+            chosen.push_back(*it);
+    v.interleavings = static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [](const Conflict& c) { return c.local.has_value(); }));
+    for (auto it = all.rbegin(); it != all.rend() && chosen.size() < kConflictsShown; ++it)
+        if (!it->local)
+            chosen.push_back(*it);
+    std::sort(chosen.begin(), chosen.end(), [](const Conflict& x, const Conflict& y) { return x.second < y.second; });
+    v.shown = chosen;
+    auto add = [&](std::size_t index, const std::string& text) {
+        std::string& note = v.notes[index];
+        if (note.find(text) == std::string::npos)
+            note += (note.empty() ? "" : "; ") + text;
+    };
+    for (const Conflict& c : v.shown) {
+        const ControlStep& a = log.steps[c.first];
+        const ControlStep& b = log.steps[c.second];
+        if (c.local) {
+            const ControlStep& l = log.steps[*c.local];
+            add(*c.local, std::string(verb(c.l.rw)) + " " + c.l.text);
+            add(c.first, std::string(verb(c.a.rw)) + " " + c.a.text + " between steps " + std::to_string(l.step) +
+                             " and " + std::to_string(b.step) + " of " + thread_name(log, b.thread));
+            add(c.second, std::string(verb(c.b.rw)) + " " + c.b.text + ", which step " + std::to_string(a.step) +
+                              " (" + thread_name(log, a.thread) + ") " + (c.a.rw == 'w' ? "wrote" : "read") +
+                              " since step " + std::to_string(l.step));
+        } else {
+            add(c.first, std::string(verb(c.a.rw)) + " " + c.a.text + ", then step " + std::to_string(b.step) +
+                             " " + verb(c.b.rw) + " it");
+            add(c.second, std::string(verb(c.b.rw)) + " " + c.b.text + " after step " + std::to_string(a.step) +
+                              " " + verb(c.a.rw) + " it");
+        }
+    }
+    return v;
+}
+
+const char* const kConflictIntro =
+    "Conflicting accesses: two threads touch the same data one after the other, at least one "
+    "writes, no thread start or join orders them and they hold no lock in common. "
+    "Interleaved: another thread's access fell between two accesses of one thread in an "
+    "order no serial run gives (a lost update, a stale check). The data is found from the "
+    "source text (attributes by name, module globals, containers changed in place), so two "
+    "objects with an attribute of the same name count as one. Marked ! below.";
+
 } // namespace
 
 std::string render_interleaving(const fs::path& run_dir, const std::string& title, std::size_t tail) {
@@ -206,8 +426,37 @@ std::string render_interleaving(const fs::path& run_dir, const std::string& titl
         std::size_t width = 8;
         for (const auto& n : log->threads)
             width = std::max(width, n.size() + 2);
+        ConflictView cv = conflict_view(*log);
+        if (cv.total) {
+            o << "\nconflicting accesses: " << cv.total << ", of which " << cv.interleavings
+              << " interleaved; shown: " << cv.shown.size() << "\n";
+            std::string intro;
+            std::istringstream cw(kConflictIntro);
+            std::string word;
+            while (cw >> word) {
+                if (!intro.empty() && intro.size() + 1 + word.size() > 86) {
+                    o << "  " << intro << "\n";
+                    intro.clear();
+                }
+                intro += (intro.empty() ? "" : " ") + word;
+            }
+            o << "  " << intro << "\n";
+            auto at = [&](std::size_t index, const Access& a) {
+                const ControlStep& s = log->steps[index];
+                return "step " + std::to_string(s.step) + " " + thread_name(*log, s.thread) + " " + verb(a.rw) + " " +
+                       a.text + " (" + util::base_name(s.where) + ")";
+            };
+            for (const Conflict& c : cv.shown) {
+                if (c.local)
+                    o << "  interleaved: " << at(*c.local, c.l) << "; " << at(c.first, c.a) << "; " << at(c.second, c.b)
+                      << "\n";
+                else
+                    o << "  " << at(c.first, c.a) << "  ->  " << at(c.second, c.b) << "\n";
+            }
+            o << "\n";
+        }
         std::size_t omitted = 0;
-        auto rows = layout(*log, tail, &omitted);
+        auto rows = layout(*log, tail, &omitted, cv.notes);
         if (omitted)
             o << "(" << omitted << " earlier steps near switches are left out; the failure is at the end)\n";
         o << pad("step", 8) << pad("thread", width) << pad("where", 28) << "source or event\n";
@@ -220,8 +469,13 @@ std::string render_interleaving(const fs::path& run_dir, const std::string& titl
                 const ControlStep& s = *r.step;
                 std::string where = s.where.empty() ? "" : util::base_name(s.where);
                 std::string what = s.kind == "line" ? sources.line(s.where) : "[" + s.kind + "]";
-                o << pad(std::to_string(s.step), 8) << pad(thread_name(*log, s.thread), width)
-                  << pad(where, 28) << what << "\n";
+                auto note = cv.notes.find(static_cast<std::size_t>(r.step - log->steps.data()));
+                std::string mark = note != cv.notes.end() ? "!" : "";
+                o << pad(mark + std::to_string(s.step), 8) << pad(thread_name(*log, s.thread), width)
+                  << pad(where, 28) << what;
+                if (note != cv.notes.end())
+                    o << "    <-- " << note->second;
+                o << "\n";
             }
         }
     }
@@ -235,15 +489,18 @@ std::string render_interleaving_html(const fs::path& run_dir, const std::string&
     nlohmann::json data;
     data["title"] = title;
     data["intro"] = kIntro;
+    data["conflict_intro"] = kConflictIntro;
     data["processes"] = nlohmann::json::array();
     Sources sources;
     for (const auto& f : files) {
         auto log = read_control_log(f);
         if (!log)
             continue;
+        ConflictView cv = conflict_view(*log);
         std::size_t omitted = 0;
-        auto rows = layout(*log, tail, &omitted);
+        auto rows = layout(*log, tail, &omitted, cv.notes);
         nlohmann::json p;
+        p["conflicts"] = cv.total;
         p["pid"] = log->pid;
         p["header"] = log->header;
         p["threads"] = log->threads;
@@ -254,12 +511,17 @@ std::string render_interleaving_html(const fs::path& run_dir, const std::string&
                 out.push_back({{"switch", r.thread}});
             else if (r.kind == Row::Folded)
                 out.push_back({{"fold", r.folded}, {"t", r.thread}});
-            else
-                out.push_back({{"t", r.step->thread},
-                               {"step", r.step->step},
-                               {"where", r.step->where.empty() ? "" : util::base_name(r.step->where)},
-                               {"text", r.step->kind == "line" ? sources.line(r.step->where)
-                                                               : "[" + r.step->kind + "]"}});
+            else {
+                nlohmann::json row = {{"t", r.step->thread},
+                                      {"step", r.step->step},
+                                      {"where", r.step->where.empty() ? "" : util::base_name(r.step->where)},
+                                      {"text", r.step->kind == "line" ? sources.line(r.step->where)
+                                                                      : "[" + r.step->kind + "]"}};
+                auto note = cv.notes.find(static_cast<std::size_t>(r.step - log->steps.data()));
+                if (note != cv.notes.end())
+                    row["conflict"] = note->second;
+                out.push_back(std::move(row));
+            }
         }
         p["rows"] = out;
         data["processes"].push_back(p);
@@ -286,6 +548,7 @@ td.step{color:#888;text-align:right;border-left:none}
 tr.switch td{border-top:2px solid #c33}
 tr.fold td{color:#999;font-style:italic}
 .where{color:#36c;margin-right:.6em}
+td.conflict{background:#fff3c4} .note{color:#a60;margin-left:.8em;font-style:italic}
 </style></head><body>
 <h1 id="title"></h1><p class="intro" id="intro"></p><div id="processes"></div>
 <script id="data" type="application/json">)HTML";
@@ -301,6 +564,12 @@ for (const p of data.processes) {
   const h = document.createElement("h2");
   h.textContent = "process " + p.pid + ": " + p.header;
   root.appendChild(h);
+  if (p.conflicts) {
+    const note = document.createElement("p");
+    note.className = "conflicts";
+    note.textContent = p.conflicts + " conflicting access(es); the last ones are highlighted. " + data.conflict_intro;
+    root.appendChild(note);
+  }
   if (p.omitted) {
     const note = document.createElement("p");
     note.textContent = p.omitted + " earlier steps near switches are left out; the failure is at the end.";
@@ -341,6 +610,14 @@ for (const p of data.processes) {
         w.textContent = r.where;
         td.appendChild(w);
         td.appendChild(document.createTextNode(r.text));
+        if (r.conflict !== undefined) {
+          td.className = "conflict";
+          td.title = r.conflict;
+          const n = document.createElement("span");
+          n.className = "note";
+          n.textContent = "! " + r.conflict;
+          td.appendChild(n);
+        }
       }
     }
   }

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,8 +14,32 @@ namespace racehunt {
 struct ControlStep {
     std::uint64_t step = 0;
     std::uint32_t thread = 0;
-    std::string where; // file:line, or empty for a lock/thread/sleep point
-    std::string kind;  // "line", "acquire", "release", "start NAME", "wait ...", "done", ...
+    std::string where;         // file:line, or empty for a lock/thread/sleep point
+    std::string kind;          // "line", "acquire L1", "release L1", "start NAME", "wait ...", ...
+    std::uint32_t lockset = 0; // index into ControlLog::locksets: the locks the thread held
+};
+
+// What a line of source reads or writes that other threads may share (the bootstrap's
+// syntax-based table, `# access` lines of the log).
+struct Access {
+    char rw = 'r';    // 'r' or 'w'
+    std::string key;  // ".balance" for an attribute, a global's name, ...
+    std::string text; // as written: "self.balance"
+};
+
+// Two accesses of different threads to the same data, one right after the other, at least
+// one a write, neither ordered by thread start/join nor protected by a common lock: their
+// order decides the outcome. When the later thread had itself accessed the data just before
+// the other thread's access, in a pattern no serial order explains (read-write-read,
+// read-write-write, write-write-read, write-read-write: a lost update, a stale check), the
+// conflict is an interleaving and `local` is that earlier access.
+struct Conflict {
+    std::size_t first = 0;  // index into ControlLog::steps
+    std::size_t second = 0; // later index
+    std::string key;
+    Access a, b;
+    std::optional<std::size_t> local; // the second thread's earlier access (interleaving)
+    Access l;
 };
 
 struct ControlLog {
@@ -22,7 +47,14 @@ struct ControlLog {
     std::string header;               // strategy, steps, switches, lost
     std::vector<std::string> threads; // names by index
     std::vector<ControlStep> steps;
+    std::vector<std::vector<std::string>> locksets{{}}; // 0: no lock held
+    std::map<std::string, std::vector<Access>> accesses; // by file:line
+    // "joined NAME" notes: before steps[first], thread `second` had joined thread NAME.
+    std::vector<std::pair<std::size_t, std::pair<std::uint32_t, std::string>>> joins;
 };
+
+// The conflicting accesses of a schedule, in order of their second access.
+std::vector<Conflict> find_conflicts(const ControlLog& log);
 
 // Reads one control-<pid>.log; nullopt when it is missing or not a control log.
 std::optional<ControlLog> read_control_log(const std::filesystem::path& file);

@@ -78,6 +78,7 @@ class Scheduler(object):
         self.steps = 0
         self.switches = 0
         self.vclock = 0.0
+        self.labels = 0
         self.lost = None             # why control was lost, once it was
         self.deadlocked = False
         self.log = []
@@ -336,6 +337,18 @@ class Scheduler(object):
         if len(self.log) < self.LOG_LIMIT:
             self.log.append((self.steps, t.index, filename, line, kind, self.switches))
 
+    def label(self, lock):
+        """A short name for a controlled lock (L1, L2, ... in order of first use)."""
+        self.labels += 1
+        lock._label = "L%d" % self.labels
+        return lock._label
+
+    def note(self, t, kind):
+        """A log entry that is not a scheduling point (a lock was acquired): the reader
+        uses it to know which locks a thread holds."""
+        if self.lost is None:
+            self._log(t, None, None, kind)
+
     # -- the schedule, for people ----------------------------------------------------------
     def render_log(self, abs_file):
         """control-<pid>.log: a header, the threads, then one line per step:
@@ -355,26 +368,191 @@ class Scheduler(object):
             else:
                 where = "-"
             out.append("%d\t%d\t%s\t%s\t%d\n" % (step, index, where, kind, switches))
+        lines_seen = {}
+        for step, index, filename, line, kind, switches in self.log:
+            if filename and line:
+                lines_seen.setdefault(names[filename], set()).add(line)
+        for path in sorted(lines_seen):
+            table = line_accesses(path)
+            for line in sorted(lines_seen[path]):
+                for rw, key, text in table.get(line, ()):
+                    out.append("# access %s:%d\t%s\t%s\t%s\n" % (path, line, rw, key, text))
         return "".join(out)
+
+
+# Calls that change the object they are called on (list, dict, set, deque, Queue).
+_MUTATORS = frozenset((
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "add", "discard",
+    "setdefault", "popitem", "appendleft", "extendleft", "popleft", "rotate", "sort",
+    "reverse", "put", "put_nowait", "get", "get_nowait", "__setitem__", "__delitem__"))
+
+
+def line_accesses(path):
+    """{line: [(rw, key, text)]}: the shared-looking data each line of a source file reads
+    ("r") or writes ("w"), from its syntax tree.
+
+    Shared-looking: attributes (`self.balance`, keyed by the attribute name ".balance",
+    since the object is not known before run time), names of the module or declared
+    global/nonlocal, and containers changed in place (`cache[k] = v`, `items.append(x)`
+    write the container). A function's own locals are left out. This is syntax, not
+    run-time identity: two objects with an attribute of the same name share a key.
+    """
+    import ast
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(), path)
+    except Exception:
+        return {}
+    table = {}
+
+    def add(node, rw, key, text):
+        entry = (rw, key, text)
+        row = table.setdefault(node.lineno, [])
+        if entry not in row:
+            row.append(entry)
+
+    def text_of(node):
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Attribute):
+            return "%s.%s" % (text_of(node.value) or "(...)", node.attr)
+        if isinstance(node, ast.Subscript):
+            return "%s[...]" % (text_of(node.value) or "(...)")
+        return None
+
+    def stored_names(body_nodes):
+        out = set()
+        for top in body_nodes:
+            stack = [top]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+                    out.add(n.id)
+                elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    out.add(n.name)
+                    continue            # its body is its own scope
+                elif isinstance(n, ast.Lambda):
+                    continue
+                elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                    for alias in n.names:
+                        out.add((alias.asname or alias.name).split(".")[0])
+                elif isinstance(n, ast.ExceptHandler) and n.name:
+                    out.add(n.name)
+                stack.extend(ast.iter_child_nodes(n))
+        return out
+
+    def declared(body_nodes):
+        out = set()
+        for top in body_nodes:
+            stack = [top]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, (ast.Global, ast.Nonlocal)):
+                    out.update(n.names)
+                elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                    continue
+                stack.extend(ast.iter_child_nodes(n))
+        return out
+
+    class Visitor(ast.NodeVisitor):
+        def __init__(self):
+            self.local = [set()]        # module level: nothing is local
+
+        def shared(self, name):
+            return name not in self.local[-1]
+
+        def function(self, node):
+            a = node.args
+            params = [x.arg for x in getattr(a, "posonlyargs", []) + a.args + a.kwonlyargs]
+            params += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
+            for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
+                self.visit(d)
+            for d in getattr(node, "decorator_list", []):
+                self.visit(d)
+            body = node.body if isinstance(node.body, list) else [node.body]
+            self.local.append((set(params) | stored_names(body)) - declared(body))
+            for n in body:
+                self.visit(n)
+            self.local.pop()
+
+        visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = function
+
+        def visit_Name(self, node):
+            if self.shared(node.id):
+                add(node, "r" if isinstance(node.ctx, ast.Load) else "w", node.id, node.id)
+
+        def visit_Attribute(self, node):
+            add(node, "r" if isinstance(node.ctx, ast.Load) else "w", "." + node.attr, text_of(node))
+            self.visit(node.value)
+
+        def container(self, node):
+            """The key and text of a container changed in place, or None."""
+            if isinstance(node, ast.Attribute):
+                return "." + node.attr, text_of(node)
+            if isinstance(node, ast.Name) and self.shared(node.id):
+                return node.id, node.id
+            return None
+
+        def visit_Subscript(self, node):
+            if not isinstance(node.ctx, ast.Load):
+                c = self.container(node.value)
+                if c:
+                    add(node, "w", c[0], c[1])
+            self.generic_visit(node)
+
+        def visit_AugAssign(self, node):
+            target = node.target
+            if isinstance(target, ast.Name) and self.shared(target.id):
+                add(target, "r", target.id, target.id)
+            elif isinstance(target, ast.Attribute):
+                add(target, "r", "." + target.attr, text_of(target))
+            self.generic_visit(node)
+
+        def visit_Call(self, node):
+            f = node.func
+            if not isinstance(f, ast.Attribute):
+                self.generic_visit(node)
+                return
+            # A method call reads its object, or writes it when the method changes it in
+            # place. dict.get(key) reads; Queue.get() (no argument, a bool, block= or
+            # timeout=) takes an item out.
+            mutates = f.attr in _MUTATORS
+            if f.attr in ("get", "get_nowait") and node.args:
+                first = node.args[0]
+                mutates = isinstance(first, ast.Constant) and isinstance(first.value, bool)
+            if f.attr in ("get", "get_nowait") and any(k.arg in ("block", "timeout") for k in node.keywords):
+                mutates = True
+            c = self.container(f.value)
+            if c:
+                add(node, "w" if mutates else "r", c[0], c[1])
+            self.visit(f.value)
+            for n in node.args + [k.value for k in node.keywords]:
+                self.visit(n)
+
+    Visitor().visit(tree)
+    return table
 
 
 class ControlledLock(object):
     """A lock whose blocking acquire hands the turn over instead of blocking."""
 
-    __slots__ = ("_lock", "_sched", "__weakref__")
+    __slots__ = ("_lock", "_sched", "_label", "__weakref__")
 
     def __init__(self, sched, raw_lock):
         self._lock = raw_lock
         self._sched = sched
+        self._label = None
 
     def acquire(self, blocking=True, timeout=-1):
         sched = self._sched
         t = sched.me()
         if t is None:
             return self._lock.acquire(blocking, timeout)
-        sched.sync_point(t, "acquire")
+        label = self._label or sched.label(self)
+        sched.sync_point(t, "acquire " + label)
         while True:
             if self._lock.acquire(False):
+                sched.note(t, "acquired " + label)
                 return True
             if not blocking:
                 return False
@@ -382,14 +560,18 @@ class ControlledLock(object):
             if ok is None:                      # control lost meanwhile
                 return self._lock.acquire(blocking, timeout)
             if not ok:
-                return self._lock.acquire(False)
+                got = self._lock.acquire(False)
+                if got:
+                    sched.note(t, "acquired " + label)
+                return got
             # The lock looked free when the turn came back; try again.
 
     def release(self):
         self._lock.release()
-        t = self._sched.me()
+        sched = self._sched
+        t = sched.me()
         if t is not None:
-            self._sched.sync_point(t, "release")
+            sched.sync_point(t, "release " + (self._label or sched.label(self)))
 
     def locked(self):
         return self._lock.locked()
@@ -458,6 +640,10 @@ def install(threading, sched, real_allocate, abs_file):
             return orig_join(self, timeout)
         finally:
             sched.raw.on = False
+            if t is not None and target is not None and target.state == "done":
+                # Not a scheduling point: the reader learns that what the joined thread
+                # did happened before this thread's next steps.
+                sched.note(t, "joined %s" % self.name)
 
     start.__wrapped__ = orig_start
     join.__wrapped__ = orig_join
