@@ -94,6 +94,9 @@ struct racehunt_dlog_record {
     uint8_t action;    /* enum racehunt_dlog_action; 0 while the record is being written */
     uint16_t image;    /* program image of the process (1, then 2 after an exec, ...) */
     uint32_t ns;       /* delay or window, nanoseconds (saturated) */
+    uint64_t site;     /* call site: the return address of the interposed call (the
+                        * thread's start routine for a thread start); resolved to a
+                        * symbol at exit in shim-<pid>.sites */
 };
 
 /* Pinned decisions, RACEHUNT_RUN_DIR/shim-pins.bin (option pins=1), written by the harness

@@ -67,7 +67,7 @@ std::optional<ShimDecisionLog> read_shim_dlog(const fs::path& file) {
     for (const auto& r : recs) {
         if (r.action == 0)
             continue; // being written when the process was killed
-        log.kept.push_back({r.thread, r.n, point_name(r.point), action_name(r.action), r.ns, r.image});
+        log.kept.push_back({r.thread, r.n, point_name(r.point), action_name(r.action), r.ns, r.image, r.site});
     }
     // Slots are taken in time order across threads; a reader wants each thread's own order.
     std::stable_sort(log.kept.begin(), log.kept.end(), [](const ShimDecision& a, const ShimDecision& b) {
@@ -76,7 +76,41 @@ std::optional<ShimDecisionLog> read_shim_dlog(const fs::path& file) {
     return log;
 }
 
+std::map<std::pair<std::uint16_t, std::uint64_t>, std::string> read_shim_sites(const fs::path& file) {
+    std::map<std::pair<std::uint16_t, std::uint64_t>, std::string> out;
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        // "<image>\t<site hex>\t<symbol>\t<offset hex>\t<object>"
+        auto f = util::split(line, '\t');
+        if (f.size() < 5)
+            continue;
+        auto image = static_cast<std::uint16_t>(std::strtoul(f[0].c_str(), nullptr, 10));
+        auto site = util::parse_hex64(f[1]);
+        if (!site || f[4] == "?")
+            continue;
+        std::ostringstream offset;
+        offset << std::hex << std::strtoull(f[3].c_str(), nullptr, 16);
+        std::string object = util::base_name(f[4]);
+        out[{image, *site}] = f[2] == "?" ? object + "+0x" + offset.str()
+                                         : f[2] + "+0x" + offset.str() + " (" + object + ")";
+    }
+    return out;
+}
+
 namespace {
+
+std::string site_text(const std::map<std::pair<std::uint16_t, std::uint64_t>, std::string>& sites,
+                      const ShimDecision& d) {
+    if (!d.site)
+        return "";
+    auto it = sites.find({d.image, d.site});
+    if (it != sites.end())
+        return it->second;
+    std::ostringstream raw;
+    raw << "0x" << std::hex << d.site;
+    return raw.str();
+}
 
 struct ProcessIds {
     std::uint64_t key = 0;
@@ -144,12 +178,13 @@ Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_int
             if (!log)
                 continue;
             auto names = python_names(run_dir, pid);
+            auto sites = read_shim_sites(run_dir / ("shim-" + std::to_string(pid) + ".sites"));
             for (const auto& d : log->kept) {
                 if (!ids || d.image != ids->images) {
                     ++lost;
                     continue;
                 }
-                ShimPin p{ids->key, d.thread, d.n, d.point, d.action, d.ns, pid, ""};
+                ShimPin p{ids->key, d.thread, d.n, d.point, d.action, d.ns, pid, "", site_text(sites, d)};
                 if (auto t = ids->tids.find(d.thread); t != ids->tids.end())
                     if (auto nm = names.find(t->second); nm != names.end())
                         p.thread_name = nm->second;
@@ -224,11 +259,14 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
                 if (log->total > log->kept.size())
                     o << ", the first " << log->kept.size() << " kept";
                 o << "\n";
+                auto sites = read_shim_sites(run_dir / ("shim-" + std::to_string(pid) + ".sites"));
                 for (const auto& d : log->kept) {
                     o << "    thread " << d.thread << "  decision " << d.n << "  " << d.point << " "
                       << d.action;
                     if (d.action == "delay" || d.action == "starvation window")
                         o << " " << util::format_micros(d.ns);
+                    if (std::string site = site_text(sites, d); !site.empty())
+                        o << "  from " << site;
                     if (d.image > 1)
                         o << "  (image " << d.image << ")";
                     o << "\n";

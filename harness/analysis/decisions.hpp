@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ struct ShimDecision {
     std::string action; // "yield", "delay", "wake", "starve"
     std::uint32_t ns = 0;
     std::uint16_t image = 1;
+    std::uint64_t site = 0; // return address of the interposed call
 };
 
 struct ShimDecisionLog {
@@ -28,6 +30,10 @@ struct ShimDecisionLog {
 
 // Reads one shim-<pid>.dlog; nullopt when it is missing, truncated or not a decision log.
 std::optional<ShimDecisionLog> read_shim_dlog(const std::filesystem::path& file);
+
+// The call sites a process resolved at exit (shim-<pid>.sites), by (image, address):
+// "PyThread_acquire_lock_timed+0x5c (python3.11)", or "libfoo.so+0x1234" without a symbol.
+std::map<std::pair<std::uint16_t, std::uint64_t>, std::string> read_shim_sites(const std::filesystem::path& file);
 
 // Every perturbation of a run directory as pins (all of them): the shim's decisions with the
 // process keys from the counters files, the Python yields with the keys from the yield

@@ -53,6 +53,8 @@ std::string describe(const ShimPin& p) {
         s += " of " + util::format_micros(p.ns);
     if (!p.point.empty())
         s += " at a " + p.point + " call";
+    if (!p.site.empty())
+        s += " from " + p.site;
     s += p.thread_name.empty() ? " in native thread #" + std::to_string(p.thread)
                                : " in thread \"" + p.thread_name + "\"";
     s += " (its " + ordinal(p.n + 1) + " decision)";

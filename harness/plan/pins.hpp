@@ -28,6 +28,7 @@ struct ShimPin {
     std::uint32_t ns = 0;
     int pid = 0;
     std::string thread_name; // the Python thread, when known
+    std::string site;        // the call site, when known ("PyThread_acquire_lock_timed+0x5c (python3.11)")
 };
 
 struct YieldPin {

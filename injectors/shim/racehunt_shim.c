@@ -475,7 +475,7 @@ static void rh_log_write(const char *line, size_t len) {
 }
 
 static void rh_dlog_record(const struct rh_thread *t, uint64_t n, int cls, int action,
-                           uint64_t ns) {
+                           uint64_t ns, uintptr_t site) {
     struct racehunt_dlog_header *h = rh_dlog;
     if (!h || RH_UNLIKELY(rh_tls.forking)) return;
     uint64_t slot = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
@@ -486,16 +486,17 @@ static void rh_dlog_record(const struct rh_thread *t, uint64_t n, int cls, int a
     r->point = (uint8_t)cls;
     r->image = (uint16_t)rh_counters->images;
     r->ns = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+    r->site = (uint64_t)site;
     __atomic_store_n(&r->action, (uint8_t)action, __ATOMIC_RELEASE);
 }
 
 static void rh_log_decision(const struct rh_thread *t, uint64_t n, int cls, const char *action,
-                            uint64_t ns) {
+                            uint64_t ns, uintptr_t site) {
     int code = action[0] == 'y' ? RACEHUNT_DLOG_YIELD
                : action[0] == 'd' ? RACEHUNT_DLOG_DELAY
                : action[0] == 'w' ? RACEHUNT_DLOG_WAKE
                                   : RACEHUNT_DLOG_STARVE;
-    rh_dlog_record(t, n, cls, code, ns);
+    rh_dlog_record(t, n, cls, code, ns, site);
     if (RH_LIKELY(rh_log_path[0] == '\0')) return;
     int saved = errno;
     char line[128];
@@ -548,7 +549,7 @@ static int rh_pinned(const struct rh_thread *t, uint64_t n) {
 
 /* Opens a starvation window when the draw says so and the process's budget allows it.
  * Returns 1 when the thread was held back. */
-static int rh_maybe_starve(struct rh_thread *t, uint64_t n, uint64_t r, int cls) {
+static int rh_maybe_starve(struct rh_thread *t, uint64_t n, uint64_t r, int cls, uintptr_t site) {
     if ((rh_sub(r, RH_SUB_STARVE) >> 11) >= rh_starve_threshold) return 0;
     uint64_t lo = 1000000, hi = rh_opt.starve_max_ns > lo ? rh_opt.starve_max_ns : lo;
     uint64_t window = lo + rh_sub(r, RH_SUB_WINDOW) % (hi - lo + 1);
@@ -561,7 +562,7 @@ static int rh_maybe_starve(struct rh_thread *t, uint64_t n, uint64_t r, int cls)
     }
     rh_add(&rh_counters->starvation_windows, 1);
     rh_add(&rh_counters->starvation_ns_total, window);
-    rh_log_decision(t, n, cls, "starve", window);
+    rh_log_decision(t, n, cls, "starve", window, site);
     rh_raw_sleep_ns(window);
     return 1;
 }
@@ -569,7 +570,7 @@ static int rh_maybe_starve(struct rh_thread *t, uint64_t n, uint64_t r, int cls)
 /* The perturbation before an interposed call of class cls. Consumes exactly one decision
  * of the calling thread's stream whatever it decides, so decision n of a thread stays a
  * pure function of (seed, process, thread, n). */
-static __attribute__((noinline)) void rh_perturb(int cls) {
+static __attribute__((noinline)) void rh_perturb(int cls, uintptr_t site) {
     int saved = errno;
     struct rh_thread *t = rh_self();
     uint64_t n = t->n++;
@@ -579,7 +580,7 @@ static __attribute__((noinline)) void rh_perturb(int cls) {
         errno = saved;
         return;
     }
-    if (rh_starve_threshold && rh_maybe_starve(t, n, r, cls)) {
+    if (rh_starve_threshold && rh_maybe_starve(t, n, r, cls, site)) {
         errno = saved;
         return;
     }
@@ -588,11 +589,11 @@ static __attribute__((noinline)) void rh_perturb(int cls) {
             uint64_t ns = 1 + rh_sub(r, RH_SUB_LENGTH) % rh_opt.max_delay_ns;
             rh_add(&rh_counters->delays[cls], 1);
             rh_add(&rh_counters->delay_ns_total, ns);
-            rh_log_decision(t, n, cls, "delay", ns);
+            rh_log_decision(t, n, cls, "delay", ns, site);
             rh_raw_sleep_ns(ns);
         } else {
             rh_add(&rh_counters->yields[cls], 1);
-            rh_log_decision(t, n, cls, "yield", 0);
+            rh_log_decision(t, n, cls, "yield", 0, site);
             rh_raw_yield();
         }
     }
@@ -600,7 +601,7 @@ static __attribute__((noinline)) void rh_perturb(int cls) {
 }
 
 /* The yield after a call that may have woken another thread (one decision). */
-static __attribute__((noinline)) void rh_after_wake(int cls) {
+static __attribute__((noinline)) void rh_after_wake(int cls, uintptr_t site) {
     int saved = errno;
     struct rh_thread *t = rh_self();
     uint64_t n = t->n++;
@@ -609,7 +610,7 @@ static __attribute__((noinline)) void rh_after_wake(int cls) {
     if ((r >> 11) < rh_wake_threshold && (!RH_UNLIKELY(rh_opt.pins) || rh_pinned(t, n))) {
         rh_add(&rh_counters->yields[cls], 1);
         rh_add(&rh_counters->wake_yields, 1);
-        rh_log_decision(t, n, cls, "wake", 0);
+        rh_log_decision(t, n, cls, "wake", 0, site);
         rh_raw_yield();
     }
     errno = saved;
@@ -621,15 +622,19 @@ static inline int rh_is_armed(void) {
     return (__atomic_load_n(&rh_counters->flags, __ATOMIC_RELAXED) & RACEHUNT_SHIM_FLAG_ARMED) != 0;
 }
 
-/* Count the call and perturb it when armed. */
-static inline void rh_before(int cls) {
+/* Count the call and perturb it when armed. `site` is the hook's return address: where
+ * the program called the interposed function. */
+static inline void rh_before(int cls, uintptr_t site) {
     rh_count(cls);
-    if (rh_draws[cls] && rh_is_armed()) rh_perturb(cls);
+    if (rh_draws[cls] && rh_is_armed()) rh_perturb(cls, site);
 }
 
-static inline void rh_after(int cls) {
-    if (rh_wake_threshold && rh_is_armed()) rh_after_wake(cls);
+static inline void rh_after(int cls, uintptr_t site) {
+    if (rh_wake_threshold && rh_is_armed()) rh_after_wake(cls, site);
 }
+
+/* Expanded inside a hook: the address its caller returns to. */
+#define RH_CALLER() ((uintptr_t)__builtin_return_address(0))
 
 /* ---------------------------------------------------------------------------------------
  * Hooks. RH_HOOK generates the common shape: idle -> one branch and the real function;
@@ -640,11 +645,11 @@ static inline void rh_after(int cls) {
 #define RH_HOOK(cls, wakes, ret, name, params, args) \
     RH_EXPORT ret name params {                      \
         if (RH_IDLE()) return RH_REAL(name) args;    \
-        rh_before(cls);                              \
+        rh_before(cls, RH_CALLER());                 \
         ret r_ = RH_REAL(name) args;                 \
         if (wakes) {                                 \
             int e_ = errno;                          \
-            rh_after(cls);                           \
+            rh_after(cls, RH_CALLER());              \
             errno = e_;                              \
         }                                            \
         return r_;                                   \
@@ -658,7 +663,7 @@ static inline void rh_after(int cls) {
         if (RH_IDLE()) return RH_REAL(name) args;   \
         ret r_ = RH_REAL(name) args;                \
         int e_ = errno;                             \
-        rh_before(cls);                             \
+        rh_before(cls, RH_CALLER());                \
         errno = e_;                                 \
         return r_;                                  \
     }
@@ -701,7 +706,7 @@ RH_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
     if (RH_IDLE() || (n != 0 && (r || w || e))) return RH_REAL(select)(n, r, w, e, tv);
     int r_ = RH_REAL(select)(n, r, w, e, tv);
     int e_ = errno;
-    rh_before(RACEHUNT_POINT_SLEEP);
+    rh_before(RACEHUNT_POINT_SLEEP, RH_CALLER());
     errno = e_;
     return r_;
 }
@@ -710,7 +715,7 @@ RH_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
     if (RH_IDLE() || n != 0) return RH_REAL(poll)(fds, n, timeout);
     int r_ = RH_REAL(poll)(fds, n, timeout);
     int e_ = errno;
-    rh_before(RACEHUNT_POINT_SLEEP);
+    rh_before(RACEHUNT_POINT_SLEEP, RH_CALLER());
     errno = e_;
     return r_;
 }
@@ -753,14 +758,15 @@ static void *rh_trampoline(void *p) {
     rh_thread_start(index);
     /* The start of a thread is a sync point of its own (a late start exposes races on
      * what the creator does next); it is not an interposed call, so it is not counted. */
-    if (rh_draws[RACEHUNT_POINT_THREAD] && rh_is_armed()) rh_perturb(RACEHUNT_POINT_THREAD);
+    if (rh_draws[RACEHUNT_POINT_THREAD] && rh_is_armed())
+        rh_perturb(RACEHUNT_POINT_THREAD, (uintptr_t)fn);
     return fn(arg);
 }
 
 RH_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, rh_start_fn fn,
                              void *arg) {
     if (RH_IDLE()) return RH_REAL(pthread_create)(th, attr, fn, arg);
-    rh_before(RACEHUNT_POINT_THREAD);
+    rh_before(RACEHUNT_POINT_THREAD, RH_CALLER());
     struct rh_start_slot *s = rh_slot_claim();
     if (!s) {
         __atomic_fetch_add(&rh_counters->thread_slots_full, 1, __ATOMIC_RELAXED);
@@ -777,11 +783,11 @@ RH_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, rh_start
 
 RH_EXPORT pid_t fork(void) {
     if (RH_IDLE()) return RH_REAL(fork)();
-    rh_before(RACEHUNT_POINT_FORK);
+    rh_before(RACEHUNT_POINT_FORK, RH_CALLER());
     /* The atfork handlers (rh_atfork_*) switch the child to its own key and files. */
     pid_t pid = RH_REAL(fork)();
     if (pid == 0 && rh_draws[RACEHUNT_POINT_FORK] && rh_is_armed())
-        rh_perturb(RACEHUNT_POINT_FORK);
+        rh_perturb(RACEHUNT_POINT_FORK, RH_CALLER());
     return pid;
 }
 
@@ -1155,6 +1161,68 @@ static int rh_protocol_ok(void) {
     /* Absent means a standalone use (a developer preloading the shim by hand). */
     if (!v) return 1;
     return rh_parse_u64(v, strlen(v), &n) && n == RACEHUNT_PROTOCOL_VERSION;
+}
+
+/* At exit, not in a hook: the call sites of this image's decisions as symbols,
+ * shim-<pid>.sites, "<image>\t<site hex>\t<symbol>\t<offset hex>\t<object>\n" per distinct
+ * site (at most RH_SITES_MAX). dladdr sees the dynamic symbol table only, so a static
+ * function shows as the nearest exported one before it; the object and offset stay exact.
+ * A process that dies by a signal or _exit() leaves no .sites: its decisions keep the raw
+ * address. */
+#define RH_SITES_MAX 512
+static uint64_t rh_sites[RH_SITES_MAX];
+
+__attribute__((destructor)) static void rh_write_sites(void) {
+    struct racehunt_dlog_header *h = rh_dlog;
+    if (!h || !rh_run_dir[0]) return;
+    int saved = errno;
+    uint16_t image = (uint16_t)rh_counters->images;
+    uint64_t n = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE);
+    if (n > RACEHUNT_DLOG_CAPACITY) n = RACEHUNT_DLOG_CAPACITY;
+    const struct racehunt_dlog_record *recs = (const struct racehunt_dlog_record *)(h + 1);
+    size_t count = 0;
+    for (uint64_t i = 0; i < n && count < RH_SITES_MAX; ++i) {
+        if (recs[i].image != image || recs[i].site == 0) continue;
+        size_t j = 0;
+        while (j < count && rh_sites[j] != recs[i].site) ++j;
+        if (j == count) rh_sites[count++] = recs[i].site;
+    }
+    if (count == 0) {
+        errno = saved;
+        return;
+    }
+    char path[4200];
+    rh_run_file_path(path, sizeof path, ".sites");
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        errno = saved;
+        return;
+    }
+    for (size_t j = 0; j < count; ++j) {
+        Dl_info info;
+        memset(&info, 0, sizeof info);
+        char line[1024];
+        size_t pos = rh_append_u64(line, 0, sizeof line, image);
+        pos = rh_append(line, pos, sizeof line, "\t");
+        pos = rh_append_hex64(line, pos, sizeof line, rh_sites[j]);
+        pos = rh_append(line, pos, sizeof line, "\t");
+        /* The return address is one past the call; look up the call itself. */
+        if (dladdr((void *)(uintptr_t)(rh_sites[j] - 1), &info) && info.dli_fname) {
+            uintptr_t base = info.dli_saddr ? (uintptr_t)info.dli_saddr : (uintptr_t)info.dli_fbase;
+            pos = rh_append(line, pos, sizeof line, info.dli_sname ? info.dli_sname : "?");
+            pos = rh_append(line, pos, sizeof line, "\t");
+            pos = rh_append_hex64(line, pos, sizeof line, rh_sites[j] - base);
+            pos = rh_append(line, pos, sizeof line, "\t");
+            pos = rh_append(line, pos, sizeof line, info.dli_fname);
+        } else {
+            pos = rh_append(line, pos, sizeof line, "?\t0\t?");
+        }
+        pos = rh_append(line, pos, sizeof line, "\n");
+        ssize_t ignored = write(fd, line, pos);
+        (void)ignored;
+    }
+    close(fd);
+    errno = saved;
 }
 
 __attribute__((constructor)) static void rh_init(void) {

@@ -101,6 +101,13 @@ def test_replay_with_pins_applies_exactly_the_pinned_perturbations(rh):
     # thread id -> the bootstrap's names).
     names = set(re.findall(r'in thread "([^"]+)"', full))
     assert names == {"MainThread", "locker-1", "locker-2"}, names
+    # Each names its call site: the code that called the interposed function, resolved by
+    # the process at exit (an exported symbol when there is one, else object+offset).
+    sites = [re.search(r" call from (\S+)", l) for l in shim_lines]
+    assert all(sites), [l for l, m in zip(shim_lines, sites) if not m][:3]
+    assert all(re.match(r"([A-Za-z_]\w*\+0x[0-9a-f]+|[\w.-]+\+0x[0-9a-f]+)$", m.group(1)) for m in sites), sites[:5]
+    assert any("python3.11" in l for l in shim_lines), shim_lines[:3]
+    assert "  from " in (Path(failing["artifacts"]) / "decisions.txt").read_text()
     # Three of the main thread's decisions, and nothing else.
     main = [l for l in shim_lines if l.split()[2] == "0"][:3]
     assert len(main) == 3, shim_lines[:10]

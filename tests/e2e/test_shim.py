@@ -134,7 +134,7 @@ def read_log(path):
 
 
 DLOG_HEADER = "<IIIIQiI"
-DLOG_RECORD = "<IIBBHI"
+DLOG_RECORD = "<IIBBHIQ"
 ACTIONS = {1: "yield", 2: "delay", 3: "wake", 4: "starve"}
 
 
@@ -144,11 +144,12 @@ def read_dlog(path):
     with open(path, "rb") as f:
         data = f.read()
     magic, version, capacity, size, nxt, pid, _ = struct.unpack_from(DLOG_HEADER, data, 0)
-    assert magic == 0x4C444852 and size == struct.calcsize(DLOG_RECORD) == 16, (magic, size)
+    assert magic == 0x4C444852 and size == struct.calcsize(DLOG_RECORD) == 24, (magic, size)
     off = struct.calcsize(DLOG_HEADER)
     records = []
     for i in range(min(nxt, capacity)):
-        t, n, point, action, image, ns = struct.unpack_from(DLOG_RECORD, data, off + i * 16)
+        t, n, point, action, image, ns, site = struct.unpack_from(DLOG_RECORD, data, off + i * size)
+        assert site != 0, "a decision without its call site"
         records.append((t, n, CLASSES[point], ACTIONS[action], ns))
     return {"pid": pid, "next": nxt, "capacity": capacity}, records
 
