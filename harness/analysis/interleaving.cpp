@@ -16,14 +16,20 @@ namespace fs = std::filesystem;
 std::optional<ControlLog> read_control_log(const fs::path& file) {
     std::ifstream in(file);
     std::string line;
-    if (!std::getline(in, line) || line.rfind("# racehunt-control 1", 0) != 0)
+    if (!std::getline(in, line))
         return std::nullopt;
     ControlLog log;
-    log.header = line.substr(std::string("# racehunt-control 1").size());
+    const std::string control = "# racehunt-control 1", trace = "# racehunt-trace 1";
+    if (line.rfind(control, 0) == 0)
+        log.header = line.substr(control.size());
+    else if (line.rfind(trace, 0) == 0)
+        log.header = line.substr(trace.size()), log.traced = true;
+    else
+        return std::nullopt;
     if (!log.header.empty() && log.header[0] == ' ')
         log.header.erase(0, 1);
     std::string name = file.filename().string();
-    log.pid = std::atoi(name.c_str() + std::string("control-").size());
+    log.pid = std::atoi(name.c_str() + name.find('-') + 1);
     std::map<std::uint32_t, std::vector<std::string>> held; // by thread, sorted
     std::map<std::vector<std::string>, std::uint32_t> lockset_ids{{{}, 0}};
     auto lockset_of = [&](std::uint32_t thread) {
@@ -251,7 +257,7 @@ namespace {
 // it and followed it; long stretches of one thread folded into one row; the last steps
 // (where the failure shows) always. At most `tail` step rows, the last ones.
 struct Row {
-    enum Kind { Step, Folded, Switch } kind = Step;
+    enum Kind { Step, Folded, Switch, Gap } kind = Step; // Gap: steps not in the log (a trace)
     const ControlStep* step = nullptr; // Step
     std::size_t folded = 0;            // Folded: how many steps
     std::uint32_t thread = 0;          // whose steps (Folded) or who runs next (Switch)
@@ -292,6 +298,12 @@ std::vector<Row> layout(const ControlLog& log, std::size_t tail, std::size_t* om
     std::size_t folded = 0;
     for (std::size_t i = begin; i < n; ++i) {
         const ControlStep& s = st[i];
+        if (log.traced && i > begin && s.step > st[i - 1].step + 1) {
+            if (folded && last)
+                rows.push_back({Row::Folded, nullptr, folded, *last});
+            folded = 0;
+            rows.push_back({Row::Gap, nullptr, static_cast<std::size_t>(s.step - st[i - 1].step - 1), s.thread});
+        }
         if (last && *last != s.thread) {
             if (folded)
                 rows.push_back({Row::Folded, nullptr, folded, *last});
@@ -318,7 +330,7 @@ std::vector<fs::path> control_logs(const fs::path& run_dir) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(run_dir, ec)) {
         std::string name = e.path().filename().string();
-        if (name.rfind("control-", 0) == 0 && e.path().extension() == ".log")
+        if ((name.rfind("control-", 0) == 0 || name.rfind("trace-", 0) == 0) && e.path().extension() == ".log")
             files.push_back(e.path());
     }
     std::sort(files.begin(), files.end());
@@ -349,6 +361,8 @@ struct ConflictView {
 
 ConflictView conflict_view(const ControlLog& log) {
     ConflictView v;
+    if (log.traced)
+        return v; // no lock information: no honest verdict
     auto all = find_conflicts(log);
     v.total = all.size();
     // Interleavings explain failures best (a lost update, a stale check): the last ones
@@ -397,6 +411,20 @@ const char* const kConflictIntro =
     "source text (attributes by name, module globals, containers changed in place), so two "
     "objects with an attribute of the same name count as one. Marked ! below.";
 
+const char* const kTraceIntro =
+    "The run was not controlled: its threads ran in parallel under the GIL, perturbed only "
+    "by the pinned perturbations. Each line is a thread about to run a line of focus code, in "
+    "the order the interpreter ran them (recorded while holding the GIL); a pinned yield is "
+    "marked where it was taken. Another replay of the same pins may interleave differently. "
+    "Locks are not followed in this mode, so conflicting accesses are not marked.";
+
+const char* intro_of(const std::vector<fs::path>& files) {
+    for (const auto& f : files)
+        if (f.filename().string().rfind("control-", 0) == 0)
+            return kIntro;
+    return kTraceIntro;
+}
+
 } // namespace
 
 std::string render_interleaving(const fs::path& run_dir, const std::string& title, std::size_t tail) {
@@ -407,7 +435,7 @@ std::string render_interleaving(const fs::path& run_dir, const std::string& titl
     o << "racehunt interleaving: " << title << "\n";
     // The intro, wrapped at about 88 columns.
     std::string line;
-    std::istringstream words(kIntro);
+    std::istringstream words(intro_of(files));
     std::string w;
     while (words >> w) {
         if (!line.empty() && line.size() + 1 + w.size() > 88) {
@@ -465,6 +493,8 @@ std::string render_interleaving(const fs::path& run_dir, const std::string& titl
                 o << "  ---- switch: " << thread_name(*log, r.thread) << " runs ----\n";
             } else if (r.kind == Row::Folded) {
                 o << "        ... " << r.folded << " more step(s) of " << thread_name(*log, r.thread) << "\n";
+            } else if (r.kind == Row::Gap) {
+                o << "        ~~~ " << r.folded << " visit(s) not kept in the trace ~~~\n";
             } else {
                 const ControlStep& s = *r.step;
                 std::string where = s.where.empty() ? "" : util::base_name(s.where);
@@ -488,7 +518,7 @@ std::string render_interleaving_html(const fs::path& run_dir, const std::string&
         return "";
     nlohmann::json data;
     data["title"] = title;
-    data["intro"] = kIntro;
+    data["intro"] = intro_of(files);
     data["conflict_intro"] = kConflictIntro;
     data["processes"] = nlohmann::json::array();
     Sources sources;
@@ -511,6 +541,8 @@ std::string render_interleaving_html(const fs::path& run_dir, const std::string&
                 out.push_back({{"switch", r.thread}});
             else if (r.kind == Row::Folded)
                 out.push_back({{"fold", r.folded}, {"t", r.thread}});
+            else if (r.kind == Row::Gap)
+                out.push_back({{"gap", r.folded}});
             else {
                 nlohmann::json row = {{"t", r.step->thread},
                                       {"step", r.step->step},
@@ -592,6 +624,14 @@ for (const p of data.processes) {
   let switched = false;
   for (const r of p.rows) {
     if (r.switch !== undefined) { switched = true; continue; }
+    if (r.gap !== undefined) {
+      const tr = body.insertRow();
+      tr.className = "fold";
+      const td = tr.insertCell();
+      td.colSpan = p.threads.length + 1;
+      td.textContent = "\u2248 " + r.gap + " visit(s) not kept in the trace";
+      continue;
+    }
     const tr = body.insertRow();
     if (switched) tr.className = "switch";
     switched = false;

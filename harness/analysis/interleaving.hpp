@@ -44,6 +44,7 @@ struct Conflict {
 
 struct ControlLog {
     int pid = 0;
+    bool traced = false;              // trace-<pid>.log of a noise-mode run, not a controlled one
     std::string header;               // strategy, steps, switches, lost
     std::vector<std::string> threads; // names by index
     std::vector<ControlStep> steps;
@@ -56,11 +57,12 @@ struct ControlLog {
 // The conflicting accesses of a schedule, in order of their second access.
 std::vector<Conflict> find_conflicts(const ControlLog& log);
 
-// Reads one control-<pid>.log; nullopt when it is missing or not a control log.
+// Reads one control-<pid>.log, or a trace-<pid>.log (the same format, written by a replay of
+// pins in noise mode); nullopt when it is missing or neither.
 std::optional<ControlLog> read_control_log(const std::filesystem::path& file);
 
-// interleaving.txt for a run directory (every control-<pid>.log in it); empty when the run
-// was not controlled. The steps around each switch are shown, long stretches of one thread
+// interleaving.txt for a run directory (every control-<pid>.log or trace-<pid>.log in it);
+// empty when the run was neither controlled nor traced. The steps around each switch are shown, long stretches of one thread
 // folded; at most `tail` shown steps per process, the last ones.
 std::string render_interleaving(const std::filesystem::path& run_dir, const std::string& title,
                                 std::size_t tail = 400);

@@ -134,7 +134,8 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
             p.jitter.shim.pinned = true;
         if (c.pins->yields.empty()) {
             p.jitter.yields.probability = 0;
-            p.jitter.yields.focus.clear();
+            if (!c.trace)
+                p.jitter.yields.focus.clear();
         } else {
             p.jitter.yields.pinned = c.pins->yields.size();
         }
@@ -223,7 +224,9 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"log", true}};
     if (p.jitter.control)
         j["control"] = {{"strategy", p.jitter.control->strategy}, {"depth", p.jitter.control->depth}};
-    if (c.pins && !c.pins->yields.empty()) {
+    if (c.pins && c.trace)
+        j["yields"]["trace"] = true;
+    if (c.pins && (!c.pins->yields.empty() || c.trace)) {
         json pins = json::array();
         for (const auto& y : c.pins->yields)
             pins.push_back({util::hex64(y.key), y.thread, y.visit});
@@ -463,7 +466,7 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
         write_text(run_dir / "decisions.txt",
                    render_decisions(run_dir, plan.jitter.switch_interval,
                                     "run " + std::to_string(index) + ", seed " + util::hex64(seed)));
-        if (plan.jitter.control) {
+        if (plan.jitter.control || (c.pins && c.trace)) {
             const std::string title =
                 "run " + std::to_string(index) + ", seed " + util::hex64(seed) + ", " + r.signature;
             std::string steps = render_interleaving(run_dir, title);

@@ -50,6 +50,9 @@ struct CampaignConfig {
     // --pins (replay) or a minimize candidate: apply only these perturbations of the seed.
     std::shared_ptr<const Pins> pins;
     std::string pins_arg; // the file as given, for replay commands
+    // With pins: trace every visit of focus code (trace-<pid>.log), so that a failing run
+    // of the pinned set gets a readable interleaving. Off for minimize's candidates.
+    bool trace = false;
 };
 
 // The command that re-creates run `seed` of this campaign (options that change a run's

@@ -292,8 +292,23 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
     // 4. Measure the result and write it down.
     const Pins minimal = subset_pins(all, items, result);
     step = "final";
+    c.trace = true; // the first failing run of the final set keeps a readable interleaving
     Trials::Tally final = trials.run(std::make_shared<const Pins>(minimal), final_runs, final_runs,
-                                     signature, false, /*measure=*/true);
+                                     signature, /*keep=*/true, /*measure=*/true);
+    c.trace = false;
+    std::optional<fs::path> interleaving;
+    if (final.first_match && final.first_match->artifacts) {
+        const fs::path run_dir(*final.first_match->artifacts);
+        if (fs::exists(run_dir / "interleaving.txt")) {
+            std::error_code ec;
+            fs::copy_file(run_dir / "interleaving.txt", c.out_dir / "interleaving.txt",
+                          fs::copy_options::overwrite_existing, ec);
+            fs::copy_file(run_dir / "interleaving.html", c.out_dir / "interleaving.html",
+                          fs::copy_options::overwrite_existing, ec);
+            if (!ec)
+                interleaving = c.out_dir / "interleaving.txt";
+        }
+    }
     const fs::path pins_file = c.out_dir / "minimal.pins";
     util::write_file_atomic(
         pins_file, pins_to_text(minimal, "minimal perturbations for " + signature + "\nscenario " +
@@ -324,6 +339,8 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
     std::printf("reproduces %d/%d: %s\n", final.matched, final.runs,
                 percent_interval(final.matched, final.runs).c_str());
     std::printf("written: %s, %s\n", pins_file.c_str(), (c.out_dir / "minimize.jsonl").c_str());
+    if (interleaving)
+        std::printf("interleaving of a failing replay: %s (and .html)\n", interleaving->c_str());
     std::printf("minimal: %zu perturbation(s), reproduces %d/%d\n", minimal.size(), final.matched,
                 final.runs);
     std::printf("%s --repeat %d\n", replay_command(c, seed).c_str(), final_runs);

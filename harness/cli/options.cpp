@@ -290,6 +290,7 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
     if (o.pins) {
         c.pins = std::make_shared<const Pins>(read_pins_file(*o.pins));
         c.pins_arg = *o.pins;
+        c.trace = true; // a failing replay of pins gets its interleaving
     }
     std::int64_t jobs = o.jobs.value_or(s.run.jobs.value_or(0));
     if (jobs == 0)

@@ -621,7 +621,8 @@ _main_native_id = None
 class _Stream(object):
     """One thread's seeded decision stream and counters."""
 
-    __slots__ = ("index", "key", "draws", "countdown", "visits", "yields", "log", "tracer", "name")
+    __slots__ = ("index", "key", "draws", "countdown", "visits", "yields", "log", "tracer", "name",
+                 "next_at")
 
     def __init__(self, index):
         self.tracer = None
@@ -636,6 +637,9 @@ class _Stream(object):
         self.yields = 0
         self.log = [] if (_yields is not None and _yields.log_enabled) else None
         self.countdown = _yields.gap(self) if _yields is not None else 1 << 62
+        self.next_at = self.countdown
+        if _yields is not None and _yields.trace is not None:
+            self.countdown = 1      # tracing: take() sees every visit
 
 
 class _Yields(object):
@@ -650,8 +654,22 @@ class _Yields(object):
     SLEEP_SHARE = 0.5       # of the elapsed time, at most, spent in yields
     budget_hits = 0         # decided yields skipped because the budget was spent
 
-    def __init__(self, probability, granularity, focus, log_enabled, pins=None):
+    TRACE_LIMIT = 20000     # visits kept in trace-<pid>.log (the last ones)
+    TRACE_BEFORE = 200      # and around each yield taken: visits before it
+    TRACE_AFTER = 400       # and after it
+    TRACE_WINDOWS = 50      # at most this many such windows
+
+    def __init__(self, probability, granularity, focus, log_enabled, pins=None, trace=False):
         import math
+        # Tracing (replay of pins): every visit of focus code, in the order threads ran
+        # it, the last TRACE_LIMIT kept, for a readable interleaving of a noise-mode run.
+        self.trace = None
+        self.trace_count = 0
+        self.windows = []        # visits around each yield taken, kept whatever follows
+        self.window_open = 0     # visits still to copy into the last window
+        if trace:
+            import collections
+            self.trace = collections.deque(maxlen=self.TRACE_LIMIT)
         self.log1p = math.log1p
         # Pinned mode (racehunt minimize, replay --pins): yield only at the listed visits,
         # {process key: {thread index: sorted visits}}; nothing is drawn.
@@ -802,11 +820,31 @@ class _Yields(object):
             if t is not None:
                 _control.point(t, filename, line)
             return
+        trace = self.trace
+        if trace is not None:
+            # Called at every visit; the decision falls at visit next_at.
+            self.trace_count += 1
+            entry = (self.trace_count, stream.index, filename, line, "line")
+            trace.append(entry)
+            if self.window_open:
+                self.window_open -= 1
+                self.windows[-1].append(entry)
+            if stream.visits < stream.next_at:
+                return
+            entry = (self.trace_count, stream.index, filename, line,
+                     "pinned yield" if self.pins is not None else "yield")
+            trace.append(entry)
+            if len(self.windows) < self.TRACE_WINDOWS:
+                n = min(len(trace), self.TRACE_BEFORE)
+                self.windows.append([trace[i] for i in range(len(trace) - n, len(trace))])
+                self.window_open = self.TRACE_AFTER
+            stream.next_at = stream.visits + self.gap(stream)
         stream.yields += 1
         log = stream.log
         if log is not None and len(log) < self.LOG_LIMIT:
             log.append((stream.visits, filename, line))
-        stream.countdown = self.gap(stream)
+        if trace is None:
+            stream.countdown = self.gap(stream)
         # sleep(0) releases the GIL, but the releasing thread usually takes it back before
         # a woken waiter gets a CPU (measured: no lost update at all on a busy 2-core
         # machine). A real sleep of 1 us, which the kernel rounds up to its timer slack
@@ -867,6 +905,31 @@ class _Yields(object):
                 lines.append("%d\t%s:%s\t%d\t%s\n" % (stream.index, _abs_file(filename), line, visit, name))
         data = "".join(lines).encode("utf-8", "replace")
         _write_atomically(os.path.join(_run_dir, "yields-%d.log" % _pid), data)
+
+    def write_trace(self):
+        """trace-<pid>.log: the traced visits in the format of a controlled schedule
+        (docs/PROTOCOL.md), so the harness renders both alike."""
+        if self.trace is None or _run_dir is None:
+            return
+        # The windows around the yields, then the last visits; each entry once, in order.
+        seen = set()
+        events = []
+        for entry in [e for w in self.windows for e in w] + list(self.trace):
+            if (entry[0], entry[4]) not in seen:
+                seen.add((entry[0], entry[4]))
+                events.append(entry)
+        events.sort(key=lambda e: (e[0], e[4] != "line"))
+        out = ["# racehunt-trace 1 visits=%d kept=%d\n" % (self.trace_count, len(events))]
+        for stream in sorted(self.streams, key=lambda s: s.index):
+            out.append("# thread %d %s\n" % (stream.index, (stream.name or "").replace("\n", " ")))
+        names = {}
+        for step, index, filename, line, kind in events:
+            name = names.get(filename)
+            if name is None:
+                name = names[filename] = _abs_file(filename)
+            out.append("%d\t%d\t%s:%s\t%s\t0\n" % (step, index, name, line if line is not None else "?", kind))
+        _write_atomically(os.path.join(_run_dir, "trace-%d.log" % _pid),
+                          "".join(out).encode("utf-8", "replace"))
 
 
 _tls = _thread._local()
@@ -1033,7 +1096,8 @@ def _install_monitoring():
                 stream.countdown -= 1
                 if stream.countdown <= 0:
                     take(stream, code.co_filename,
-                         _line_of_offset(code, offset) if stream.log is not None else None)
+                         _line_of_offset(code, offset)
+                         if stream.log is not None or y.trace is not None else None)
         else:
             def on_local(code, line):
                 try:
@@ -1355,6 +1419,10 @@ def _at_exit():
                     _yields.write_log()
                 except Exception as exc:
                     _warn("could not write yields log: %s: %s" % (type(exc).__name__, exc))
+            try:
+                _yields.write_trace()
+            except Exception as exc:
+                _warn("could not write the trace: %s: %s" % (type(exc).__name__, exc))
         # Names of every thread that ran, by native id: the harness names the shim's
         # decisions with them (the thread map only holds the live ones).
         seen = dict(_names_seen)
@@ -1645,13 +1713,14 @@ def install():
     focus = yields.get("focus") or []
     if isinstance(focus, str):
         focus = [focus]
-    if probability > 0.0:
+    trace = bool(yields.get("trace")) and _control is None
+    if probability > 0.0 or (trace and focus):
         if not focus:
             _warn("yields.probability is set but yields.focus is empty; yield points are off")
         else:
             try:
                 _setup_yields(min(probability, 1.0), granularity, focus, yields.get("log"),
-                              yields.get("pins"))
+                              yields.get("pins"), trace)
             except Exception as exc:
                 _yields = None
                 _yields_mode = "off"
@@ -1702,9 +1771,9 @@ def _parse_pins(entries):
     return pins
 
 
-def _setup_yields(probability, granularity, focus, log_enabled, pins=None):
+def _setup_yields(probability, granularity, focus, log_enabled, pins=None, trace=False):
     global _yields, _yields_mode, _real_settrace
-    _yields = _Yields(probability, granularity, focus, log_enabled, _parse_pins(pins))
+    _yields = _Yields(probability, granularity, focus, log_enabled, _parse_pins(pins), trace)
     main_stream = _yields.new_stream(0)
     _tls.s = main_stream
     if sys.version_info >= (3, 12) and hasattr(sys, "monitoring"):
@@ -1774,6 +1843,8 @@ def _on_dump_signal(signum, frame):
         _write_control_log()
         if _yields is not None and _yields.log_enabled:
             _yields.write_log()   # a hung process never reaches its atexit
+        if _yields is not None:
+            _yields.write_trace()
     except Exception as exc:
         _internal_error("dump signal", exc)
     finally:

@@ -159,6 +159,12 @@ def test_minimize_shrinks_a_lost_update_to_a_few_yields(rh):
     assert replay.startswith("racehunt replay ") and "--pins" in replay and "--seed " + failing["seed"] in replay
     pins = (out / "minimal.pins").read_text()
     assert len(pin_lines(pins, "yield")) == size
+    # A failing replay of the minimal set was traced: its interleaving shows where each
+    # pinned yield handed the GIL over (to another thread, whichever took it).
+    text = (out / "interleaving.txt").read_text()
+    assert "The run was not controlled" in text and (out / "interleaving.html").exists()
+    assert re.search(r"\n\d+\s+depositor-[12]\s+w\.py:\d+\s+\[pinned yield\]\n  ---- switch: \S+ runs ----", text), text[:3000]
+    assert "interleaving of a failing replay: " in r.stdout
     # The printed command replays the minimal set, and it still fails.
     argv = replay.split()[1:]
     r2 = rh.run(*argv, "--out", rh.dir / "again", "--quiet")
