@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake
   libboost1.81-dev libboost-program-options1.81-dev
-  libtomlplusplus-dev nlohmann-json3-dev
+  libtomlplusplus-dev nlohmann-json3-dev libpugixml-dev libxml2-utils
   googletest libgtest-dev librapidcheck-dev libbenchmark-dev
   python3 python3-pytest gdb
   "$@"

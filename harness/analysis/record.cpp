@@ -27,6 +27,10 @@ json RunRecord::to_json() const {
     if (!python.empty())
         j["python"] = python;
     j["counters"] = counters;
+    j["campaign_seed"] = campaign_seed;
+    j["planned"] = planned;
+    if (!replay.empty())
+        j["replay"] = replay;
     return j;
 }
 
@@ -55,6 +59,9 @@ RunRecord RunRecord::from_json(const json& j) {
     r.injected = j.value("injected", true);
     r.python = j.value("python", std::string());
     r.counters = j.value("counters", json::object());
+    r.campaign_seed = j.value("campaign_seed", std::uint64_t{0});
+    r.planned = j.value("planned", std::uint64_t{0});
+    r.replay = j.value("replay", std::string());
     return r;
 }
 

@@ -29,6 +29,11 @@ struct RunRecord {
     std::string python; // interpreter version the run used, when known
     nlohmann::json counters = nlohmann::json::object(); // per-layer injection counts
     std::vector<std::string> excerpt; // a failing run's merged dump, in a few lines
+    // Which campaign the run belongs to, so that shards can be merged and checked:
+    // its seed and how many runs it has in all (every shard).
+    std::uint64_t campaign_seed = 0;
+    std::uint64_t planned = 0;
+    std::string replay; // a failing run's replay command (empty for passing runs)
 
     nlohmann::json to_json() const;
     // Throws nlohmann::json::exception on a line that is not a run record.

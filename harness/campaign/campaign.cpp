@@ -359,6 +359,8 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     r.scenario = c.scenario.name;
     r.run = index;
     r.seed = seed;
+    r.campaign_seed = c.campaign_seed;
+    r.planned = c.runs;
 
     std::error_code ec;
     fs::path run_dir = c.out_dir / ".work" / (std::to_string(index) + "-" + util::hex64(seed));

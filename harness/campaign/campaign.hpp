@@ -42,6 +42,9 @@ struct CampaignConfig {
     std::optional<Nanos> time_budget;
     std::filesystem::path out_dir;
     std::optional<std::filesystem::path> json_file;
+    std::optional<std::filesystem::path> junit_file;
+    std::optional<double> fail_threshold; // --fail-threshold
+    std::optional<std::filesystem::path> resume; // --resume: the results.jsonl to continue
     Injectors injectors;
     std::vector<std::string> focus; // the workload's own code, resolved
     // --native-stacks: the gdb to run on every process of a hung run before the kill;

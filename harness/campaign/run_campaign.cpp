@@ -45,6 +45,8 @@ CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRu
         }
         if (ex.cancelled)
             return {true, false};
+        if (is_failure(ex.record.outcome))
+            ex.record.replay = replay_command(c, ex.record.seed);
         std::lock_guard lock(mutex);
         if (jsonl.is_open() && !jsonl.write(ex.record.to_json().dump() + "\n")) {
             result.results_write_failed = true;

@@ -3,11 +3,15 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "report/console.hpp"
+#include "report/junit.hpp"
+#include "report/results_file.hpp"
 #include "report/summary.hpp"
 #include "util/duration.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/strings.hpp"
+
+#include <cstdlib>
 
 namespace racehunt {
 
@@ -18,15 +22,18 @@ namespace {
 // Shared by run and replay: execute, record, summarise, report, choose the exit status.
 ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRun>& planned,
                             const RunOptions& o, Session& session, const std::string& header,
-                            bool replay) {
+                            bool replay, std::vector<RunRecord> previous = {},
+                            std::uint64_t total_planned = 0) {
     Console console(Console::stderr_is_tty(), Console::want_color(o.no_color), o.quiet);
     console.header(header);
 
     util::AppendFile jsonl;
-    jsonl.open(c.out_dir / "results.jsonl", /*truncate=*/true);
+    jsonl.open(c.out_dir / "results.jsonl", /*truncate=*/!c.resume);
 
     auto runner = make_posix_runner();
     CampaignResult result = run_campaign(c, planned, *runner, jsonl, console, session.cancel);
+    for (auto& r : previous)
+        result.records.push_back(std::move(r));
 
     // Summarise and report; partial results are written too when interrupted.
     CampaignSummary summary;
@@ -37,9 +44,11 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     summary.interrupted = session.interrupted.load();
     summary.stop_reason = summary.interrupted ? "interrupted" : to_string(result.pool.reason);
     summary.elapsed_s = std::chrono::duration<double>(result.pool.elapsed).count();
+    summary.fail_threshold = c.fail_threshold;
     summary.scenarios.push_back(summarize(result.records, c.scenario.name, c.scenario.file.string(),
-                                          planned.size(),
+                                          total_planned ? total_planned : planned.size(),
                                           [&](std::uint64_t seed) { return replay_command(c, seed); }));
+    summary.scenarios.back().python = c.python_version;
     const std::string summary_json = summary.to_json().dump(2) + "\n";
     std::string written = (c.out_dir / "results.jsonl").string();
     bool write_failed = result.results_write_failed;
@@ -49,6 +58,10 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
         if (c.json_file) {
             util::write_file_atomic(*c.json_file, summary_json);
             written += ", " + c.json_file->string();
+        }
+        if (c.junit_file) {
+            util::write_file_atomic(*c.junit_file, junit_xml(summary));
+            written += ", " + c.junit_file->string();
         }
     } catch (const util::Error& e) {
         console.warning(e.what());
@@ -67,7 +80,41 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
         return ExitCode::Interrupted;
     if (write_failed || result.internal_errors > 0)
         return ExitCode::Internal;
-    return summary.scenarios[0].failures > 0 ? ExitCode::Failures : ExitCode::Ok;
+    return summary.failed() ? ExitCode::Failures : ExitCode::Ok;
+}
+
+// --resume: the records of the interrupted campaign, with its seed and size adopted (an
+// explicit --seed or --runs must agree). A line cut short by a kill is cut off the file.
+std::vector<RunRecord> resume_records(CampaignConfig& c, const RunOptions& o, Console& console) {
+    std::vector<RunRecord> previous;
+    std::optional<std::uint64_t> seed, planned;
+    const ResultsFileInfo info = read_results(*c.resume, [&](RunRecord&& r, const std::string&) {
+        if (r.scenario != c.scenario.name)
+            throw util::usage_error(c.resume->string(), "the results are of scenario \"" + r.scenario +
+                                                            "\", not \"" + c.scenario.name + "\"",
+                                    "resume with the scenario file the campaign ran");
+        seed = r.campaign_seed;
+        planned = std::max(planned.value_or(0), r.planned);
+        if (!is_failure(r.outcome)) {
+            r.jitter = nlohmann::json();
+            r.counters = nlohmann::json();
+        }
+        previous.push_back(std::move(r));
+    });
+    if (info.truncated_tail) {
+        std::filesystem::resize_file(*c.resume, info.valid_bytes);
+        console.warning(c.resume->string() + ": its last line was cut short (racehunt was killed while "
+                        "writing it); that run is made again");
+    }
+    if (seed) {
+        if (o.seed && c.campaign_seed != *seed)
+            throw util::usage_error("--seed", "the campaign being resumed has seed " + std::to_string(*seed),
+                                    "leave --seed out when resuming");
+        c.campaign_seed = *seed;
+        if (!o.runs && planned && *planned)
+            c.runs = *planned;
+    }
+    return previous;
 }
 
 std::string describe_python(const CampaignConfig& c) {
@@ -86,18 +133,34 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
     // 3. Combine command line and scenario into a campaign.
     CampaignConfig c = make_campaign_config(s, o, CommandKind::Run);
     // 4. Plan the run seeds (this shard's slice of them).
-    auto [shard_k, shard_n] = o.shard ? parse_shard(*o.shard) : std::pair<std::uint64_t, std::uint64_t>{1, 1};
-    std::vector<PlannedRun> planned = plan_campaign(c.campaign_seed, c.runs, shard_k, shard_n);
+    const Shard shard = resolve_shard(o.shard, [](const char* name) { return std::getenv(name); });
+    std::vector<RunRecord> previous;
+    if (c.resume) {
+        Console early(Console::stderr_is_tty(), Console::want_color(o.no_color), o.quiet);
+        previous = resume_records(c, o, early);
+    }
+    std::vector<PlannedRun> planned = plan_campaign(c.campaign_seed, c.runs, shard.k, shard.n);
+    const std::uint64_t shard_total = planned.size();
+    if (!previous.empty()) {
+        std::vector<bool> done(c.runs, false);
+        for (const auto& r : previous)
+            if (r.run < done.size())
+                done[r.run] = true;
+        std::erase_if(planned, [&](const PlannedRun& p) { return done[p.index]; });
+    }
 
     std::string header = "racehunt: " + s.name + ": " + std::to_string(planned.size()) + " runs";
-    if (shard_n > 1)
-        header += " (shard " + std::to_string(shard_k) + "/" + std::to_string(shard_n) + " of " +
-                  std::to_string(c.runs) + ")";
+    if (c.resume)
+        header += " (resuming: " + std::to_string(previous.size()) + " of " + std::to_string(shard_total) +
+                  " done)";
+    if (shard.n > 1 || !shard.source.empty())
+        header += " (shard " + std::to_string(shard.k) + "/" + std::to_string(shard.n) + " of " +
+                  std::to_string(c.runs) + ", from " + shard.source + ")";
     header += ", -j " + std::to_string(c.jobs) + ", profile " + c.profile + ", campaign seed " +
               std::to_string(c.campaign_seed) + ", timeout " + util::format_duration(c.timeout) +
               ", " + describe_python(c);
     // 5. Execute, classify and report.
-    return execute_and_report(c, planned, o, session, header, false);
+    return execute_and_report(c, planned, o, session, header, false, std::move(previous), shard_total);
 }
 
 ExitCode cmd_replay(const std::vector<std::string>& args, Session& session) {

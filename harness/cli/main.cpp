@@ -16,7 +16,8 @@ const std::vector<Command>& commands() {
         {"run", "run a scenario many times under seeded perturbations (the default)",
          "racehunt [run] SCENARIO.toml [--runs N] [-j N] [--seed S] [--timeout DUR]\n"
          "         [--profile none|default|aggressive] [--stop-after K] [--time-budget DUR]\n"
-         "         [--shard K/N] [--out DIR] [--json FILE] [--python EXE] [--native-stacks]\n"
+         "         [--shard K/N] [--out DIR] [--json FILE] [--junit FILE] [--python EXE]\n"
+         "         [--fail-threshold RATE] [--resume RESULTS.jsonl] [--native-stacks]\n"
          "         [--quiet] [--no-color]",
          cmd_run},
         {"replay", "re-create one run from its run seed, optionally many times",
@@ -29,15 +30,12 @@ const std::vector<Command>& commands() {
          "         [--final-runs N] [-j N] [--out DIR] [--profile P] [--python EXE] [--timeout DUR]\n"
          "         [--quiet]",
          cmd_minimize},
-        {"merge", "merge results of shards into one summary (not yet available)",
-         "racehunt merge RESULTS.jsonl... [--out DIR] [--json FILE] [--junit FILE]", cmd_not_yet},
+        {"merge", "merge the results of shards into one summary and report",
+         "racehunt merge RESULTS.jsonl... [--out DIR] [--json FILE] [--junit FILE]\n"
+         "         [--fail-threshold RATE] [--quiet]",
+         cmd_merge},
     };
     return table;
-}
-
-ExitCode cmd_not_yet(const std::vector<std::string>&, Session&) {
-    throw util::usage_error("racehunt", "this subcommand is not available in this version",
-                            "see racehunt --help for what is");
 }
 
 namespace {

@@ -11,6 +11,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -46,6 +47,9 @@ po::options_description describe(CommandKind kind) {
             ("time-budget", po::value<std::string>(), "start no run after this long")
             ("shard", po::value<std::string>(), "run shard K of N (K/N)")
             ("junit", po::value<std::string>(), "also write a JUnit XML report here")
+            ("fail-threshold", po::value<std::string>(),
+             "exit 1 only when the failure rate is surely above this (e.g. 0.01 or 1%)")
+            ("resume", po::value<std::string>(), "continue the campaign recorded in this results.jsonl")
             ("start", po::value<std::string>(), "fresh | fork-server");
     } else if (kind == CommandKind::Replay) {
         d.add_options()
@@ -143,12 +147,106 @@ std::pair<int, int> parse_confirm(const std::string& text) {
     return {static_cast<int>(v->first), static_cast<int>(v->second)};
 }
 
+double parse_rate(const std::string& text, const std::string& option) {
+    std::string t = text;
+    double scale = 1.0;
+    if (!t.empty() && t.back() == '%') {
+        t.pop_back();
+        scale = 0.01;
+    }
+    char* end = nullptr;
+    errno = 0;
+    double v = t.empty() ? -1 : std::strtod(t.c_str(), &end) * scale;
+    if (t.empty() || *end || errno || !(v >= 0.0 && v < 1.0))
+        throw util::usage_error(option, "\"" + text + "\" is not a failure rate",
+                                "give a rate from 0 to below 1, e.g. 0.01 or 1%");
+    return v;
+}
+
+std::filesystem::path output_file(const std::string& arg, const std::string& option) {
+    fs::path file = fs::absolute(arg);
+    std::error_code ec;
+    fs::path parent = file.parent_path();
+    if (!fs::is_directory(parent, ec))
+        throw util::usage_error(option, "directory " + parent.string() + " does not exist",
+                                "create it or choose another path");
+    util::ensure_writable_dir(parent, option);
+    return file;
+}
+
 std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text) {
     auto v = parse_k_of_n(text, INT64_MAX);
     if (!v)
         throw util::usage_error("--shard", "\"" + text + "\" is not a shard",
                                 "write K/N with 1 <= K <= N, e.g. --shard 2/8");
     return {static_cast<std::uint64_t>(v->first), static_cast<std::uint64_t>(v->second)};
+}
+
+namespace {
+
+std::optional<std::uint64_t> env_number(const std::function<const char*(const char*)>& getenv_,
+                                        const char* name, const std::string& hint) {
+    const char* v = getenv_(name);
+    if (!v)
+        return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(v, &end, 10);
+    if (!*v || *end || errno || v[0] == '-')
+        throw util::usage_error(std::string("environment variable ") + name,
+                                std::string("\"") + v + "\" is not a whole number", hint);
+    return static_cast<std::uint64_t>(n);
+}
+
+} // namespace
+
+Shard resolve_shard(const std::optional<std::string>& option,
+                    const std::function<const char*(const char*)>& getenv_) {
+    if (option) {
+        auto [k, n] = parse_shard(*option);
+        return {k, n, "--shard"};
+    }
+    if (const char* v = getenv_("RACEHUNT_SHARD")) {
+        auto kn = parse_k_of_n(v, INT64_MAX);
+        if (!kn)
+            throw util::usage_error("environment variable RACEHUNT_SHARD",
+                                    std::string("\"") + v + "\" is not a shard",
+                                    "write K/N with 1 <= K <= N, e.g. RACEHUNT_SHARD=2/8");
+        return {static_cast<std::uint64_t>(kn->first), static_cast<std::uint64_t>(kn->second),
+                "RACEHUNT_SHARD"};
+    }
+    // Slurm job arrays: task ids may start anywhere (--array=5-12), so the shard is the id
+    // counted from SLURM_ARRAY_TASK_MIN.
+    if (getenv_("SLURM_ARRAY_TASK_ID")) {
+        const std::string hint = "racehunt reads Slurm's array variables; run it inside sbatch --array";
+        auto id = env_number(getenv_, "SLURM_ARRAY_TASK_ID", hint);
+        auto count = env_number(getenv_, "SLURM_ARRAY_TASK_COUNT", hint);
+        auto min = env_number(getenv_, "SLURM_ARRAY_TASK_MIN", hint).value_or(0);
+        if (!count || *count == 0 || *id < min || *id - min >= *count)
+            throw util::usage_error("environment variable SLURM_ARRAY_TASK_ID",
+                                    "task " + std::to_string(*id) + " is not one of " +
+                                        std::to_string(count.value_or(0)) + " array tasks from " +
+                                        std::to_string(min),
+                                    "use a contiguous array (--array=0-7), or pass --shard K/N");
+        return {*id - min + 1, *count, "Slurm array task " + std::to_string(*id)};
+    }
+    // Kubernetes Indexed Jobs give the 0-based index; the completion count is not in the
+    // environment, so the manifest passes it.
+    if (getenv_("JOB_COMPLETION_INDEX")) {
+        const std::string hint = "set RACEHUNT_SHARD_COUNT to the Job's completions in the manifest";
+        auto index = env_number(getenv_, "JOB_COMPLETION_INDEX", hint);
+        auto count = env_number(getenv_, "RACEHUNT_SHARD_COUNT", hint);
+        if (!count)
+            throw util::usage_error("environment variable RACEHUNT_SHARD_COUNT",
+                                    "JOB_COMPLETION_INDEX is set but the number of shards is not", hint);
+        if (*count == 0 || *index >= *count)
+            throw util::usage_error("environment variable JOB_COMPLETION_INDEX",
+                                    "index " + std::to_string(*index) + " is not below RACEHUNT_SHARD_COUNT=" +
+                                        std::to_string(*count),
+                                    hint);
+        return {*index + 1, *count, "Kubernetes completion index " + std::to_string(*index)};
+    }
+    return {};
 }
 
 SeedCommand prepare_seed_command(const std::vector<std::string>& args, CommandKind kind) {
@@ -208,6 +306,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         o.time_budget = str("time-budget");
         o.shard = str("shard");
         o.junit = str("junit");
+        o.fail_threshold = str("fail-threshold");
+        o.resume = str("resume");
         o.start = str("start");
     } else if (kind == CommandKind::Replay) {
         o.repeat = num("repeat");
@@ -260,9 +360,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         throw util::usage_error("--start", "unknown start mode \"" + *o.start + "\"",
                                 "use fresh or fork-server");
     }
-    if (o.junit)
-        throw util::usage_error("--junit", "JUnit output is not available in this version",
-                                "use --json for a machine-readable summary");
+    if (o.fail_threshold)
+        parse_rate(*o.fail_threshold, "--fail-threshold");
     if (o.seed && kind != CommandKind::Run && !util::parse_hex64(*o.seed))
         throw util::usage_error("--seed", "\"" + *o.seed + "\" is not a run seed",
                                 "a run seed is the 16 hex digits racehunt printed");
@@ -377,14 +476,23 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
                      util::hex64(util::parse_hex64(o.seed.value_or("0")).value_or(0));
     c.out_dir = fs::absolute(c.out_dir).lexically_normal();
     util::ensure_writable_dir(c.out_dir, o.out ? "--out" : "--out (default " + c.out_dir.string() + ")");
-    if (o.json) {
-        c.json_file = fs::absolute(*o.json);
+    if (o.json)
+        c.json_file = output_file(*o.json, "--json");
+    if (o.junit)
+        c.junit_file = output_file(*o.junit, "--junit");
+    if (o.fail_threshold)
+        c.fail_threshold = parse_rate(*o.fail_threshold, "--fail-threshold");
+    if (o.resume) {
+        c.resume = fs::absolute(*o.resume);
         std::error_code ec;
-        fs::path parent = c.json_file->parent_path();
-        if (!fs::is_directory(parent, ec))
-            throw util::usage_error("--json", "directory " + parent.string() + " does not exist",
-                                    "create it or choose another path");
-        util::ensure_writable_dir(parent, "--json");
+        if (!fs::is_regular_file(*c.resume, ec))
+            throw util::usage_error("--resume", "no results file at " + c.resume->string(),
+                                    "give the results.jsonl of the interrupted campaign");
+        if (o.out && fs::absolute(*o.out).lexically_normal() != c.resume->parent_path().lexically_normal())
+            throw util::usage_error("--out", "--resume continues in the directory of its results file (" +
+                                                 c.resume->parent_path().string() + ")",
+                                    "leave --out out, or give the same directory");
+        c.out_dir = c.resume->parent_path().lexically_normal();
     }
 
     c.injectors = Injectors::locate();

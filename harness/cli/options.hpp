@@ -4,6 +4,7 @@
 #pragma once
 #include "campaign/campaign.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,7 +15,7 @@ struct RunOptions {
     std::string scenario;
     std::optional<std::int64_t> runs, jobs, stop_after, repeat, final_runs;
     std::optional<std::string> seed, timeout, profile, time_budget, shard, out, json, junit,
-        python, start, pins, confirm;
+        python, start, pins, confirm, fail_threshold, resume;
     bool quiet = false, no_color = false, native_stacks = false;
 };
 
@@ -39,7 +40,23 @@ SeedCommand prepare_seed_command(const std::vector<std::string>& args, CommandKi
 // "3/5" -> {3, 5}; throws util::Error naming `--confirm`.
 std::pair<int, int> parse_confirm(const std::string& text);
 
+// Which slice of the campaign's runs this process makes: --shard K/N; else RACEHUNT_SHARD;
+// else a Slurm array task (SLURM_ARRAY_TASK_ID, _COUNT, _MIN); else a Kubernetes Indexed
+// Job (JOB_COMPLETION_INDEX with RACEHUNT_SHARD_COUNT). {1, 1, ""} when none applies.
+struct Shard {
+    std::uint64_t k = 1, n = 1;
+    std::string source; // where it came from, for the header line
+};
+Shard resolve_shard(const std::optional<std::string>& option,
+                    const std::function<const char*(const char*)>& getenv_);
+
 // "3/8" -> {3, 8}; throws util::Error naming `--shard`.
 std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text);
+
+// "0.01", "1%" -> 0.01; throws util::Error naming `option`.
+double parse_rate(const std::string& text, const std::string& option);
+
+// An output file named by an option (--json, --junit): absolute, its directory writable.
+std::filesystem::path output_file(const std::string& arg, const std::string& option);
 
 } // namespace racehunt

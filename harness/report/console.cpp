@@ -137,6 +137,13 @@ void Console::summary(const CampaignSummary& c, const std::string& results_hint)
             std::printf("  %s 0 failures in %llu runs: failure rate < %s at 95%% confidence (rule of three)\n",
                         paint("32", "OK").c_str(), static_cast<unsigned long long>(s.runs),
                         format_percent(s.upper_bound_rule_of_three).c_str());
+        } else if (c.passes_threshold(s)) {
+            std::printf("  %s failure rate %s %s (95%% Wilson), %llu of %llu runs: within "
+                        "--fail-threshold %s (the interval's lower end is not above it)\n",
+                        paint("33", "ACCEPTED").c_str(), format_percent(s.rate).c_str(),
+                        interval_text(s.interval).c_str(),
+                        static_cast<unsigned long long>(s.failures),
+                        static_cast<unsigned long long>(s.runs), format_percent(*c.fail_threshold).c_str());
         } else {
             std::printf("  %s failure rate %s %s (95%% Wilson), %llu of %llu runs\n",
                         paint("31", "FAILED").c_str(), format_percent(s.rate).c_str(),

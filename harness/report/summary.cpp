@@ -8,56 +8,52 @@ namespace racehunt {
 
 using nlohmann::json;
 
-ScenarioSummary summarize(const std::vector<RunRecord>& records, const std::string& name,
-                          const std::string& file, std::uint64_t planned,
-                          const std::function<std::string(std::uint64_t)>& replay) {
-    ScenarioSummary s;
-    s.name = name;
-    s.file = file;
-    s.planned = planned;
-    std::vector<const RunRecord*> sorted;
-    for (const auto& r : records)
-        sorted.push_back(&r);
-    // By run index, so "first failure" does not depend on -j or completion order.
-    std::sort(sorted.begin(), sorted.end(),
-              [](const RunRecord* a, const RunRecord* b) { return a->run < b->run; });
+SummaryBuilder::SummaryBuilder(std::string name, std::string file, std::uint64_t planned,
+                               std::function<std::string(std::uint64_t)> replay)
+    : replay_(std::move(replay)) {
+    s_.name = std::move(name);
+    s_.file = std::move(file);
+    s_.planned = planned;
+}
 
-    std::map<std::string, SignatureStats> by_sig;
-    std::map<std::string, std::uint64_t> warnings;
-    std::vector<std::string> warning_order;
-    double total_ms = 0;
-    for (const RunRecord* r : sorted) {
-        ++s.runs;
-        ++s.outcomes[r->outcome];
-        total_ms += r->duration_ms;
-        if (!r->injected)
-            ++s.not_injected;
-        for (const auto& w : r->warnings) {
-            if (warnings[w]++ == 0)
-                warning_order.push_back(w);
-        }
-        if (!is_failure(r->outcome))
-            continue;
-        ++s.failures;
-        auto [it, fresh] = by_sig.try_emplace(r->signature);
-        SignatureStats& st = it->second;
-        if (fresh) {
-            st.signature = r->signature;
-            st.outcome = r->outcome;
-            st.first_run = r->run;
-            st.first_seed = r->seed;
-            st.replay = replay ? replay(r->seed) : "";
-            st.reasons = r->reasons;
-            st.excerpt = r->excerpt;
-            st.artifacts = r->artifacts;
-        }
-        ++st.count;
+void SummaryBuilder::add(const RunRecord& r) {
+    ++s_.runs;
+    ++s_.outcomes[r.outcome];
+    total_ms_ += r.duration_ms;
+    if (!r.injected)
+        ++s_.not_injected;
+    for (const auto& w : r.warnings) {
+        auto [it, fresh] = warnings_.try_emplace(w, 0, r.run);
+        ++it->second.first;
+        it->second.second = std::min(it->second.second, r.run);
     }
+    if (!is_failure(r.outcome))
+        return;
+    ++s_.failures;
+    auto [it, fresh] = by_sig_.try_emplace(r.signature);
+    SignatureStats& st = it->second;
+    // The first failure is the lowest run index, whatever order the records come in.
+    if (fresh || r.run < st.first_run) {
+        st.signature = r.signature;
+        st.outcome = r.outcome;
+        st.first_run = r.run;
+        st.first_seed = r.seed;
+        st.replay = !r.replay.empty() ? r.replay : replay_ ? replay_(r.seed) : "";
+        st.reasons = r.reasons;
+        st.excerpt = r.excerpt;
+        st.artifacts = r.artifacts;
+    }
+    ++st.count;
+}
+
+ScenarioSummary SummaryBuilder::finish() const {
+    ScenarioSummary s = s_;
     s.rate = s.runs ? static_cast<double>(s.failures) / static_cast<double>(s.runs) : 0;
     s.interval = wilson_interval(s.failures, s.runs);
     s.upper_bound_rule_of_three = rule_of_three(s.runs);
-    s.mean_duration_ms = s.runs ? total_ms / static_cast<double>(s.runs) : 0;
-    for (auto& [sig, st] : by_sig) {
+    s.mean_duration_ms = s.runs ? total_ms_ / static_cast<double>(s.runs) : 0;
+    for (const auto& [sig, st0] : by_sig_) {
+        SignatureStats st = st0;
         st.rate = static_cast<double>(st.count) / static_cast<double>(s.runs);
         st.interval = wilson_interval(st.count, s.runs);
         s.signatures.push_back(st);
@@ -66,9 +62,22 @@ ScenarioSummary summarize(const std::vector<RunRecord>& records, const std::stri
               [](const SignatureStats& a, const SignatureStats& b) {
                   return a.count != b.count ? a.count > b.count : a.first_run < b.first_run;
               });
-    for (const auto& w : warning_order)
-        s.warnings.emplace_back(w, warnings[w]);
+    std::vector<std::pair<std::uint64_t, std::string>> order;
+    for (const auto& [w, v] : warnings_)
+        order.emplace_back(v.second, w);
+    std::sort(order.begin(), order.end());
+    for (const auto& [first, w] : order)
+        s.warnings.emplace_back(w, warnings_.at(w).first);
     return s;
+}
+
+ScenarioSummary summarize(const std::vector<RunRecord>& records, const std::string& name,
+                          const std::string& file, std::uint64_t planned,
+                          const std::function<std::string(std::uint64_t)>& replay) {
+    SummaryBuilder b(name, file, planned, replay);
+    for (const auto& r : records)
+        b.add(r);
+    return b.finish();
 }
 
 json CampaignSummary::to_json() const {
@@ -80,6 +89,8 @@ json CampaignSummary::to_json() const {
     j["stop_reason"] = stop_reason;
     j["interrupted"] = interrupted;
     j["elapsed_s"] = elapsed_s;
+    if (fail_threshold)
+        j["fail_threshold"] = *fail_threshold;
     j["scenarios"] = json::array();
     for (const auto& s : scenarios) {
         json sj;
@@ -100,6 +111,16 @@ json CampaignSummary::to_json() const {
         if (s.failures == 0)
             sj["rule_of_three_upper_bound"] = s.upper_bound_rule_of_three;
         sj["mean_duration_ms"] = s.mean_duration_ms;
+        if (!s.python.empty())
+            sj["python"] = s.python;
+        if (s.missing)
+            sj["missing_runs"] = *s.missing;
+        if (s.duplicates)
+            sj["duplicate_runs"] = *s.duplicates;
+        if (!s.missing_examples.empty())
+            sj["missing_run_examples"] = s.missing_examples;
+        if (fail_threshold)
+            sj["within_fail_threshold"] = s.failures == 0 || passes_threshold(s);
         sj["not_injected_runs"] = s.not_injected;
         sj["signatures"] = json::array();
         for (const auto& st : s.signatures) {

@@ -41,6 +41,10 @@ struct ScenarioSummary {
     std::vector<std::pair<std::string, std::uint64_t>> warnings; // distinct, with counts
     std::uint64_t not_injected = 0;
     double mean_duration_ms = 0;
+    std::string python;                  // interpreter version, when known
+    std::optional<std::uint64_t> missing;    // merge: planned runs no shard recorded
+    std::optional<std::uint64_t> duplicates; // merge: runs recorded more than once (ignored)
+    std::vector<std::uint64_t> missing_examples; // merge: the first missing run indices
 };
 
 struct CampaignSummary {
@@ -52,8 +56,40 @@ struct CampaignSummary {
     bool interrupted = false;
     double elapsed_s = 0;
     std::vector<ScenarioSummary> scenarios;
+    // --fail-threshold: a scenario whose failures are plausibly below this rate (the lower
+    // end of its 95% interval is not above it) does not fail the campaign.
+    std::optional<double> fail_threshold;
+
+    bool passes_threshold(const ScenarioSummary& s) const {
+        return fail_threshold && s.interval.low <= *fail_threshold;
+    }
+    // Exit status 1 is due: some scenario failed beyond the threshold.
+    bool failed() const {
+        for (const auto& s : scenarios)
+            if (s.failures > 0 && !passes_threshold(s))
+                return true;
+        return false;
+    }
 
     nlohmann::json to_json() const;
+};
+
+// Builds a scenario's summary from its run records in any order, one at a time, keeping
+// only counts and the first (lowest-index) failure of each signature: `racehunt merge`
+// streams a million lines through it. The result does not depend on the order of add().
+class SummaryBuilder {
+public:
+    SummaryBuilder(std::string name, std::string file, std::uint64_t planned,
+                   std::function<std::string(std::uint64_t seed)> replay = nullptr);
+    void add(const RunRecord& r);
+    ScenarioSummary finish() const;
+
+private:
+    ScenarioSummary s_;
+    std::map<std::string, SignatureStats> by_sig_;
+    std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> warnings_; // count, first run
+    double total_ms_ = 0;
+    std::function<std::string(std::uint64_t)> replay_;
 };
 
 ScenarioSummary summarize(const std::vector<RunRecord>& records, const std::string& name,

@@ -1,0 +1,212 @@
+"""CI and scale-out (issue 7): shards that merge into exactly the unsharded campaign, shards
+taken from the environment of common engines, JUnit XML that stays valid for hostile names,
+--resume after kill -9, and --fail-threshold.
+
+The workload here fails or passes by its run seed alone (one run in four), so that a run's
+outcome is the same in any shard and any process: the comparisons are run by run.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import scenario_toml
+
+BY_SEED = """
+import json, os, sys, time
+cfg = json.load(open(os.path.join(os.environ["RACEHUNT_RUN_DIR"], "config.json")))
+time.sleep(%s)
+if int(cfg["run_seed"], 16) %% 4 == 0:
+    raise RuntimeError("seed ends in a multiple of four")
+"""
+
+
+def by_seed(rh, runs=40, sleep=0.0, name="scenario.toml", extra=""):
+    return rh.scenario(scenario_toml(runs=runs, seed=11, jitter='profile = "none"', check="exit_code = 0") + extra,
+                       {"w.py": BY_SEED % sleep}, name=name)
+
+
+def per_run(records):
+    return {r["run"]: (r["seed"], r["outcome"], r["signature"]) for r in records}
+
+
+STATS = ("runs", "runs_planned", "outcomes", "failures", "failure_rate", "interval_95")
+SIG_STATS = ("signature", "outcome", "count", "rate", "interval_95", "first_run", "first_seed")
+
+
+def stats(summary):
+    s = summary["scenarios"][0]
+    return ({k: s[k] for k in STATS}, [{k: g[k] for k in SIG_STATS} for g in s["signatures"]])
+
+
+def xmllint(path):
+    p = subprocess.run(["xmllint", "--noout", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True)
+    assert p.returncode == 0, "xmllint rejects %s: %s" % (path, p.stderr)
+
+
+def test_four_shards_merged_equal_one_campaign_run_by_run(rh):
+    s = by_seed(rh)
+    full = rh.run(s, "-j", 2, "--quiet", "--out", rh.dir / "full")
+    assert full.returncode == 1, full.explain()
+    shards = []
+    for k in range(1, 5):
+        out = rh.dir / ("shard%d" % k)
+        r = rh.run(s, "-j", 2, "--quiet", "--shard", "%d/4" % k, "--out", out)
+        assert r.returncode in (0, 1), r.explain()
+        assert len(r.records(out)) == 10
+        shards.append(out / "results.jsonl")
+    # Merge in a shuffled order: the first failure is the lowest run index, not the first line.
+    merged = rh.dir / "merged"
+    r = rh.run("merge", shards[2], shards[0], shards[3], shards[1], "--out", merged,
+               "--junit", rh.dir / "merged.xml", "--json", rh.dir / "merged.json")
+    assert r.returncode == 1, r.explain()
+    assert per_run(r.records(merged)) == per_run(full.records(rh.dir / "full"))
+    assert len(r.records(merged)) == 40
+    assert stats(r.summary(merged)) == stats(full.summary(rh.dir / "full"))
+    failures = r.summary(merged)["scenarios"][0]["failures"]
+    assert 0 < failures < 40, failures
+    m = r.summary(merged)["scenarios"][0]
+    assert m["missing_runs"] == 0 and m["duplicate_runs"] == 0
+    assert json.loads((rh.dir / "merged.json").read_text()) == r.summary(merged)
+    xmllint(rh.dir / "merged.xml")
+    xml = (rh.dir / "merged.xml").read_text()
+    assert '<testsuite name="t" tests="1" failures="1"' in xml, xml[:800]
+    assert re.search(r'<failure message="%d of 40 runs failed' % failures, xml), xml[:1500]
+    assert "replay: racehunt replay " in xml and "RuntimeError" in xml
+
+
+def test_shards_come_from_the_environment_of_ci_engines(rh):
+    s = by_seed(rh, runs=12)
+    want = None
+    cases = [({}, ["--shard", "3/4"]),
+             ({"RACEHUNT_SHARD": "3/4"}, []),
+             ({"SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "7"}, []),
+             ({"JOB_COMPLETION_INDEX": "2", "RACEHUNT_SHARD_COUNT": "4"}, [])]
+    for env, args in cases:
+        out = rh.dir / ("o%d" % len(str(env)))
+        r = rh.run(s, "-j", 2, "--out", out, *args, env=env)
+        assert r.returncode in (0, 1), r.explain()
+        assert "shard 3/4 of 12" in r.stderr, r.explain()
+        got = sorted(x["run"] for x in r.records(out))
+        assert got == [2, 6, 10], (env, got)
+    # Misconfigured engines are usage errors naming the variable.
+    for env, name in [({"RACEHUNT_SHARD": "5/4"}, "RACEHUNT_SHARD"),
+                      ({"JOB_COMPLETION_INDEX": "1"}, "RACEHUNT_SHARD_COUNT"),
+                      ({"JOB_COMPLETION_INDEX": "4", "RACEHUNT_SHARD_COUNT": "4"}, "JOB_COMPLETION_INDEX"),
+                      ({"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "4"}, "SLURM_ARRAY_TASK_ID")]:
+        r = rh.run(s, "--out", rh.dir / "bad", env=env)
+        assert r.returncode == 2 and name in r.stderr, r.explain()
+
+
+def test_merge_reports_missing_and_duplicated_runs_and_a_cut_line(rh):
+    s = by_seed(rh, runs=12)
+    outs = []
+    for k in (1, 2, 3):
+        out = rh.dir / ("s%d" % k)
+        rh.run(s, "-j", 2, "--quiet", "--shard", "%d/3" % k, "--out", out)
+        outs.append(out / "results.jsonl")
+    # Shard 3 is lost; shard 1 is given twice; shard 2's last line was cut by a kill.
+    text = outs[1].read_text()
+    cut = json.loads(text.splitlines()[-1])["run"]
+    outs[1].write_text(text[:len(text) - 25])
+    merged = rh.dir / "m"
+    r = rh.run("merge", outs[0], outs[1], outs[0], "--out", merged)
+    assert r.returncode in (0, 1), r.explain()
+    s0 = r.summary(merged)["scenarios"][0]
+    assert s0["runs"] == 7 and s0["duplicate_runs"] == 4, s0
+    assert s0["missing_runs"] == 5 and s0["missing_run_examples"] == sorted([2, 5, 8, 11, cut]), s0
+    assert "5 of 12 runs missing" in r.stderr and "cut short" in r.stderr, r.explain()
+    # A broken line in the middle of a file is bad input, named by file:line.
+    bad = rh.dir / "bad.jsonl"
+    lines = outs[0].read_text().splitlines()
+    bad.write_text("\n".join(lines[:1] + ["{not json"] + lines[1:]) + "\n")
+    r = rh.run("merge", bad, "--out", rh.dir / "m2")
+    assert r.returncode == 2 and "bad.jsonl:2" in r.stderr, r.explain()
+
+
+def test_resume_after_kill_9_finishes_the_campaign_without_redoing_or_losing_runs(rh):
+    s = by_seed(rh, runs=30, sleep=0.3)
+    out = rh.dir / "o"
+    argv = [rh.exe, str(s), "-j", "2", "--quiet", "--out", str(out)]
+    env = dict(os.environ, RH_TEST_MARK=rh.mark)
+    p = subprocess.Popen(argv, cwd=str(rh.dir), env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = out / "results.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if results.exists() and results.read_text().count("\n") >= 8:
+            break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    done = [json.loads(l) for l in results.read_text().splitlines()]
+    assert 8 <= len(done) < 30, len(done)
+    # As if the kill had landed in the middle of a write.
+    with open(str(results), "a") as f:
+        f.write('{"scenario":"t","run":29,"se')
+    time.sleep(0.5)   # let the orphaned runs of the killed racehunt end
+    r = rh.run(s, "--resume", results, "-j", 2, "--quiet")
+    assert r.returncode == 1, r.explain()
+    assert "cut short" in r.stderr, r.explain()
+    records = r.records(out)
+    assert sorted(x["run"] for x in records) == list(range(30)), sorted(x["run"] for x in records)
+    # The runs made before the kill are kept as they were.
+    assert records[:len(done)] == done
+    full = rh.run(s, "-j", 2, "--quiet", "--out", rh.dir / "full")
+    assert per_run(records) == per_run(full.records(rh.dir / "full"))
+    assert stats(r.summary(out)) == stats(full.summary(rh.dir / "full"))
+    # Resuming a finished campaign runs nothing and reports the same.
+    r2 = rh.run(s, "--resume", results, "--quiet")
+    assert r2.returncode == 1 and len(r2.records(out)) == 30, r2.explain()
+
+
+def test_fail_threshold_accepts_a_known_small_flake_rate(rh):
+    s = by_seed(rh, runs=40)
+    out = rh.dir / "o"
+    # About a quarter of the runs fail: the lower end of the interval is far above 1%...
+    r = rh.run(s, "-j", 2, "--quiet", "--out", out, "--fail-threshold", "1%")
+    assert r.returncode == 1, r.explain()
+    # ... and below 50%.
+    r = rh.run(s, "-j", 2, "--quiet", "--out", out, "--fail-threshold", "0.5", "--junit", rh.dir / "j.xml")
+    assert r.returncode == 0, r.explain()
+    assert "ACCEPTED failure rate" in r.stdout and "within --fail-threshold 50.0%" in r.stdout, r.explain()
+    summary = r.summary(out)
+    assert summary["fail_threshold"] == 0.5 and summary["scenarios"][0]["within_fail_threshold"] is True
+    xmllint(rh.dir / "j.xml")
+    assert 'failures="0"' in (rh.dir / "j.xml").read_text()
+    for bad in ("2", "-0.1", "abc", "%"):
+        r = rh.run(s, "--out", out, "--fail-threshold", bad)
+        assert r.returncode == 2 and "--fail-threshold" in r.stderr, r.explain()
+
+
+HOSTILE = """
+import threading, sys
+def work():
+    raise ValueError("bad <&\\"'> \\x01\\x1b[31m \\u00e9\\u4e2d \\U0001f600 end")
+t = threading.Thread(target=work, name="w<&\\"'>\\x02")
+t.start()
+t.join()
+print("out <&> \\x00\\x07 tail")
+"""
+
+
+def test_junit_stays_valid_xml_for_hostile_names_and_messages(rh):
+    s = rh.scenario(scenario_toml(runs=2, check="exit_code = 0").replace('name = "t"', 'name = "t<&\\"\'>\\u0001x"'),
+                    {"w.py": HOSTILE})
+    out = rh.dir / "o"
+    r = rh.run(s, "-j", 2, "--quiet", "--out", out, "--junit", rh.dir / "h.xml")
+    assert r.returncode == 1, r.explain()
+    xmllint(rh.dir / "h.xml")
+    import xml.etree.ElementTree as ET
+    root = ET.parse(str(rh.dir / "h.xml")).getroot()
+    suite = root.find("testsuite")
+    # Markup characters survive as text; a control character becomes U+FFFD.
+    assert suite.get("name") == "t<&\"'>\ufffdx", suite.get("name")
+    failure = suite.find("testcase/failure")
+    assert "ValueError" in failure.text and "\u4e2d" in failure.text and "\U0001f600" in failure.text, failure.text
