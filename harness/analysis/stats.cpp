@@ -27,4 +27,25 @@ double rule_of_three(std::uint64_t n) {
     return n == 0 ? 1.0 : std::min(1.0, 3.0 / static_cast<double>(n));
 }
 
+double fisher_exact_two_sided(std::uint64_t a, std::uint64_t n1, std::uint64_t b, std::uint64_t n2) {
+    // Margins: k failures in all, n runs in all; X = failures in the first group is
+    // hypergeometric(n, k, n1).
+    const double k = static_cast<double>(a + b), n = static_cast<double>(n1 + n2);
+    const double r1 = static_cast<double>(n1);
+    auto log_choose = [](double m, double j) { return std::lgamma(m + 1) - std::lgamma(j + 1) - std::lgamma(m - j + 1); };
+    const double log_total = log_choose(n, k);
+    auto log_p = [&](double x) { return log_choose(r1, x) + log_choose(n - r1, k - x) - log_total; };
+    const double lo = std::max(0.0, k - (n - r1)), hi = std::min(k, r1);
+    const double observed = log_p(static_cast<double>(a));
+    // Tables as probable as the observed one, within rounding, count too.
+    const double limit = observed + 1e-7;
+    double p = 0;
+    for (double x = lo; x <= hi; x += 1) {
+        double lp = log_p(x);
+        if (lp <= limit)
+            p += std::exp(lp);
+    }
+    return std::min(1.0, p);
+}
+
 } // namespace racehunt

@@ -15,4 +15,9 @@ Interval wilson_interval(std::uint64_t k, std::uint64_t n, double z = 1.96);
 // With 0 failures in n runs, the failure rate is below 3/n at 95% confidence.
 double rule_of_three(std::uint64_t n);
 
+// Fisher's exact test on the 2x2 table (a failures of n1 runs before, b failures of n2
+// after): the two-sided p-value, summing every table with the same margins that is no
+// more probable than the observed one. Exact for any counts (log-space hypergeometric).
+double fisher_exact_two_sided(std::uint64_t a, std::uint64_t n1, std::uint64_t b, std::uint64_t n2);
+
 } // namespace racehunt

@@ -37,6 +37,7 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_replay(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_merge(const std::vector<std::string>& args, Session& session);
+ExitCode cmd_compare(const std::vector<std::string>& args, Session& session);
 
 // The whole program; harness/main.cpp only calls this.
 int main(int argc, char** argv);

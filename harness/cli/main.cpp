@@ -34,6 +34,8 @@ const std::vector<Command>& commands() {
          "racehunt merge RESULTS.jsonl... [--out DIR] [--json FILE] [--junit FILE]\n"
          "         [--fail-threshold RATE] [--quiet]",
          cmd_merge},
+        {"compare", "did the failure rate change between two summaries? (Fisher's exact test)",
+         "racehunt compare BEFORE.json AFTER.json [--alpha A]", cmd_compare},
     };
     return table;
 }

@@ -210,3 +210,35 @@ def test_junit_stays_valid_xml_for_hostile_names_and_messages(rh):
     assert suite.get("name") == "t<&\"'>\ufffdx", suite.get("name")
     failure = suite.find("testcase/failure")
     assert "ValueError" in failure.text and "\u4e2d" in failure.text and "\U0001f600" in failure.text, failure.text
+
+
+def summary_file(path, runs, failures, name="bank", python="3.11.2"):
+    path.write_text(json.dumps({"scenarios": [{"scenario": name, "python": python, "runs": runs,
+                                               "failures": failures}]}))
+    return path
+
+
+def test_compare_says_in_plain_words_whether_the_rate_changed(rh):
+    before = summary_file(rh.dir / "before.json", 2000, 84)
+    r = rh.run("compare", before, summary_file(rh.dir / "fixed.json", 2000, 0))
+    assert r.returncode == 0, r.explain()
+    assert "bank (python 3.11.2): failure rate fell from 4.2% [3.4%–5.2%] (84/2000) to 0/2000 (< 0.15%); " \
+           "p < 1e-9: the fix holds" in r.stdout, r.explain()
+    r = rh.run("compare", before, summary_file(rh.dir / "fewer.json", 2000, 30))
+    assert r.returncode == 0 and "fewer failures, but not none" in r.stdout, r.explain()
+    r = rh.run("compare", summary_file(rh.dir / "small.json", 100, 1), summary_file(rh.dir / "none.json", 100, 0))
+    assert r.returncode == 0 and "no significant change (not enough runs after" in r.stdout, r.explain()
+    r = rh.run("compare", summary_file(rh.dir / "good.json", 1000, 0), summary_file(rh.dir / "bad.json", 1000, 25))
+    assert r.returncode == 1 and "rose from 0/1000" in r.stdout and ": a regression" in r.stdout, r.explain()
+    # Real summaries of two campaigns work as they are.
+    s = by_seed(rh, runs=20)
+    rh.run(s, "-j", 2, "--quiet", "--out", rh.dir / "a")
+    rh.run(s, "-j", 2, "--quiet", "--out", rh.dir / "b")
+    r = rh.run("compare", rh.dir / "a" / "summary.json", rh.dir / "b" / "summary.json")
+    assert r.returncode == 0 and "no significant change" in r.stdout, r.explain()
+    # Bad input names the file.
+    (rh.dir / "junk.json").write_text("{not json")
+    r = rh.run("compare", rh.dir / "junk.json", before)
+    assert r.returncode == 2 and "junk.json" in r.stderr, r.explain()
+    r = rh.run("compare", before, summary_file(rh.dir / "other.json", 10, 0, name="other"))
+    assert r.returncode == 2 and "no scenario in common" in r.stderr, r.explain()

@@ -44,3 +44,18 @@ TEST(RuleOfThree, FiveHundredRunsBoundIsSixTenthsOfAPercent) {
     EXPECT_DOUBLE_EQ(rule_of_three(500), 0.006);
     EXPECT_DOUBLE_EQ(rule_of_three(1), 1.0);
 }
+
+TEST(Fisher, KnownTables) {
+    // Fisher's tea-tasting table [[3, 1], [1, 3]]: two-sided p = 34/70.
+    EXPECT_NEAR(fisher_exact_two_sided(3, 4, 1, 4), 34.0 / 70.0, 1e-12);
+    // [[1, 9], [11, 3]] (a standard textbook example): p = 0.002759.
+    EXPECT_NEAR(fisher_exact_two_sided(1, 10, 11, 14), 0.0027594, 1e-6);
+    // Equal rates: nothing to see.
+    EXPECT_NEAR(fisher_exact_two_sided(5, 100, 5, 100), 1.0, 1e-12);
+    // Symmetric in the two groups.
+    EXPECT_NEAR(fisher_exact_two_sided(7, 50, 1, 80), fisher_exact_two_sided(1, 80, 7, 50), 1e-12);
+    // 84/2000 failing before, 0/2000 after: overwhelming.
+    EXPECT_LT(fisher_exact_two_sided(84, 2000, 0, 2000), 1e-9);
+    // 1/100 before, 0/100 after: could be luck.
+    EXPECT_NEAR(fisher_exact_two_sided(1, 100, 0, 100), 1.0, 1e-12);
+}
