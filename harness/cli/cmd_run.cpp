@@ -12,6 +12,7 @@
 #include "util/strings.hpp"
 
 #include <cstdlib>
+#include <map>
 
 namespace racehunt {
 
@@ -23,7 +24,7 @@ namespace {
 ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRun>& planned,
                             const RunOptions& o, Session& session, const std::string& header,
                             bool replay, std::vector<RunRecord> previous = {},
-                            std::uint64_t total_planned = 0) {
+                            std::uint64_t total_planned = 0, CampaignSummary* out = nullptr) {
     Console console(Console::stderr_is_tty(), Console::want_color(o.no_color), o.quiet);
     console.header(header);
 
@@ -76,6 +77,8 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     }
     console.summary(summary, "results: " + written);
 
+    if (out)
+        *out = summary;
     if (summary.interrupted)
         return ExitCode::Interrupted;
     if (write_failed || result.internal_errors > 0)
@@ -123,16 +126,27 @@ std::string describe_python(const CampaignConfig& c) {
     return "Python " + c.python_version + " (" + c.python.string() + ")";
 }
 
-} // namespace
+// The table across campaigns: one row per scenario and interpreter.
+void print_table(const CampaignSummary& all) {
+    std::size_t width = 8;
+    for (const auto& s : all.scenarios)
+        width = std::max(width, s.name.size() + 2);
+    std::printf("\n%-*s %-9s %7s %9s  %-26s %s\n", static_cast<int>(width), "scenario", "python", "runs",
+                "failures", "rate [95%]", "result");
+    for (const auto& s : all.scenarios) {
+        char rate[64];
+        std::snprintf(rate, sizeof rate, "%.1f%% [%.1f-%.1f%%]", 100 * s.rate, 100 * s.interval.low,
+                      100 * s.interval.high);
+        const char* result = s.failures == 0 ? "ok" : all.passes_threshold(s) ? "accepted" : "FAILED";
+        std::printf("%-*s %-9s %7llu %9llu  %-26s %s\n", static_cast<int>(width), s.name.c_str(),
+                    s.python.empty() ? "-" : s.python.c_str(), static_cast<unsigned long long>(s.runs),
+                    static_cast<unsigned long long>(s.failures), rate, result);
+    }
+}
 
-ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
-    // 1. Read the command line; 2. load and validate the scenario (nothing runs on error).
-    RunOptions o = parse_run_options(args, CommandKind::Run);
-    Scenario s = load_scenario(o.scenario);
-    check_scenario_files(s);
-    // 3. Combine command line and scenario into a campaign.
-    CampaignConfig c = make_campaign_config(s, o, CommandKind::Run);
-    // 4. Plan the run seeds (this shard's slice of them).
+// One campaign: a scenario on one interpreter (one entry of its version matrix).
+ExitCode run_one(CampaignConfig& c, const RunOptions& o, Session& session, CampaignSummary* out) {
+    // Plan the run seeds (this shard's slice of them).
     const Shard shard = resolve_shard(o.shard, [](const char* name) { return std::getenv(name); });
     std::vector<RunRecord> previous;
     if (c.resume) {
@@ -149,7 +163,7 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
         std::erase_if(planned, [&](const PlannedRun& p) { return done[p.index]; });
     }
 
-    std::string header = "racehunt: " + s.name + ": " + std::to_string(planned.size()) + " runs";
+    std::string header = "racehunt: " + c.scenario.name + ": " + std::to_string(planned.size()) + " runs";
     if (c.resume)
         header += " (resuming: " + std::to_string(previous.size()) + " of " + std::to_string(shard_total) +
                   " done)";
@@ -159,8 +173,112 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
     header += ", -j " + std::to_string(c.jobs) + ", profile " + c.profile + ", campaign seed " +
               std::to_string(c.campaign_seed) + ", timeout " + util::format_duration(c.timeout) +
               ", " + describe_python(c);
-    // 5. Execute, classify and report.
-    return execute_and_report(c, planned, o, session, header, false, std::move(previous), shard_total);
+    return execute_and_report(c, planned, o, session, header, false, std::move(previous), shard_total, out);
+}
+
+} // namespace
+
+ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
+    // 1. Read the command line; 2. load and validate every scenario (nothing runs on error).
+    RunOptions o = parse_run_options(args, CommandKind::Run);
+    const std::vector<std::string> files = expand_scenario_args(o.scenarios);
+    std::vector<Scenario> scenarios;
+    std::map<std::string, std::string> names;
+    for (const auto& f : files) {
+        Scenario s = load_scenario(f);
+        check_scenario_files(s);
+        if (auto [it, fresh] = names.emplace(s.name, f); !fresh)
+            throw util::usage_error(f, "scenario name \"" + s.name + "\" is also the name of " + it->second,
+                                    "give each scenario its own name = \"...\" (results go to a folder per name)");
+        scenarios.push_back(std::move(s));
+    }
+    // 3. Combine command line and scenarios into campaigns: one per scenario and interpreter.
+    std::vector<CampaignConfig> campaigns;
+    const bool many = scenarios.size() > 1;
+    if (many && o.resume)
+        throw util::usage_error("--resume", "resumes one campaign; several scenarios were given",
+                                "resume each scenario's results.jsonl on its own");
+    for (std::size_t i = 0; i < scenarios.size(); ++i) {
+        const Scenario& s = scenarios[i];
+        const std::size_t matrix = s.kind != WorkloadKind::Command && !o.python ? s.python.size() : 1;
+        for (std::size_t p = 0; p < matrix; ++p) {
+            RunOptions oi = o;
+            oi.scenario = files[i];
+            if (many || matrix > 1) {
+                // The combined reports are written once at the end.
+                oi.json.reset();
+                oi.junit.reset();
+            }
+            if (many && o.out)
+                oi.out = (fs::path(*o.out) / util::sanitize_file_name(s.name)).string();
+            CampaignConfig c = make_campaign_config(s, oi, CommandKind::Run, p);
+            if (matrix > 1) {
+                // A folder per interpreter, by version (made unique if two entries share one).
+                std::string label = "python-" + util::sanitize_file_name(c.python_version);
+                for (const auto& other : campaigns)
+                    if (other.scenario.name == s.name && other.out_dir.filename() == label)
+                        label += "-" + std::to_string(p + 1);
+                c.out_dir /= label;
+                util::ensure_writable_dir(c.out_dir, "--out");
+            }
+            campaigns.push_back(std::move(c));
+        }
+    }
+    if (campaigns.size() == 1) {
+        CampaignConfig& c = campaigns[0];
+        return run_one(c, o, session, nullptr);
+    }
+
+    // 4. Several campaigns, one after the other; one table and one report for all.
+    CampaignSummary all;
+    all.version = RACEHUNT_VERSION;
+    all.jobs = campaigns[0].jobs;
+    all.profile = o.profile.value_or("");
+    if (o.fail_threshold)
+        all.fail_threshold = parse_rate(*o.fail_threshold, "--fail-threshold");
+    bool internal = false, interrupted = false;
+    for (auto& c : campaigns) {
+        if (session.interrupted.load()) {
+            interrupted = true;
+            break;
+        }
+        CampaignSummary one;
+        ExitCode code = run_one(c, o, session, &one);
+        internal |= code == ExitCode::Internal;
+        interrupted |= code == ExitCode::Interrupted;
+        all.campaign_seed = one.campaign_seed;
+        all.elapsed_s += one.elapsed_s;
+        for (auto& s : one.scenarios)
+            all.scenarios.push_back(std::move(s));
+    }
+    all.interrupted = interrupted;
+    all.stop_reason = interrupted ? "interrupted" : "completed";
+    const fs::path root = fs::absolute(o.out ? fs::path(*o.out) : fs::path("racehunt-out")).lexically_normal();
+    std::string written;
+    try {
+        util::ensure_writable_dir(root, "--out");
+        const std::string json = all.to_json().dump(2) + "\n";
+        util::write_file_atomic(root / "summary.json", json);
+        written = (root / "summary.json").string();
+        if (o.json) {
+            util::write_file_atomic(output_file(*o.json, "--json"), json);
+            written += ", " + *o.json;
+        }
+        if (o.junit) {
+            util::write_file_atomic(output_file(*o.junit, "--junit"), junit_xml(all));
+            written += ", " + *o.junit;
+        }
+    } catch (const util::Error& e) {
+        std::fprintf(stderr, "racehunt: warning: %s\n", e.what());
+        internal = true;
+    }
+    print_table(all);
+    std::printf("\nall campaigns: %s\n", written.c_str());
+    if (interrupted)
+        return ExitCode::Interrupted;
+    if (internal)
+        return ExitCode::Internal;
+    return all.failed() ? ExitCode::Failures : ExitCode::Ok;
 }
 
 ExitCode cmd_replay(const std::vector<std::string>& args, Session& session) {

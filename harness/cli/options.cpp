@@ -11,6 +11,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -145,6 +146,31 @@ std::pair<int, int> parse_confirm(const std::string& text) {
         throw util::usage_error("--confirm", "\"" + text + "\" is not K/N",
                                 "write K/N with 1 <= K <= N <= 100, e.g. --confirm 3/5");
     return {static_cast<int>(v->first), static_cast<int>(v->second)};
+}
+
+std::vector<std::string> expand_scenario_args(const std::vector<std::string>& args) {
+    std::vector<std::string> out;
+    for (const auto& a : args) {
+        std::error_code ec;
+        if (!fs::is_directory(a, ec)) {
+            out.push_back(a); // a file, or missing: load_scenario names it
+            continue;
+        }
+        std::vector<std::string> found;
+        for (const auto& e : fs::directory_iterator(a, ec)) {
+            std::error_code ec2;
+            if (e.is_regular_file(ec2) && e.path().extension() == ".toml")
+                found.push_back(e.path().string());
+            else if (e.is_directory(ec2) && fs::is_regular_file(e.path() / "scenario.toml", ec2))
+                found.push_back((e.path() / "scenario.toml").string());
+        }
+        if (found.empty())
+            throw util::usage_error(a, "no scenario in this directory",
+                                    "a directory of scenarios holds *.toml files or */scenario.toml");
+        std::sort(found.begin(), found.end());
+        out.insert(out.end(), found.begin(), found.end());
+    }
+    return out;
 }
 
 double parse_rate(const std::string& text, const std::string& option) {
@@ -296,10 +322,11 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         throw util::usage_error("racehunt", "no scenario file given",
                                 "racehunt --runs 500 path/to/scenario.toml");
     auto files = vm["scenario"].as<std::vector<std::string>>();
-    if (files.size() > 1)
-        throw util::usage_error(files[1], "one scenario file per invocation in this version",
-                                "run racehunt once per scenario");
+    if (files.size() > 1 && kind != CommandKind::Run)
+        throw util::usage_error(files[1], "replay and minimize take one scenario file",
+                                "name the scenario of the run");
     o.scenario = files[0];
+    o.scenarios = files;
     if (kind == CommandKind::Run) {
         o.runs = num("runs");
         o.stop_after = num("stop-after");
@@ -368,7 +395,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
     return o;
 }
 
-CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind) {
+CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind,
+                                    std::size_t python_index) {
     CampaignConfig c;
     c.scenario = s;
     c.scenario_arg = o.scenario;
@@ -448,13 +476,10 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
         if (const char* p = std::getenv("PATH"))
             path_var = p;
     if (s.kind != WorkloadKind::Command) {
-        if (s.python.size() > 1 && !o.python)
-            throw util::usage_error(s.where("workload.python").str(),
-                                    "a list of interpreters (version matrix) is not available in "
-                                    "this version",
-                                    "name one interpreter, or pass --python");
-        c.python_arg = o.python ? *o.python : s.python[0];
-        c.python_from_cli = o.python.has_value();
+        const std::size_t which = python_index < s.python.size() ? python_index : 0;
+        c.python_arg = o.python ? *o.python : s.python[which];
+        // A matrix entry is replayed with its interpreter named on the command line.
+        c.python_from_cli = o.python.has_value() || s.python.size() > 1;
         auto exe = find_executable(c.python_arg, o.python ? fs::current_path() : s.dir, path_var);
         if (!exe) {
             std::string where = o.python ? "--python" : s.where("workload.python").str();

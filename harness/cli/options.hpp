@@ -12,7 +12,8 @@
 namespace racehunt {
 
 struct RunOptions {
-    std::string scenario;
+    std::string scenario;               // the first (replay and minimize: the only) one
+    std::vector<std::string> scenarios; // run: files or directories, as given
     std::optional<std::int64_t> runs, jobs, stop_after, repeat, final_runs;
     std::optional<std::string> seed, timeout, profile, time_budget, shard, out, json, junit,
         python, start, pins, confirm, fail_threshold, resume;
@@ -26,7 +27,14 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
 
 // Builds the campaign: validates values, finds the interpreter, prepares the output
 // directory. Throws util::Error (Usage) naming the option or the scenario key.
-CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind);
+// `python_index` picks an entry of a version matrix (workload.python as a list).
+CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind,
+                                    std::size_t python_index = 0);
+
+// run: the scenario files the arguments name, in order. A directory stands for the .toml
+// files in it and the scenario.toml of each subdirectory, sorted. Throws util::Error naming
+// an argument that is neither, or a directory with no scenario.
+std::vector<std::string> expand_scenario_args(const std::vector<std::string>& args);
 
 // replay and minimize: the options, the campaign and the run seed they work on (the seed is
 // required; the scenario is loaded and checked). Throws util::Error as the above.

@@ -242,3 +242,48 @@ def test_compare_says_in_plain_words_whether_the_rate_changed(rh):
     assert r.returncode == 2 and "junk.json" in r.stderr, r.explain()
     r = rh.run("compare", before, summary_file(rh.dir / "other.json", 10, 0, name="other"))
     assert r.returncode == 2 and "no scenario in common" in r.stderr, r.explain()
+
+
+def test_a_directory_of_scenarios_and_a_python_matrix_run_as_one_campaign(rh):
+    from conftest import pyenv_python, DEBIAN_PYTHON
+    other = pyenv_python("3.12") or pyenv_python("3.13")
+    assert other, "a pyenv 3.12 or 3.13 build is needed"
+    d = rh.dir / "suite"
+    (d / "passing").mkdir(parents=True)
+    (d / "passing" / "w.py").write_text("print('fine')\n")
+    (d / "passing" / "scenario.toml").write_text(
+        scenario_toml(runs=4, jitter='profile = "none"').replace('name = "t"', 'name = "passing"'))
+    (d / "w.py").write_text(BY_SEED % 0)
+    (d / "matrix.toml").write_text(
+        scenario_toml(runs=20, seed=11, jitter='profile = "none"', check="exit_code = 0")
+        .replace('name = "t"', 'name = "matrix"')
+        .replace('python = "%s"' % DEBIAN_PYTHON, 'python = ["%s", "%s"]' % (DEBIAN_PYTHON, other)))
+    out = rh.dir / "o"
+    r = rh.run(d, "-j", 2, "--quiet", "--out", out, "--junit", rh.dir / "all.xml")
+    assert r.returncode == 1, r.explain()
+    summary = r.summary(out)
+    rows = [(s["scenario"], s["python"], s["runs"]) for s in summary["scenarios"]]
+    v_other = rows[1][1]
+    assert rows == [("matrix", "3.11.2", 20), ("matrix", v_other, 20), ("passing", "3.11.2", 4)], rows
+    assert v_other.startswith(("3.12", "3.13")), rows
+    # Statistics per interpreter: the same seeds fail on both (the workload decides by seed).
+    m1, m2 = summary["scenarios"][0], summary["scenarios"][1]
+    assert m1["failures"] == m2["failures"] > 0 and summary["scenarios"][2]["failures"] == 0
+    # Each interpreter's runs are in their own folder, and the replay names the interpreter.
+    for py, version in ((DEBIAN_PYTHON, "3.11.2"), (other, v_other)):
+        folder = out / "matrix" / ("python-" + version)
+        recs = [json.loads(l) for l in (folder / "results.jsonl").read_text().splitlines()]
+        assert len(recs) == 20 and all(x["python"].startswith(("3.11", "3.12", "3.13")) for x in recs)
+        replays = [x["replay"] for x in recs if x["outcome"] != "pass"]
+        assert replays and all("--python " + py in x for x in replays), replays[:2]
+    assert re.search(r"\nmatrix\s+3\.11\.2\s+20\s+\d+\s+.*FAILED\n", r.stdout), r.stdout
+    assert re.search(r"\npassing\s+3\.11\.2\s+4\s+0\s+.*ok\n", r.stdout), r.stdout
+    xmllint(rh.dir / "all.xml")
+    xml = (rh.dir / "all.xml").read_text()
+    assert xml.count("<testsuite ") == 3 and 'name="matrix [python %s]"' % v_other in xml, xml[:2000]
+    # Two scenarios with one name would write into one folder: refused before anything runs.
+    (d / "dup.toml").write_text((d / "matrix.toml").read_text())
+    r = rh.run(d, "--out", rh.dir / "o2")
+    assert r.returncode == 2 and "also the name of" in r.stderr, r.explain()
+    r = rh.run(rh.dir / "empty-dir-does-not-exist")
+    assert r.returncode == 2, r.explain()
