@@ -188,7 +188,11 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
         std::string node = abs_in_dir(s.target.substr(0, sep));
         if (sep != std::string::npos)
             node += s.target.substr(sep);
-        p.argv = {python, "-m", "pytest", "-q", "-p", "no:cacheprovider", node};
+        // Our plugin records a failing test as the run's exception. pytest's own
+        // threadexception plugin would swallow exceptions of other threads into warnings;
+        // without it the bootstrap's excepthook sees them, as for a script.
+        p.argv = {python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "_racehunt_pytest",
+                  "-p", "no:threadexception", node};
         break;
     }
     case WorkloadKind::Command: {

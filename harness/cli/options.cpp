@@ -527,6 +527,14 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
     if (s.kind != WorkloadKind::Command) {
         std::string where = o.python ? "--python" : s.where("workload.python").str();
         c.python_version = probe_interpreter(c.python, c.injectors.python_dir, where);
+        if (s.kind == WorkloadKind::Pytest) {
+            auto r = run_probe({c.python.string(), "-c", "import pytest; print(pytest.__version__)"},
+                               std::chrono::seconds(30));
+            if (!r || r->exit_code != 0)
+                throw util::usage_error(where, "pytest is not installed for " + c.python.string(),
+                                        "install it (Debian: apt-get install python3-pytest) or choose an "
+                                        "interpreter that has it");
+        }
     }
     c.focus = default_focus(s);
     if (c.jitter.yield_focus)

@@ -287,3 +287,82 @@ def test_a_directory_of_scenarios_and_a_python_matrix_run_as_one_campaign(rh):
     assert r.returncode == 2 and "also the name of" in r.stderr, r.explain()
     r = rh.run(rh.dir / "empty-dir-does-not-exist")
     assert r.returncode == 2, r.explain()
+
+
+RACY_TEST = """
+import threading
+
+class Account:
+    def __init__(self):
+        self.balance = 0
+
+def test_deposits_add_up():
+    account = Account()
+    def deposit():
+        for _ in range(2000):
+            b = account.balance
+            note = "deposit %d" % b
+            account.balance = b + 1
+    threads = [threading.Thread(target=deposit, name="depositor-%d" % i) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert account.balance == 4000, "lost %d deposits" % (4000 - account.balance)
+
+def test_a_thread_raises():
+    def work():
+        raise KeyError("from a worker")
+    t = threading.Thread(target=work, name="worker-1")
+    t.start()
+    t.join()
+
+def test_fine():
+    pass
+"""
+
+
+def pytest_scenario(rh, node, runs, name):
+    return rh.scenario(scenario_toml(runs=runs, seed=3).replace('script = "w.py"', 'pytest = "%s"' % node),
+                       {"tests/test_bank.py": RACY_TEST}, name=name)
+
+
+def test_a_pytest_node_is_a_workload_with_its_assertion_message(rh):
+    s = pytest_scenario(rh, "tests/test_bank.py::test_deposits_add_up", 20, "racy.toml")
+    out = rh.dir / "o"
+    r = rh.run(s, "-j", 2, "--out", out)
+    assert r.returncode == 1, r.explain()
+    fails = [x for x in r.records(out) if x["outcome"] == "fail"]
+    assert fails, r.explain()
+    f = fails[0]
+    assert f["signature"] == "fail:AssertionError@test_bank.py:test_deposits_add_up", f["signature"]
+    assert any(re.search(r"AssertionError .*lost \d+ deposits", x) for x in f["reasons"]), f["reasons"]
+    dump = (Path(f["artifacts"]) / "dump.txt").read_text()
+    assert '"MainThread"' in dump and "test_deposits_add_up" in dump, dump[:2000]
+    # The replay command re-runs the node.
+    replay = f["replay"].split()[1:]
+    r2 = rh.run(*replay, "--repeat", 3, "--out", rh.dir / "again", "--quiet")
+    assert r2.returncode in (0, 1) and len(r2.records(rh.dir / "again")) == 3, r2.explain()
+    # An exception in another thread fails the node as it fails a script (pytest would only warn).
+    s = pytest_scenario(rh, "tests/test_bank.py::test_a_thread_raises", 2, "thread.toml")
+    r = rh.run(s, "-j", 2, "--quiet", "--out", rh.dir / "t")
+    assert r.returncode == 1, r.explain()
+    rec = r.records(rh.dir / "t")[0]
+    assert rec["signature"].startswith("fail:KeyError@test_bank.py:work"), rec["signature"]
+    assert any('"worker-1"' in x for x in rec["reasons"]), rec["reasons"]
+    # A passing node passes.
+    s = pytest_scenario(rh, "tests/test_bank.py::test_fine", 3, "fine.toml")
+    r = rh.run(s, "-j", 2, "--quiet", "--out", rh.dir / "f")
+    assert r.returncode == 0, r.explain()
+
+
+def test_a_pytest_workload_needs_pytest_in_its_interpreter(rh):
+    from conftest import pyenv_python
+    py = pyenv_python("3.12")
+    assert py, "a pyenv 3.12 build is needed"
+    probe = subprocess.run([py, "-c", "import pytest"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if probe.returncode == 0:
+        pytest.skip("this pyenv build has pytest")
+    s = pytest_scenario(rh, "tests/test_bank.py::test_fine", 1, "s.toml")
+    r = rh.run(s, "--python", py, "--out", rh.dir / "o")
+    assert r.returncode == 2 and "pytest is not installed for" in r.stderr and "--python" in r.stderr, r.explain()
