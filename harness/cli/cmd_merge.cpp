@@ -17,6 +17,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 #include <memory>
 
 namespace racehunt {
@@ -113,15 +114,17 @@ ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
                    out.string());
     util::AppendFile merged;
     merged.open(out / "results.jsonl", /*truncate=*/true);
-    std::map<std::pair<std::string, std::uint64_t>, Group> groups;
-    std::vector<std::pair<std::string, std::uint64_t>> order;
+    // A campaign is a scenario on one interpreter under one campaign seed.
+    using Key = std::tuple<std::string, std::string, std::uint64_t>;
+    std::map<Key, Group> groups;
+    std::vector<Key> order;
     bool write_failed = false;
     std::uint64_t lines = 0;
     for (const auto& f : o.files) {
         if (session.interrupted.load())
             return ExitCode::Interrupted;
         ResultsFileInfo info = read_results(f, [&](RunRecord&& r, const std::string& line) {
-            auto key = std::make_pair(r.scenario, r.campaign_seed);
+            Key key{r.scenario, r.python, r.campaign_seed};
             auto [it, fresh] = groups.try_emplace(key);
             Group& g = it->second;
             if (fresh) {
@@ -181,7 +184,8 @@ ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
         s.missing = missing;
         summary.campaign_seed = g.campaign_seed;
         if (missing || g.duplicates) {
-            std::string text = "scenario " + g.name + " (campaign seed " + std::to_string(g.campaign_seed) + "): ";
+            std::string text = "scenario " + g.name + (g.python.empty() ? "" : " on python " + g.python) +
+                               " (campaign seed " + std::to_string(g.campaign_seed) + "): ";
             if (missing) {
                 incomplete = true;
                 text += std::to_string(missing) + " of " + std::to_string(s.planned) + " runs missing (first: ";
@@ -197,10 +201,10 @@ ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
         summary.scenarios.push_back(std::move(s));
     }
     if (groups.size() > 1) {
-        std::set<std::string> names;
-        for (const auto& key : order)
-            if (!names.insert(key.first).second)
-                console.warning("scenario " + key.first + " appears with different campaign seeds; each is "
+        std::set<std::pair<std::string, std::string>> seen;
+        for (const auto& [name, python, seed] : order)
+            if (!seen.insert({name, python}).second)
+                console.warning("scenario " + name + " appears with different campaign seeds; each is "
                                 "summarized on its own");
     }
     const std::string summary_json = summary.to_json().dump(2) + "\n";

@@ -366,3 +366,87 @@ def test_a_pytest_workload_needs_pytest_in_its_interpreter(rh):
     s = pytest_scenario(rh, "tests/test_bank.py::test_fine", 1, "s.toml")
     r = rh.run(s, "--python", py, "--out", rh.dir / "o")
     assert r.returncode == 2 and "pytest is not installed for" in r.stderr and "--python" in r.stderr, r.explain()
+
+
+def test_the_ci_examples_run_locally_as_a_simulation(rh):
+    """The commands of examples/ci/github-actions-nightly.yml and k8s-indexed-job.yaml,
+    taken from the files themselves, run as the engines would run them: N shard processes
+    at once with each engine's environment, then the merge step."""
+    from conftest import REPO
+    ci = REPO / "examples" / "ci"
+    suite = rh.dir / "suite"
+    (suite / "byseed").mkdir(parents=True)
+    (suite / "byseed" / "w.py").write_text(BY_SEED % 0.05)
+    (suite / "byseed" / "scenario.toml").write_text(
+        scenario_toml(runs=5, jitter='profile = "none"', check="exit_code = 0").replace('name = "t"', 'name = "byseed"'))
+    (suite / "calm").mkdir()
+    (suite / "calm" / "w.py").write_text("print('ok')\n")
+    (suite / "calm" / "scenario.toml").write_text(
+        scenario_toml(runs=5, jitter='profile = "none"').replace('name = "t"', 'name = "calm"'))
+    env = {"RACEHUNT": rh.exe}
+
+    def bash(cmd, extra, cwd):
+        full = dict(os.environ, RH_TEST_MARK=rh.mark, NO_COLOR="1", **env, **extra)
+        return subprocess.Popen(["bash", "-c", cmd], cwd=str(cwd), env=full, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True)
+
+    # GitHub Actions: the shard step's `run:` line, once per matrix entry, all at once.
+    wf = (ci / "github-actions-nightly.yml").read_text()
+    shard_line = re.search(r"run: (examples/ci/shard\.sh .*)", wf).group(1)
+    merge_line = re.search(r"run: (examples/ci/merge\.sh .*)", wf).group(1)
+    matrix = re.search(r"shard: \[([\d, ]+)\]", wf).group(1).split(",")
+    assert len(matrix) == 4 and "RACEHUNT_SHARD: ${{ matrix.shard }}/4" in wf
+    workdir = rh.dir / "gha"
+    workdir.mkdir()
+    (workdir / "examples").symlink_to(REPO / "examples")
+    procs = []
+    for k in (m.strip() for m in matrix):
+        cmd = shard_line.replace("${{ matrix.shard }}", k).replace("${{ github.run_number }}", "77")
+        procs.append(bash(cmd, {"SCENARIOS": str(suite), "RUNS": "40", "RACEHUNT_SHARD": "%s/4" % k}, workdir))
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    # The artifacts arrive as one folder per shard; the merge step runs on them.
+    (workdir / "shards").mkdir()
+    for k in range(1, 5):
+        (workdir / "out" / ("shard-%d" % k)).rename(workdir / "shards" / ("racehunt-shard-%d" % k))
+    p = bash(merge_line, {}, workdir)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 1, (out, err)   # byseed fails about one run in four, above 0.1%
+    merged = json.loads((workdir / "merged" / "summary.json").read_text())
+    xmllint(workdir / "merged" / "junit.xml")
+
+    # The same campaign unsharded.
+    full = rh.run(suite, "--runs", 40, "--seed", 77, "-j", 2, "--quiet", "--out", rh.dir / "full")
+    assert full.returncode == 1, full.explain()
+    want = json.loads((rh.dir / "full" / "summary.json").read_text())
+    strip = lambda s: [({k: x[k] for k in STATS}, [{k: g[k] for k in SIG_STATS} for g in x["signatures"]])
+                       for x in sorted(s["scenarios"], key=lambda x: x["scenario"])]
+    assert strip(merged) == strip(want)
+    assert all(x["missing_runs"] == 0 and x["duplicate_runs"] == 0 for x in merged["scenarios"])
+    merged_runs = [json.loads(l) for l in (workdir / "merged" / "results.jsonl").read_text().splitlines()]
+    full_runs = [json.loads(l) for name in ("byseed", "calm")
+                 for l in (rh.dir / "full" / name / "results.jsonl").read_text().splitlines()]
+    key = lambda r: (r["scenario"], r["run"], r["seed"], r["outcome"], r["signature"])
+    assert sorted(map(key, merged_runs)) == sorted(map(key, full_runs))
+
+    # Kubernetes Indexed Job: the container's command, with the completion index.
+    job = (ci / "k8s-indexed-job.yaml").read_text()
+    args = re.search(r"- (examples/ci/shard\.sh .*)", job).group(1)
+    count = int(re.search(r"completions: (\d+)", job).group(1))
+    assert 'name: RACEHUNT_SHARD_COUNT\n              value: "%d"' % count in job
+    k8s = rh.dir / "k8s"
+    k8s.mkdir()
+    (k8s / "examples").symlink_to(REPO / "examples")
+    (k8s / "scenarios").symlink_to(suite)
+    results = rh.dir / "results"
+    cmd = args.replace("/results", str(results)).replace("--runs 4000", "--runs 40")
+    procs = [bash(cmd, {"JOB_COMPLETION_INDEX": str(i), "RACEHUNT_SHARD_COUNT": str(count), "CAMPAIGN_SEED": "77"}, k8s)
+             for i in range(count)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    p = bash("examples/ci/merge.sh %s merged" % results, {}, k8s)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 1, (out, err)
+    assert strip(json.loads((k8s / "merged" / "summary.json").read_text())) == strip(want)
