@@ -790,9 +790,88 @@ def section_controlled(tmp, reps):
     return lines, figs
 
 
+MERGE_LINES = 1000000
+SCALE_RUNS = 100000
+
+
+def section_scale(tmp, reps):
+    """Issue 7: `racehunt merge` over a million result lines, and racehunt's own memory over
+    a 100,000-run campaign of a trivial workload."""
+    import random
+    lines = ["## Scale: merging a million results, and a 100,000-run campaign (issue 7)", ""]
+    # Real record lines to copy: one campaign with failures and passes, default profile.
+    seed_dir = tmp / "scale-seed"
+    sc = REPO / "scenarios" / "bank-lost-update" / "scenario.toml"
+    campaign(sc, "default", 40, seed_dir)
+    proto = [json.loads(l) for l in (seed_dir / "results.jsonl").read_text().splitlines() if l.strip()]
+    passing = [r for r in proto if r["outcome"] == "pass"] or proto
+    failing = [r for r in proto if r["outcome"] != "pass"] or proto
+    shards = 4
+    files = [tmp / ("merge-shard-%d.jsonl" % k) for k in range(shards)]
+    handles = [open(str(f), "w") for f in files]
+    rng = random.Random(1)
+    total_bytes = 0
+    for i in range(MERGE_LINES):
+        r = dict(rng.choice(failing if i % 25 == 0 else passing))  # 4% failures
+        r["run"] = i
+        r["seed"] = "%016x" % rng.getrandbits(64)
+        r["planned"] = MERGE_LINES
+        r["campaign_seed"] = 1
+        line = json.dumps(r, separators=(",", ":")) + "\n"
+        total_bytes += len(line)
+        handles[i % shards].write(line)
+    for h in handles:
+        h.close()
+    argv = [RACEHUNT, "merge"] + [str(f) for f in files] + ["--out", str(tmp / "merged"), "--quiet",
+                                                              "--junit", str(tmp / "merged.xml")]
+    rows = []
+    for rep in range(max(1, reps)):
+        t0 = time.perf_counter()
+        sh("cat %s > /dev/null" % " ".join(str(f) for f in files))
+        cat_s = time.perf_counter() - t0
+        samples, peak, wall = rss_samples(argv, period=0.1)
+        rows.append((wall, cat_s, peak))
+    wall = statistics.median(r[0] for r in rows)
+    cat_s = statistics.median(r[1] for r in rows)
+    peak = max(r[2] for r in rows)
+    merged = json.loads((tmp / "merged" / "summary.json").read_text())["scenarios"][0]
+    lines += ["`racehunt merge` of %d shard files holding %d result lines (%.0f MiB; real lines of the "
+              "bank-lost-update example, run index and seed rewritten, 4%% failing), %d repetitions:"
+              % (shards, MERGE_LINES, total_bytes / 2**20, len(rows)), "",
+              "| figure | measured |", "|---|---|",
+              "| wall time (median) | %.1f s (%.0f lines/s) |" % (wall, MERGE_LINES / wall),
+              "| reading the same files with `cat` (median) | %.2f s (merge / cat = %.0f×) |" % (cat_s, wall / cat_s),
+              "| racehunt's peak RSS (VmHWM) | %.1f MiB |" % (peak / 1024),
+              "| runs merged / missing / duplicated | %d / %d / %d |" % (merged["runs"], merged["missing_runs"], merged["duplicate_runs"]),
+              "", "Command: `%s`" % " ".join(argv).replace(str(tmp), "$TMP"), ""]
+    figs = {"merge_wall_s": wall, "merge_peak_kib": peak, "cat_s": cat_s, "bytes": total_bytes}
+
+    # A long campaign: the trivial workload is a command, /bin/true, so racehunt's own cost
+    # dominates.
+    d = tmp / "scale-true"
+    d.mkdir()
+    (d / "scenario.toml").write_text('name = "true"\n[workload]\ncommand = ["/bin/true"]\ntimeout = "10s"\n'
+                                     '[jitter]\nprofile = "none"\n[run]\nruns = %d\nseed = 1\n' % SCALE_RUNS)
+    argv = [RACEHUNT, str(d / "scenario.toml"), "-j", "2", "--quiet", "--out", str(tmp / "scale-out")]
+    samples, peak, wall = rss_samples(argv, period=1.0)
+    tenth = max(1, len(samples) // 10)
+    early = statistics.median(v for _, v in samples[:tenth])
+    late = statistics.median(v for _, v in samples[-tenth:])
+    runs = sum(1 for _ in open(str(tmp / "scale-out" / "results.jsonl")))
+    lines += ["racehunt's own VmRSS over a %d-run campaign of `command = [\"/bin/true\"]` (profile none, -j 2), "
+              "sampled every second; *early*/*late* = medians of the first and last tenth of the samples:" % SCALE_RUNS, "",
+              "| runs | wall s | RSS early | RSS late | peak (VmHWM) | target |", "|---|---|---|---|---|---|",
+              "| %d | %.0f | %.1f MiB | %.1f MiB | %.1f MiB | flat, < 50 MB |" % (runs, wall, early / 1024, late / 1024, peak / 1024),
+              "", "Command: `%s`" % " ".join(argv).replace(str(tmp), "$TMP"), ""]
+    figs.update({"campaign_runs": runs, "campaign_early_kib": early, "campaign_late_kib": late,
+                 "campaign_peak_kib": peak, "campaign_wall_s": wall})
+    return lines, figs
+
+
 SECTIONS = {"overhead": section_overhead, "rss": section_rss, "power": section_power, "shim_idle": section_shim_idle,
             "focus_cost": section_focus_cost, "forensics": section_forensics,
-            "audit": section_audit, "minimize": section_minimize, "controlled": section_controlled}
+            "audit": section_audit, "minimize": section_minimize, "controlled": section_controlled,
+            "scale": section_scale}
 
 
 SECTION_MARK = "<!-- bench section: "

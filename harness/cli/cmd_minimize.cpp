@@ -77,6 +77,18 @@ std::string count_layers(const Pins& p) {
     return o.str();
 }
 
+// A candidate's name in minimize.jsonl: a hash of its item indices (FNV-1a 64).
+std::string candidate_key(const Subset& sub) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t i : sub) {
+        for (int b = 0; b < 8; ++b) {
+            h ^= (static_cast<std::uint64_t>(i) >> (8 * b)) & 0xff;
+            h *= 0x100000001b3ull;
+        }
+    }
+    return std::to_string(sub.size()) + ":" + util::hex64(h);
+}
+
 std::string percent_interval(int k, int n) {
     Interval iv = wilson_interval(static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(n));
     char buf[96];
@@ -183,32 +195,77 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
         if (!o.quiet)
             std::fprintf(stderr, "racehunt: %s\n", line.c_str());
     };
+    // --resume: the verdicts of an earlier, interrupted minimization of the same seed, by
+    // candidate. The shrinking is deterministic given the verdicts, so it walks the same
+    // path again, instantly, up to where the earlier session stopped.
+    const fs::path log_path = c.out_dir / "minimize.jsonl";
+    std::map<std::string, bool> cached;
+    std::string signature;
+    fs::path failing_dir;
+    std::uint64_t earlier_items = 0;
+    if (o.resume_minimize) {
+        std::istringstream in(util::read_file(log_path));
+        std::string line;
+        while (std::getline(in, line)) {
+            json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+            if (!j.is_object())
+                continue; // a line cut short by a kill
+            if (j.value("step", "") == "start") {
+                if (j.value("seed", "") != util::hex64(seed))
+                    throw util::usage_error("--resume", log_path.string() + " minimized seed " + j.value("seed", "?"),
+                                            "resume with --seed " + j.value("seed", "?") + ", or choose another --out");
+                signature = j.value("signature", "");
+                failing_dir = j.value("failing_run", "");
+                earlier_items = j.value("items", std::uint64_t{0});
+            } else if (j.contains("candidate")) {
+                cached[j["candidate"].get<std::string>()] = j.value("reproduces", false);
+            }
+        }
+        std::error_code ec;
+        if (signature.empty() || !fs::is_directory(failing_dir, ec))
+            throw util::usage_error("--resume", "no minimization to resume in " + c.out_dir.string(),
+                                    "run it without --resume first (the same --out)");
+    }
     util::AppendFile log;
-    log.open(c.out_dir / "minimize.jsonl", /*truncate=*/true);
+    log.open(log_path, /*truncate=*/!o.resume_minimize);
 
     say("minimizing " + s.name + " seed " + util::hex64(seed) + ": a candidate reproduces when " +
         std::to_string(k) + " of " + std::to_string(n) + " runs fail the same way; budget " +
         util::format_duration(budget) + ", -j " + std::to_string(c.jobs));
     Trials trials(c, seed, session);
 
-    // 1. A failing run of the seed, and what failed.
-    Trials::Tally found = trials.run(nullptr, 1, kSearchRuns, "", true);
-    if (session.interrupted.load())
-        return ExitCode::Interrupted;
-    if (!found.first_match) {
-        std::printf("seed %s did not fail in %d run(s): nothing to minimize\n",
-                    util::hex64(seed).c_str(), found.runs);
-        return ExitCode::Ok;
+    // 1. A failing run of the seed, and what failed (resuming: the one found before).
+    if (!o.resume_minimize) {
+        Trials::Tally found = trials.run(nullptr, 1, kSearchRuns, "", true);
+        if (session.interrupted.load())
+            return ExitCode::Interrupted;
+        if (!found.first_match) {
+            std::printf("seed %s did not fail in %d run(s): nothing to minimize\n",
+                        util::hex64(seed).c_str(), found.runs);
+            return ExitCode::Ok;
+        }
+        signature = found.first_match->signature;
+        failing_dir = found.first_match->artifacts ? fs::path(*found.first_match->artifacts) : fs::path();
+        say("run " + std::to_string(found.runs) + " of the replays failed: " + signature);
+    } else {
+        say("resuming: " + std::to_string(cached.size()) + " verdict(s) from the earlier session; the failing run " +
+            failing_dir.string());
     }
-    const RunRecord& failing = *found.first_match;
-    const std::string signature = failing.signature;
-    const fs::path failing_dir = failing.artifacts ? fs::path(*failing.artifacts) : fs::path();
     std::optional<double> planned_interval =
         plan_jitter(c.profile, c.jitter, seed, c.focus).switch_interval;
     std::size_t unpinnable = 0;
     const Pins all = collect_decisions(failing_dir, planned_interval, &unpinnable);
-    say("run " + std::to_string(found.runs) + " of the replays failed: " + signature + "; " +
-        count_layers(all));
+    say("the failing run's perturbations: " + count_layers(all));
+    if (o.resume_minimize && earlier_items && earlier_items != all.size())
+        throw util::internal_error("racehunt minimize --resume",
+                                   "the failing run now holds " + std::to_string(all.size()) +
+                                       " perturbations, the earlier session saw " + std::to_string(earlier_items),
+                                   "start again without --resume");
+    if (!o.resume_minimize)
+        log.write(json({{"step", "start"}, {"seed", util::hex64(seed)}, {"signature", signature},
+                        {"failing_run", failing_dir.string()}, {"items", all.size()}})
+                      .dump() +
+                  "\n");
     if (unpinnable)
         say("warning: " + std::to_string(unpinnable) +
             " perturbation(s) of earlier program images (exec) cannot be pinned and are left out");
@@ -227,12 +284,18 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
     std::string step = "start";
     auto test = [&](const Subset& sub) {
         auto pins = std::make_shared<const Pins>(subset_pins(all, items, sub));
+        const std::string key = candidate_key(sub);
+        if (auto hit = cached.find(key); hit != cached.end()) {
+            say("  " + step + ": " + count_layers(*pins) + ": " +
+                (hit->second ? "reproduces" : "does not reproduce") + " (verdict of the earlier session)");
+            return hit->second;
+        }
         Trials::Tally t = trials.run(pins, k, n, signature, false);
         const bool ok = t.matched >= k;
         say("  " + step + ": " + count_layers(*pins) + ": " + std::to_string(t.matched) + "/" +
             std::to_string(t.runs) + " failed -> " + (ok ? "reproduces" : "does not reproduce"));
         json line = {{"step", step}, {"size", sub.size()}, {"runs", t.runs}, {"matched", t.matched},
-                     {"reproduces", ok}, {"other_failures", t.signatures}};
+                     {"reproduces", ok}, {"other_failures", t.signatures}, {"candidate", key}};
         log.write(line.dump() + "\n");
         return ok;
     };

@@ -27,7 +27,7 @@ const std::vector<Command>& commands() {
          cmd_replay},
         {"minimize", "shrink a failing run to the perturbations that matter",
          "racehunt minimize SCENARIO.toml --seed RUNSEED [--confirm K/N] [--time-budget DUR]\n"
-         "         [--final-runs N] [-j N] [--out DIR] [--profile P] [--python EXE] [--timeout DUR]\n"
+         "         [--final-runs N] [--resume] [-j N] [--out DIR] [--profile P] [--python EXE] [--timeout DUR]\n"
          "         [--quiet]",
          cmd_minimize},
         {"merge", "merge the results of shards into one summary and report",

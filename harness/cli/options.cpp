@@ -60,7 +60,8 @@ po::options_description describe(CommandKind kind) {
         d.add_options()
             ("confirm", po::value<std::string>(), "a candidate reproduces when K of N runs fail (K/N, default 3/5)")
             ("time-budget", po::value<std::string>(), "stop shrinking after this long (default 10m)")
-            ("final-runs", po::value<std::int64_t>(), "runs that measure the minimal set's reproduction rate (default 20)");
+            ("final-runs", po::value<std::int64_t>(), "runs that measure the minimal set's reproduction rate (default 20)")
+            ("resume", po::bool_switch(), "continue an interrupted minimization of this seed (same --out)");
     }
     // clang-format on
     return d;
@@ -343,6 +344,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         o.confirm = str("confirm");
         o.time_budget = str("time-budget");
         o.final_runs = num("final-runs");
+        o.resume_minimize = vm["resume"].as<bool>();
     }
     o.jobs = num("jobs");
     o.seed = str("seed");

@@ -18,6 +18,7 @@ struct RunOptions {
     std::optional<std::string> seed, timeout, profile, time_budget, shard, out, json, junit,
         python, start, pins, confirm, fail_threshold, resume;
     bool quiet = false, no_color = false, native_stacks = false;
+    bool resume_minimize = false; // minimize --resume
 };
 
 enum class CommandKind { Run, Replay, Minimize };

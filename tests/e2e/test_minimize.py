@@ -4,6 +4,7 @@ perturbations that matter (issue 6, parts 1 and 2).
 
 Statistical where marked: fixed seeds, and margins wide enough for a loaded machine.
 """
+import json
 import re
 from pathlib import Path
 
@@ -246,3 +247,28 @@ def test_racehunt_never_yields_in_its_own_code_even_with_focus_on_everything(rh)
     files = {l.split("\t")[1].rsplit(":", 1)[0] for l in log.splitlines() if not l.startswith("#")}
     ours = [f for f in files if Path(f).name.startswith(("_racehunt", "racehunt.py", "sitecustomize"))]
     assert not ours, ours
+
+
+def test_an_interrupted_minimization_resumes_where_it_stopped(rh):
+    s = rh.scenario(scenario_toml(jitter=YIELDS_ONLY, check=INVARIANT, runs=30), {"w.py": LOST_UPDATE})
+    failing = first_failing_seed(rh, s)
+    out = rh.dir / "min"
+    # A budget too short to finish: the smallest set so far, said to be not minimal.
+    r = rh.run("minimize", s, "--seed", failing["seed"], "-j", 2, "--time-budget", "4s", "--out", out,
+               "--final-runs", 2, timeout=400)
+    assert r.returncode == 1 and "the time budget ran out" in r.stdout, r.explain()
+    first = [json.loads(l) for l in (out / "minimize.jsonl").read_text().splitlines()]
+    verdicts = [x for x in first if "candidate" in x]
+    assert first[0]["step"] == "start" and verdicts, first[:3]
+    # Cut the log as a kill would; the earlier verdicts are reused, not run again.
+    text = (out / "minimize.jsonl").read_text()
+    (out / "minimize.jsonl").write_text(text + '{"step": "decisions", "si')
+    r = rh.run("minimize", s, "--seed", failing["seed"], "-j", 2, "--time-budget", "5m", "--out", out,
+               "--resume", timeout=600)
+    assert r.returncode == 1, r.explain()
+    assert "resuming: %d verdict(s) from the earlier session" % len({x["candidate"] for x in verdicts}) in r.stderr, r.explain()
+    assert r.stderr.count("(verdict of the earlier session)") >= len(verdicts) - 1, r.explain()
+    assert "\nminimal set:" in r.stdout, r.explain()
+    # Resuming another seed's minimization is refused.
+    r = rh.run("minimize", s, "--seed", "0123456789abcdef", "--out", out, "--resume")
+    assert r.returncode == 2 and "minimized seed" in r.stderr, r.explain()
