@@ -420,39 +420,30 @@ def line_accesses(path):
             return "%s[...]" % (text_of(node.value) or "(...)")
         return None
 
-    def stored_names(body_nodes):
-        out = set()
+    def scope_names(body_nodes):
+        """(names bound in this function's own scope, names it declares global/nonlocal);
+        nested functions and classes are their own scopes (only their names bind here)."""
+        stored, declared = set(), set()
         for top in body_nodes:
             stack = [top]
             while stack:
                 n = stack.pop()
                 if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
-                    out.add(n.id)
+                    stored.add(n.id)
+                elif isinstance(n, (ast.Global, ast.Nonlocal)):
+                    declared.update(n.names)
                 elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    out.add(n.name)
-                    continue            # its body is its own scope
+                    stored.add(n.name)
+                    continue
                 elif isinstance(n, ast.Lambda):
                     continue
                 elif isinstance(n, (ast.Import, ast.ImportFrom)):
                     for alias in n.names:
-                        out.add((alias.asname or alias.name).split(".")[0])
+                        stored.add((alias.asname or alias.name).split(".")[0])
                 elif isinstance(n, ast.ExceptHandler) and n.name:
-                    out.add(n.name)
+                    stored.add(n.name)
                 stack.extend(ast.iter_child_nodes(n))
-        return out
-
-    def declared(body_nodes):
-        out = set()
-        for top in body_nodes:
-            stack = [top]
-            while stack:
-                n = stack.pop()
-                if isinstance(n, (ast.Global, ast.Nonlocal)):
-                    out.update(n.names)
-                elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                    continue
-                stack.extend(ast.iter_child_nodes(n))
-        return out
+        return stored, declared
 
     class Visitor(ast.NodeVisitor):
         def __init__(self):
@@ -470,7 +461,8 @@ def line_accesses(path):
             for d in getattr(node, "decorator_list", []):
                 self.visit(d)
             body = node.body if isinstance(node.body, list) else [node.body]
-            self.local.append((set(params) | stored_names(body)) - declared(body))
+            stored, declared = scope_names(body)
+            self.local.append((set(params) | stored) - declared)
             for n in body:
                 self.visit(n)
             self.local.pop()
