@@ -16,7 +16,7 @@ std::vector<PlannedRun> plan_campaign(std::uint64_t campaign_seed, std::uint64_t
 
 CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRun>& runs,
                             ProcessRunner& runner, util::AppendFile& jsonl, Console& console,
-                            Cancellation& cancel) {
+                            Cancellation& cancel, SummaryBuilder* summary) {
     CampaignResult result;
     std::mutex mutex;
     bool warned_write = false, warned_injection = false;
@@ -63,6 +63,10 @@ CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRu
                             "such runs test nothing racehunt can see");
         }
         bool failed = is_failure(ex.record.outcome);
+        if (summary) {
+            summary->add(ex.record);
+            return {false, failed};
+        }
         if (!failed) {
             // The summary needs a passing run's outcome, duration and warnings only; its
             // jitter and counters are in the JSONL line already. Dropping them keeps a long

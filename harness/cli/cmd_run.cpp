@@ -32,9 +32,12 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     jsonl.open(c.out_dir / "results.jsonl", /*truncate=*/!c.resume);
 
     auto runner = make_posix_runner();
-    CampaignResult result = run_campaign(c, planned, *runner, jsonl, console, session.cancel);
-    for (auto& r : previous)
-        result.records.push_back(std::move(r));
+    SummaryBuilder builder(c.scenario.name, c.scenario.file.string(), total_planned ? total_planned : planned.size(),
+                           [&](std::uint64_t seed) { return replay_command(c, seed); });
+    for (const auto& r : previous)
+        builder.add(r);
+    previous.clear();
+    CampaignResult result = run_campaign(c, planned, *runner, jsonl, console, session.cancel, &builder);
 
     // Summarise and report; partial results are written too when interrupted.
     CampaignSummary summary;
@@ -46,9 +49,7 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     summary.stop_reason = summary.interrupted ? "interrupted" : to_string(result.pool.reason);
     summary.elapsed_s = std::chrono::duration<double>(result.pool.elapsed).count();
     summary.fail_threshold = c.fail_threshold;
-    summary.scenarios.push_back(summarize(result.records, c.scenario.name, c.scenario.file.string(),
-                                          total_planned ? total_planned : planned.size(),
-                                          [&](std::uint64_t seed) { return replay_command(c, seed); }));
+    summary.scenarios.push_back(builder.finish());
     summary.scenarios.back().python = c.python_version;
     const std::string summary_json = summary.to_json().dump(2) + "\n";
     std::string written = (c.out_dir / "results.jsonl").string();

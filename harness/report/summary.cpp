@@ -8,6 +8,10 @@ namespace racehunt {
 
 using nlohmann::json;
 
+namespace {
+const std::string kOtherWarnings = "(further distinct warnings, not listed one by one)";
+}
+
 SummaryBuilder::SummaryBuilder(std::string name, std::string file, std::uint64_t planned,
                                std::function<std::string(std::uint64_t)> replay)
     : replay_(std::move(replay)) {
@@ -22,7 +26,13 @@ void SummaryBuilder::add(const RunRecord& r) {
     total_ms_ += r.duration_ms;
     if (!r.injected)
         ++s_.not_injected;
-    for (const auto& w : r.warnings) {
+    for (const auto& w0 : r.warnings) {
+        // Distinct warnings are kept up to a bound, so that a warning naming something of
+        // each run (a pid) cannot make the summary grow with the campaign.
+        constexpr std::size_t kMaxWarnings = 200;
+        const std::string& w = warnings_.size() < kMaxWarnings || warnings_.count(w0)
+                                   ? w0
+                                   : kOtherWarnings;
         auto [it, fresh] = warnings_.try_emplace(w, 0, r.run);
         ++it->second.first;
         it->second.second = std::min(it->second.second, r.run);
