@@ -95,7 +95,7 @@ struct racehunt_dlog_record {
     uint16_t image;    /* program image of the process (1, then 2 after an exec, ...) */
     uint32_t ns;       /* delay or window, nanoseconds (saturated) */
     uint64_t site;     /* call site: the return address of the interposed call (the
-                        * thread's start routine for a thread start); resolved to a
+                        * thread's start routine + 1 for a thread start); resolved to a
                         * symbol at exit in shim-<pid>.sites */
 };
 

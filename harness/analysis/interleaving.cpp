@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -90,7 +91,13 @@ std::optional<ControlLog> read_control_log(const fs::path& file) {
     return log;
 }
 
-std::vector<Conflict> find_conflicts(const ControlLog& log) {
+ConflictScan find_conflicts(const ControlLog& log, std::size_t keep) {
+    ConflictScan scan;
+    constexpr std::size_t kMaxThreads = 256;
+    if (log.threads.size() > kMaxThreads) {
+        scan.skipped = true;
+        return scan;
+    }
     auto common_lock = [&](std::uint32_t x, std::uint32_t y) {
         const auto& a = log.locksets[x];
         const auto& b = log.locksets[y];
@@ -109,7 +116,6 @@ std::vector<Conflict> find_conflicts(const ControlLog& log) {
     std::map<std::string, std::vector<std::uint32_t>> unstarted;
     for (std::uint32_t t = 0; t < nt; ++t)
         unstarted[log.threads[t]].push_back(t);
-    std::map<std::uint32_t, std::uint32_t> joining; // joiner -> joined
     auto merge = [&](std::uint32_t into, std::uint32_t from) {
         for (std::size_t k = 0; k < nt; ++k)
             vc[into][k] = std::max(vc[into][k], vc[from][k]);
@@ -137,7 +143,7 @@ std::vector<Conflict> find_conflicts(const ControlLog& log) {
     // thread was last compared with (each cross-thread pair is reported once).
     std::map<std::string, std::map<std::uint32_t, Seen>> latest;
     std::map<std::tuple<std::string, std::uint32_t, std::uint32_t>, std::size_t> paired;
-    std::vector<Conflict> out;
+    std::deque<Conflict> interleaved, plain; // the last `keep` of each
     std::size_t next_join = 0;
     for (std::size_t i = 0; i < log.steps.size(); ++i) {
         for (; next_join < log.joins.size() && log.joins[next_join].first <= i; ++next_join) {
@@ -149,21 +155,13 @@ std::vector<Conflict> find_conflicts(const ControlLog& log) {
         const std::uint32_t t = s.thread;
         if (t >= nt)
             continue;
-        if (auto j = joining.find(t); j != joining.end()) {
-            merge(t, j->second);
-            joining.erase(j);
-        }
         const std::uint64_t clock = ++vc[t][t];
         if (s.kind.rfind("start ", 0) == 0) {
             if (auto child = thread_named(s.kind.substr(6), true))
                 merge(*child, t);
             continue;
         }
-        if (s.kind.rfind("join ", 0) == 0) {
-            if (auto child = thread_named(s.kind.substr(5), false))
-                joining[t] = *child;
-            continue;
-        }
+        // A join orders nothing until it returns: the `joined NAME` note says when.
         if (s.kind != "line")
             continue;
         auto it = log.accesses.find(s.where);
@@ -201,12 +199,24 @@ std::vector<Conflict> find_conflicts(const ControlLog& log) {
                 found.push_back(std::move(c));
             }
             std::sort(found.begin(), found.end(), [](const Conflict& x, const Conflict& y) { return x.first < y.first; });
-            for (auto& c : found)
-                out.push_back(std::move(c));
+            for (auto& c : found) {
+                ++scan.total;
+                auto& q = c.local ? interleaved : plain;
+                if (c.local)
+                    ++scan.interleavings;
+                q.push_back(std::move(c));
+                if (q.size() > keep)
+                    q.pop_front();
+            }
             threads[t] = Seen{i, t, clock, access};
         }
     }
-    return out;
+    scan.conflicts.assign(interleaved.begin(), interleaved.end());
+    scan.conflicts.insert(scan.conflicts.end(), plain.begin(), plain.end());
+    std::sort(scan.conflicts.begin(), scan.conflicts.end(), [](const Conflict& x, const Conflict& y) {
+        return std::tie(x.second, x.first) < std::tie(y.second, y.first);
+    });
+    return scan;
 }
 
 namespace {
@@ -354,8 +364,9 @@ const char* verb(char rw) { return rw == 'w' ? "writes" : "reads"; }
 // The last kConflictsShown conflicts, and a note for each step they involve.
 struct ConflictView {
     std::vector<Conflict> shown;
-    std::size_t total = 0;
-    std::size_t interleavings = 0;
+    std::uint64_t total = 0;
+    std::uint64_t interleavings = 0;
+    bool skipped = false;
     std::map<std::size_t, std::string> notes; // by step index
 };
 
@@ -363,15 +374,17 @@ ConflictView conflict_view(const ControlLog& log) {
     ConflictView v;
     if (log.traced)
         return v; // no lock information: no honest verdict
-    auto all = find_conflicts(log);
-    v.total = all.size();
+    ConflictScan scan = find_conflicts(log, kConflictsShown);
+    v.total = scan.total;
+    v.skipped = scan.skipped;
+    const auto& all = scan.conflicts;
     // Interleavings explain failures best (a lost update, a stale check): the last ones
     // first; plain conflicts fill up what is left.
     std::vector<Conflict> chosen;
     for (auto it = all.rbegin(); it != all.rend() && chosen.size() < kConflictsShown; ++it)
         if (it->local)
             chosen.push_back(*it);
-    v.interleavings = static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [](const Conflict& c) { return c.local.has_value(); }));
+    v.interleavings = scan.interleavings;
     for (auto it = all.rbegin(); it != all.rend() && chosen.size() < kConflictsShown; ++it)
         if (!it->local)
             chosen.push_back(*it);
@@ -455,6 +468,8 @@ std::string render_interleaving(const fs::path& run_dir, const std::string& titl
         for (const auto& n : log->threads)
             width = std::max(width, n.size() + 2);
         ConflictView cv = conflict_view(*log);
+        if (cv.skipped)
+            o << "\nconflicting accesses: not analysed (more than 256 threads)\n";
         if (cv.total) {
             o << "\nconflicting accesses: " << cv.total << ", of which " << cv.interleavings
               << " interleaved; shown: " << cv.shown.size() << "\n";

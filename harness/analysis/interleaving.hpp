@@ -54,8 +54,16 @@ struct ControlLog {
     std::vector<std::pair<std::size_t, std::pair<std::uint32_t, std::string>>> joins;
 };
 
-// The conflicting accesses of a schedule, in order of their second access.
-std::vector<Conflict> find_conflicts(const ControlLog& log);
+// The conflicting accesses of a schedule: how many, and the last `keep` interleavings and
+// the last `keep` other conflicts, in order of their second access (memory stays bounded
+// however long the schedule). Schedules of more than 256 threads are not analysed
+// (`skipped`): the vector clocks would take threads² memory.
+struct ConflictScan {
+    std::uint64_t total = 0, interleavings = 0;
+    std::vector<Conflict> conflicts;
+    bool skipped = false;
+};
+ConflictScan find_conflicts(const ControlLog& log, std::size_t keep = 1000);
 
 // Reads one control-<pid>.log, or a trace-<pid>.log (the same format, written by a replay of
 // pins in noise mode); nullopt when it is missing or neither.

@@ -42,8 +42,14 @@ std::map<Key, Rate> read_summary(const std::string& file) {
         try {
             Key key{s.at("scenario").get<std::string>(), s.value("python", std::string())};
             Rate& r = out[key];
-            r.failures += s.at("failures").get<std::uint64_t>();
-            r.runs += s.at("runs").get<std::uint64_t>();
+            const auto failures = s.at("failures").get<std::uint64_t>();
+            const auto runs = s.at("runs").get<std::uint64_t>();
+            if (failures > runs)
+                throw util::usage_error(file, "scenario \"" + key.first + "\" has " + std::to_string(failures) +
+                                                  " failures in " + std::to_string(runs) + " runs",
+                                        "give a summary.json written by racehunt run or merge");
+            r.failures += failures;
+            r.runs += runs;
         } catch (const nlohmann::json::exception& e) {
             throw util::usage_error(file, std::string("a scenario entry lacks its counts: ") + e.what(),
                                     "give a summary.json written by racehunt run or merge");
@@ -107,6 +113,25 @@ ExitCode cmd_compare(const std::vector<std::string>& args, Session&) {
                                 "racehunt compare BEFORE/summary.json AFTER/summary.json");
     auto before = read_summary(files[0]);
     auto after = read_summary(files[1]);
+    // Interpreter versions that do not pair up (a patch upgrade, an older summary without
+    // them) fall back to the scenario name when each side has that scenario once.
+    auto by_name = [](const std::map<Key, Rate>& m) {
+        std::map<std::string, std::vector<Key>> out;
+        for (const auto& [k, r] : m)
+            out[k.first].push_back(k);
+        return out;
+    };
+    {
+        auto bn = by_name(before), an = by_name(after);
+        for (auto& [name, bkeys] : bn) {
+            auto it = an.find(name);
+            if (it == an.end() || bkeys.size() != 1 || it->second.size() != 1 || bkeys[0] == it->second[0])
+                continue;
+            Rate r = after[it->second[0]];
+            after.erase(it->second[0]);
+            after[bkeys[0]] = r;
+        }
+    }
     bool regression = false;
     std::size_t compared = 0;
     for (const auto& [key, b] : before) {

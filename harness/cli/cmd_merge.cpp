@@ -80,7 +80,6 @@ struct Group {
     std::uint64_t planned = 0;
     std::string python;
     std::vector<bool> seen; // by run index
-    std::vector<std::uint64_t> seeds;
     std::uint64_t duplicates = 0;
     std::unique_ptr<SummaryBuilder> builder;
 };
@@ -123,7 +122,14 @@ ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
     for (const auto& f : o.files) {
         if (session.interrupted.load())
             return ExitCode::Interrupted;
-        ResultsFileInfo info = read_results(f, [&](RunRecord&& r, const std::string& line) {
+        ResultsFileInfo info = read_results(f, [&](RunRecord&& r, const std::string& line, std::uint64_t number) {
+            // One bit per run index: indices come from files, so they are bounded first.
+            constexpr std::uint64_t kMaxRuns = std::uint64_t{1} << 32;
+            if (r.run >= kMaxRuns || r.planned > kMaxRuns || (r.planned && r.run >= r.planned))
+                throw util::usage_error(f + ":" + std::to_string(number),
+                                        "run index " + std::to_string(r.run) + " of " + std::to_string(r.planned) +
+                                            " planned runs is out of range",
+                                        "results files hold the lines racehunt wrote; this one was altered");
             Key key{r.scenario, r.python, r.campaign_seed};
             auto [it, fresh] = groups.try_emplace(key);
             Group& g = it->second;
@@ -135,21 +141,13 @@ ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
             }
             if (r.planned > g.planned)
                 g.planned = r.planned;
-            if (r.run >= g.seen.size()) {
+            if (r.run >= g.seen.size())
                 g.seen.resize(std::max<std::size_t>(r.run + 1, g.planned), false);
-                g.seeds.resize(g.seen.size(), 0);
-            }
             if (g.seen[r.run]) {
                 ++g.duplicates;
-                if (g.seeds[r.run] != r.seed)
-                    throw util::usage_error(f, "run " + std::to_string(r.run) + " of scenario \"" + r.scenario +
-                                                   "\" has seed " + util::hex64(r.seed) + " here and " +
-                                                   util::hex64(g.seeds[r.run]) + " in an earlier file",
-                                            "merge shards of one campaign (same scenario, seed and runs)");
                 return; // the same run twice: counted once
             }
             g.seen[r.run] = true;
-            g.seeds[r.run] = r.seed;
             if (!g.builder)
                 g.builder = std::make_unique<SummaryBuilder>(r.scenario, "", 0);
             g.builder->add(r);
@@ -162,6 +160,10 @@ ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
                                 "that run is counted as missing");
     }
 
+    if (lines == 0)
+        throw util::usage_error(o.files.size() == 1 ? o.files[0] : "racehunt merge",
+                                "the results files hold no run: nothing to merge",
+                                "check that the shards ran and wrote their results.jsonl");
     CampaignSummary summary;
     summary.version = RACEHUNT_VERSION;
     summary.stop_reason = "merged";
@@ -182,6 +184,7 @@ ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
                 s.missing_examples.push_back(i);
         }
         s.missing = missing;
+        s.campaign_seed = g.campaign_seed;
         summary.campaign_seed = g.campaign_seed;
         if (missing || g.duplicates) {
             std::string text = "scenario " + g.name + (g.python.empty() ? "" : " on python " + g.python) +

@@ -204,13 +204,21 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
     fs::path failing_dir;
     std::uint64_t earlier_items = 0;
     if (o.resume_minimize) {
-        std::istringstream in(util::read_file(log_path));
+        const std::string text = util::read_file(log_path);
+        std::istringstream in(text);
         std::string line;
+        std::uint64_t good = 0, offset = 0;
         while (std::getline(in, line)) {
+            offset += line.size() + 1;
             json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-            if (!j.is_object())
+            if (!j.is_object() || offset > text.size())
                 continue; // a line cut short by a kill
+            good = offset;
             if (j.value("step", "") == "start") {
+                if (j.value("confirm", "") != std::to_string(k) + "/" + std::to_string(n))
+                    throw util::usage_error("--confirm", "the earlier session judged candidates at " +
+                                                             j.value("confirm", std::string("?")),
+                                            "resume with --confirm " + j.value("confirm", std::string("?")));
                 if (j.value("seed", "") != util::hex64(seed))
                     throw util::usage_error("--resume", log_path.string() + " minimized seed " + j.value("seed", "?"),
                                             "resume with --seed " + j.value("seed", "?") + ", or choose another --out");
@@ -225,6 +233,8 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
         if (signature.empty() || !fs::is_directory(failing_dir, ec))
             throw util::usage_error("--resume", "no minimization to resume in " + c.out_dir.string(),
                                     "run it without --resume first (the same --out)");
+        if (good < text.size())
+            fs::resize_file(log_path, good, ec); // drop the cut line before appending
     }
     util::AppendFile log;
     log.open(log_path, /*truncate=*/!o.resume_minimize);
@@ -263,7 +273,8 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
                                    "start again without --resume");
     if (!o.resume_minimize)
         log.write(json({{"step", "start"}, {"seed", util::hex64(seed)}, {"signature", signature},
-                        {"failing_run", failing_dir.string()}, {"items", all.size()}})
+                        {"failing_run", failing_dir.string()}, {"items", all.size()},
+                        {"confirm", std::to_string(k) + "/" + std::to_string(n)}})
                       .dump() +
                   "\n");
     if (unpinnable)
@@ -355,13 +366,17 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
     // 4. Measure the result and write it down.
     const Pins minimal = subset_pins(all, items, result);
     step = "final";
-    c.trace = true; // the first failing run of the final set keeps a readable interleaving
-    Trials::Tally final = trials.run(std::make_shared<const Pins>(minimal), final_runs, final_runs,
-                                     signature, /*keep=*/true, /*measure=*/true);
-    c.trace = false;
+    auto minimal_pins = std::make_shared<const Pins>(minimal);
+    Trials::Tally final = trials.run(minimal_pins, final_runs, final_runs, signature, false, /*measure=*/true);
+    // Then a readable interleaving: the rate above was measured under the same timing as the
+    // verdicts (no tracing); tracing slows focus code, so it gets runs of its own, until
+    // one fails (at most 5).
     std::optional<fs::path> interleaving;
-    if (final.first_match && final.first_match->artifacts) {
-        const fs::path run_dir(*final.first_match->artifacts);
+    c.trace = true;
+    Trials::Tally traced = final.matched ? trials.run(minimal_pins, 1, 5, signature, /*keep=*/true) : Trials::Tally{};
+    c.trace = false;
+    if (traced.first_match && traced.first_match->artifacts) {
+        const fs::path run_dir(*traced.first_match->artifacts);
         if (fs::exists(run_dir / "interleaving.txt")) {
             std::error_code ec;
             fs::copy_file(run_dir / "interleaving.txt", c.out_dir / "interleaving.txt",

@@ -29,7 +29,8 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     console.header(header);
 
     util::AppendFile jsonl;
-    jsonl.open(c.out_dir / "results.jsonl", /*truncate=*/!c.resume);
+    // Resuming appends to the file given, whatever its name.
+    jsonl.open(c.resume ? *c.resume : c.out_dir / "results.jsonl", /*truncate=*/!c.resume);
 
     auto runner = make_posix_runner();
     SummaryBuilder builder(c.scenario.name, c.scenario.file.string(), total_planned ? total_planned : planned.size(),
@@ -51,8 +52,9 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     summary.fail_threshold = c.fail_threshold;
     summary.scenarios.push_back(builder.finish());
     summary.scenarios.back().python = c.python_version;
+    summary.scenarios.back().campaign_seed = c.campaign_seed;
     const std::string summary_json = summary.to_json().dump(2) + "\n";
-    std::string written = (c.out_dir / "results.jsonl").string();
+    std::string written = jsonl.path().string();
     bool write_failed = result.results_write_failed;
     try {
         util::write_file_atomic(c.out_dir / "summary.json", summary_json);
@@ -92,7 +94,7 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
 std::vector<RunRecord> resume_records(CampaignConfig& c, const RunOptions& o, Console& console) {
     std::vector<RunRecord> previous;
     std::optional<std::uint64_t> seed, planned;
-    const ResultsFileInfo info = read_results(*c.resume, [&](RunRecord&& r, const std::string&) {
+    const ResultsFileInfo info = read_results(*c.resume, [&](RunRecord&& r, const std::string&, std::uint64_t) {
         if (r.scenario != c.scenario.name)
             throw util::usage_error(c.resume->string(), "the results are of scenario \"" + r.scenario +
                                                             "\", not \"" + c.scenario.name + "\"",
@@ -115,7 +117,10 @@ std::vector<RunRecord> resume_records(CampaignConfig& c, const RunOptions& o, Co
             throw util::usage_error("--seed", "the campaign being resumed has seed " + std::to_string(*seed),
                                     "leave --seed out when resuming");
         c.campaign_seed = *seed;
-        if (!o.runs && planned && *planned)
+        if (o.runs && planned && *planned && c.runs != *planned)
+            throw util::usage_error("--runs", "the campaign being resumed has " + std::to_string(*planned) + " runs",
+                                    "leave --runs out when resuming");
+        if (planned && *planned)
             c.runs = *planned;
     }
     return previous;
@@ -188,7 +193,7 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
     for (const auto& f : files) {
         Scenario s = load_scenario(f);
         check_scenario_files(s);
-        if (auto [it, fresh] = names.emplace(s.name, f); !fresh)
+        if (auto [it, fresh] = names.emplace(util::sanitize_file_name(s.name), f); !fresh)
             throw util::usage_error(f, "scenario name \"" + s.name + "\" is also the name of " + it->second,
                                     "give each scenario its own name = \"...\" (results go to a folder per name)");
         scenarios.push_back(std::move(s));
@@ -199,6 +204,15 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
     if (many && o.resume)
         throw util::usage_error("--resume", "resumes one campaign; several scenarios were given",
                                 "resume each scenario's results.jsonl on its own");
+    if (o.resume && !o.python && scenarios[0].kind != WorkloadKind::Command && scenarios[0].python.size() > 1)
+        throw util::usage_error("--resume", "resumes one campaign; the scenario runs a version matrix",
+                                "resume each interpreter's results.jsonl with --python EXE");
+    // The combined reports are written after every campaign ran: check their places now.
+    std::optional<fs::path> json_file, junit_file;
+    if (o.json)
+        json_file = output_file(*o.json, "--json");
+    if (o.junit)
+        junit_file = output_file(*o.junit, "--junit");
     for (std::size_t i = 0; i < scenarios.size(); ++i) {
         const Scenario& s = scenarios[i];
         const std::size_t matrix = s.kind != WorkloadKind::Command && !o.python ? s.python.size() : 1;
@@ -247,7 +261,7 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
         ExitCode code = run_one(c, o, session, &one);
         internal |= code == ExitCode::Internal;
         interrupted |= code == ExitCode::Interrupted;
-        all.campaign_seed = one.campaign_seed;
+        all.campaign_seed = one.campaign_seed; // the last; each scenario carries its own
         all.elapsed_s += one.elapsed_s;
         for (auto& s : one.scenarios)
             all.scenarios.push_back(std::move(s));
@@ -261,13 +275,13 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
         const std::string json = all.to_json().dump(2) + "\n";
         util::write_file_atomic(root / "summary.json", json);
         written = (root / "summary.json").string();
-        if (o.json) {
-            util::write_file_atomic(output_file(*o.json, "--json"), json);
-            written += ", " + *o.json;
+        if (json_file) {
+            util::write_file_atomic(*json_file, json);
+            written += ", " + json_file->string();
         }
-        if (o.junit) {
-            util::write_file_atomic(output_file(*o.junit, "--junit"), junit_xml(all));
-            written += ", " + *o.junit;
+        if (junit_file) {
+            util::write_file_atomic(*junit_file, junit_xml(all));
+            written += ", " + junit_file->string();
         }
     } catch (const util::Error& e) {
         std::fprintf(stderr, "racehunt: warning: %s\n", e.what());

@@ -158,13 +158,18 @@ std::vector<std::string> expand_scenario_args(const std::vector<std::string>& ar
             continue;
         }
         std::vector<std::string> found;
-        for (const auto& e : fs::directory_iterator(a, ec)) {
+        fs::directory_iterator it(a, ec), end;
+        for (; !ec && it != end; it.increment(ec)) {
             std::error_code ec2;
+            const auto& e = *it;
             if (e.is_regular_file(ec2) && e.path().extension() == ".toml")
                 found.push_back(e.path().string());
             else if (e.is_directory(ec2) && fs::is_regular_file(e.path() / "scenario.toml", ec2))
                 found.push_back((e.path() / "scenario.toml").string());
         }
+        if (ec)
+            throw util::usage_error(a, "cannot read this directory: " + ec.message(),
+                                    "check its permissions");
         if (found.empty())
             throw util::usage_error(a, "no scenario in this directory",
                                     "a directory of scenarios holds *.toml files or */scenario.toml");
@@ -249,13 +254,19 @@ Shard resolve_shard(const std::optional<std::string>& option,
         auto id = env_number(getenv_, "SLURM_ARRAY_TASK_ID", hint);
         auto count = env_number(getenv_, "SLURM_ARRAY_TASK_COUNT", hint);
         auto min = env_number(getenv_, "SLURM_ARRAY_TASK_MIN", hint).value_or(0);
-        if (!count || *count == 0 || *id < min || *id - min >= *count)
+        auto step = env_number(getenv_, "SLURM_ARRAY_TASK_STEP", hint).value_or(1);
+        if (step == 0 || (*id >= min && (*id - min) % step != 0))
+            throw util::usage_error("environment variable SLURM_ARRAY_TASK_ID",
+                                    "task " + std::to_string(*id) + " is not on the array's step of " +
+                                        std::to_string(step) + " from " + std::to_string(min),
+                                    "use an array such as --array=0-7, or pass --shard K/N");
+        if (!count || *count == 0 || *id < min || (*id - min) / step >= *count)
             throw util::usage_error("environment variable SLURM_ARRAY_TASK_ID",
                                     "task " + std::to_string(*id) + " is not one of " +
                                         std::to_string(count.value_or(0)) + " array tasks from " +
                                         std::to_string(min),
                                     "use a contiguous array (--array=0-7), or pass --shard K/N");
-        return {*id - min + 1, *count, "Slurm array task " + std::to_string(*id)};
+        return {(*id - min) / step + 1, *count, "Slurm array task " + std::to_string(*id)};
     }
     // Kubernetes Indexed Jobs give the 0-based index; the completion count is not in the
     // environment, so the manifest passes it.

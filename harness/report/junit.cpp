@@ -101,7 +101,7 @@ std::string junit_xml(const CampaignSummary& summary) {
         prop("failures", std::to_string(s.failures));
         prop("failure_rate", percent(s.rate));
         prop("interval_95", interval_text(s.interval));
-        prop("campaign_seed", std::to_string(summary.campaign_seed));
+        prop("campaign_seed", std::to_string(s.campaign_seed));
         if (!s.python.empty())
             prop("python", s.python);
         if (!s.file.empty())
@@ -135,7 +135,7 @@ std::string junit_xml(const CampaignSummary& summary) {
             } else {
                 set_text(node, msg.str() + "\n" + body.str());
             }
-            if (failed)
+            if (failed && !harness_error)
                 ++failures;
             if (harness_error)
                 ++errors;

@@ -6,8 +6,9 @@
 
 namespace racehunt {
 
-ResultsFileInfo read_results(const std::filesystem::path& file,
-                             const std::function<void(RunRecord&&, const std::string& line)>& each) {
+ResultsFileInfo read_results(
+    const std::filesystem::path& file,
+    const std::function<void(RunRecord&&, const std::string& line, std::uint64_t number)>& each) {
     std::ifstream in(file, std::ios::binary);
     if (!in)
         throw util::usage_error(file.string(), "cannot read this results file", "check the path");
@@ -42,7 +43,7 @@ ResultsFileInfo read_results(const std::filesystem::path& file,
                                     "not a run record: " + why,
                                     "results files hold one JSON object per line, as racehunt wrote them");
         }
-        each(std::move(r), line);
+        each(std::move(r), line, number);
         ++info.lines;
         offset = end;
         info.valid_bytes = end;

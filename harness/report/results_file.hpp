@@ -19,7 +19,8 @@ struct ResultsFileInfo {
 
 // Calls `each` for every record of `file`, in file order. A line in the middle that is not
 // a record is an error naming file:line (util::Error, Usage).
-ResultsFileInfo read_results(const std::filesystem::path& file,
-                             const std::function<void(RunRecord&&, const std::string& line)>& each);
+ResultsFileInfo read_results(
+    const std::filesystem::path& file,
+    const std::function<void(RunRecord&&, const std::string& line, std::uint64_t number)>& each);
 
 } // namespace racehunt

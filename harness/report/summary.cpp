@@ -123,6 +123,7 @@ json CampaignSummary::to_json() const {
         sj["mean_duration_ms"] = s.mean_duration_ms;
         if (!s.python.empty())
             sj["python"] = s.python;
+        sj["campaign_seed"] = s.campaign_seed;
         if (s.missing)
             sj["missing_runs"] = *s.missing;
         if (s.duplicates)

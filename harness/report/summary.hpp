@@ -42,6 +42,7 @@ struct ScenarioSummary {
     std::uint64_t not_injected = 0;
     double mean_duration_ms = 0;
     std::string python;                  // interpreter version, when known
+    std::uint64_t campaign_seed = 0;
     std::optional<std::uint64_t> missing;    // merge: planned runs no shard recorded
     std::optional<std::uint64_t> duplicates; // merge: runs recorded more than once (ignored)
     std::vector<std::uint64_t> missing_examples; // merge: the first missing run indices

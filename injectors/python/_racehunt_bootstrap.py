@@ -831,13 +831,6 @@ class _Yields(object):
                 self.windows[-1].append(entry)
             if stream.visits < stream.next_at:
                 return
-            entry = (self.trace_count, stream.index, filename, line,
-                     "pinned yield" if self.pins is not None else "yield")
-            trace.append(entry)
-            if len(self.windows) < self.TRACE_WINDOWS:
-                n = min(len(trace), self.TRACE_BEFORE)
-                self.windows.append([trace[i] for i in range(len(trace) - n, len(trace))])
-                self.window_open = self.TRACE_AFTER
             stream.next_at = stream.visits + self.gap(stream)
         stream.yields += 1
         log = stream.log
@@ -861,11 +854,31 @@ class _Yields(object):
         if self.slept > self.SLEEP_SHARE * (start - self.t0):
             self.budget_hits += 1
             return
+        if trace is not None:
+            self.trace_yield(stream, filename, line)
         if self.pins is not None:
             self.hand_over(stream)
         else:
             self.sleep(1e-6)
         self.slept += clock() - start
+
+    def trace_yield(self, stream, filename, line):
+        """Marks a yield actually taken in the trace, and keeps the visits around it."""
+        trace = self.trace
+        trace.append((self.trace_count, stream.index, filename, line,
+                      "pinned yield" if self.pins is not None else "yield"))
+        if len(self.windows) < self.TRACE_WINDOWS:
+            n = min(len(trace), self.TRACE_BEFORE)
+            self.windows.append([trace[i] for i in range(len(trace) - n, len(trace))])
+            self.window_open = self.TRACE_AFTER
+
+    def reset_trace(self):
+        """A forked child starts its own trace."""
+        if self.trace is not None:
+            self.trace.clear()
+            self.trace_count = 0
+            self.windows = []
+            self.window_open = 0
 
     HAND_OVER_LIMIT = 0.002     # seconds a pinned yield waits for another thread to move
 
@@ -912,11 +925,13 @@ class _Yields(object):
         if self.trace is None or _run_dir is None:
             return
         # The windows around the yields, then the last visits; each entry once, in order.
+        # The same entry object can be in a window and in the tail; two visits of different
+        # threads can share a step number (counted without a lock), so identity decides.
         seen = set()
         events = []
         for entry in [e for w in self.windows for e in w] + list(self.trace):
-            if (entry[0], entry[4]) not in seen:
-                seen.add((entry[0], entry[4]))
+            if id(entry) not in seen:
+                seen.add(id(entry))
                 events.append(entry)
         events.sort(key=lambda e: (e[0], e[4] != "line"))
         out = ["# racehunt-trace 1 visits=%d kept=%d\n" % (self.trace_count, len(events))]
@@ -1530,6 +1545,7 @@ def _after_fork_in_child():
             pass
         _fd = _open_events(_run_dir, _pid)
         if _yields is not None:
+            _yields.reset_trace()
             stream = getattr(_tls, "s", None)
             del _yields.streams[:]
             if stream is not None:

@@ -759,7 +759,7 @@ static void *rh_trampoline(void *p) {
     /* The start of a thread is a sync point of its own (a late start exposes races on
      * what the creator does next); it is not an interposed call, so it is not counted. */
     if (rh_draws[RACEHUNT_POINT_THREAD] && rh_is_armed())
-        rh_perturb(RACEHUNT_POINT_THREAD, (uintptr_t)fn);
+        rh_perturb(RACEHUNT_POINT_THREAD, (uintptr_t)fn + 1); /* +1: sites are looked up at -1 */
     return fn(arg);
 }
 

@@ -450,3 +450,43 @@ def test_the_ci_examples_run_locally_as_a_simulation(rh):
     out, err = p.communicate(timeout=300)
     assert p.returncode == 1, (out, err)
     assert strip(json.loads((k8s / "merged" / "summary.json").read_text())) == strip(want)
+
+
+def test_bad_results_and_options_are_refused_before_anything_runs(rh):
+    s = by_seed(rh, runs=6)
+    out = rh.dir / "o"
+    r = rh.run(s, "-j", 2, "--quiet", "--out", out)
+    lines = (out / "results.jsonl").read_text().splitlines()
+    # A run index out of range, in a merge input: named by file:line, nothing allocated for it.
+    for i, bad in enumerate(({"run": 2 ** 64 - 1}, {"run": 7}, {"planned": 2 ** 40})):
+        rec = json.loads(lines[0])
+        rec.update(bad)
+        f = rh.dir / ("bad%d.jsonl" % i)
+        f.write_text(lines[1] + "\n" + json.dumps(rec) + "\n")
+        r = rh.run("merge", f, "--out", rh.dir / ("m%d" % i))
+        assert r.returncode == 2 and ("bad%d.jsonl:2" % i) in r.stderr and "out of range" in r.stderr, r.explain()
+    # No run at all: nothing to merge is not a green build.
+    (rh.dir / "empty.jsonl").write_text("")
+    r = rh.run("merge", rh.dir / "empty.jsonl", "--out", rh.dir / "m9")
+    assert r.returncode == 2 and "no run" in r.stderr, r.explain()
+    # Resuming with another size of campaign.
+    r = rh.run(s, "--resume", out / "results.jsonl", "--runs", 9)
+    assert r.returncode == 2 and "--runs" in r.stderr, r.explain()
+    # Several scenarios: the combined report's place is checked first.
+    d = rh.dir / "two"
+    d.mkdir()
+    for name in ("a", "b"):
+        (d / (name + ".toml")).write_text(s.read_text().replace('name = "t"', 'name = "%s"' % name)
+                                          .replace('script = "w.py"', 'script = "../w.py"'))
+    r = rh.run(d, "--json", rh.dir / "no-such-dir" / "x.json", "--out", rh.dir / "o2")
+    assert r.returncode == 2 and "--json" in r.stderr and not (rh.dir / "o2").exists(), r.explain()
+    # Slurm arrays with a step: --array=0-6:2 is 4 tasks; task 4 is the third shard.
+    r = rh.run(s, "--out", rh.dir / "o3", env={"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4",
+                                                "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_STEP": "2"})
+    assert r.returncode in (0, 1) and "shard 3/4 of 6" in r.stderr, r.explain()
+    # compare: counts that cannot be, and a patch upgrade of the interpreter.
+    r = rh.run("compare", summary_file(rh.dir / "x.json", 3, 5), summary_file(rh.dir / "y.json", 3, 0))
+    assert r.returncode == 2 and "5 failures in 3 runs" in r.stderr, r.explain()
+    r = rh.run("compare", summary_file(rh.dir / "p1.json", 2000, 84, python="3.12.1"),
+               summary_file(rh.dir / "p2.json", 2000, 0, python="3.12.3"))
+    assert r.returncode == 0 and "the fix holds" in r.stdout, r.explain()
