@@ -227,7 +227,9 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"focus", p.jitter.yields.focus},
                    {"log", true}};
     if (p.jitter.control)
-        j["control"] = {{"strategy", p.jitter.control->strategy}, {"depth", p.jitter.control->depth}};
+        j["control"] = {{"strategy", p.jitter.control->strategy},
+                        {"depth", p.jitter.control->depth},
+                        {"max_steps", p.jitter.control->max_steps}};
     if (c.pins && c.trace)
         j["yields"]["trace"] = true;
     if (c.pins && (!c.pins->yields.empty() || c.trace)) {

@@ -149,6 +149,7 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         ControlPlan c;
         c.strategy = spec.strategy.value_or("pct");
         c.depth = static_cast<int>(spec.depth.value_or(3));
+        c.max_steps = spec.max_steps.value_or(c.max_steps);
         p.control = c;
         p.switch_interval.reset();
         p.shim = ShimPlan{};
@@ -199,7 +200,7 @@ nlohmann::json JitterPlan::to_json() const {
     }
     j["yields"] = y;
     if (control)
-        j["control"] = {{"strategy", control->strategy}, {"depth", control->depth}};
+        j["control"] = {{"strategy", control->strategy}, {"depth", control->depth}, {"max_steps", control->max_steps}};
     if (pinned)
         j["pinned"] = *pinned;
     return j;

@@ -38,6 +38,10 @@ struct YieldPlan {
 struct ControlPlan {
     std::string strategy = "pct"; // pct | random
     int depth = 3;                   // pct: priority change points + 1
+    // Scheduling points after which control is released and the run goes on in noise mode:
+    // controlled runs of hot loops cost about 6 us per point and would outlive their time
+    // limit (a false alarm). A count, not a time, so that a replay releases at the same step.
+    std::int64_t max_steps = 200000;
     bool operator==(const ControlPlan&) const = default;
 };
 

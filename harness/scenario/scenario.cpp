@@ -64,7 +64,7 @@ const std::vector<std::string> kRootKeys = {"name", "description", "workload", "
 const std::vector<std::string> kWorkloadKeys = {"script", "module", "pytest", "command", "args",
                                                 "python", "cwd",    "env",    "timeout"};
 const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shim", "yields",
-                                               "mode", "strategy", "depth"};
+                                               "mode", "strategy", "depth", "max_steps"};
 const std::vector<std::string> kShimKeys = {"probability", "max_delay", "starvation"};
 const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus"};
 const std::vector<std::string> kCheckKeys = {"exit_code", "thread_exceptions", "invariants",
@@ -442,9 +442,10 @@ void read_jitter(TableReader& j, Scenario& s) {
     s.jitter.mode = j.choice("mode", {"noise", "controlled"});
     s.jitter.strategy = j.choice("strategy", {"random", "pct"});
     s.jitter.depth = j.integer("depth", 1, 100);
-    if ((s.jitter.strategy || s.jitter.depth) && s.jitter.mode.value_or("noise") != "controlled")
-        throw util::usage_error(j.where(s.jitter.strategy ? "strategy" : "depth"),
-                                "jitter.strategy and jitter.depth belong to the controlled mode",
+    s.jitter.max_steps = j.integer("max_steps", 1, INT64_MAX);
+    if ((s.jitter.strategy || s.jitter.depth || s.jitter.max_steps) && s.jitter.mode.value_or("noise") != "controlled")
+        throw util::usage_error(j.where(s.jitter.strategy ? "strategy" : s.jitter.depth ? "depth" : "max_steps"),
+                                "jitter.strategy, depth and max_steps belong to the controlled mode",
                                 "add mode = \"controlled\" to [jitter], or remove them");
     if (s.jitter.depth && s.jitter.strategy.value_or("random") != "pct")
         throw util::usage_error(j.where("depth"), "jitter.depth is the depth of the pct strategy",
@@ -645,6 +646,8 @@ std::string scenario_to_toml(const Scenario& s) {
         j.insert("strategy", *s.jitter.strategy);
     if (s.jitter.depth)
         j.insert("depth", *s.jitter.depth);
+    if (s.jitter.max_steps)
+        j.insert("max_steps", *s.jitter.max_steps);
     root.insert("jitter", j);
 
     toml::table c;

@@ -34,6 +34,7 @@ struct JitterSpec {
     std::optional<std::string> mode;     // noise | controlled
     std::optional<std::string> strategy; // random | pct (controlled mode)
     std::optional<std::int64_t> depth;   // pct's depth
+    std::optional<std::int64_t> max_steps; // controlled: scheduling points before control is released
     bool operator==(const JitterSpec&) const = default;
 };
 

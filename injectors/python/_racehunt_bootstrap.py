@@ -1709,6 +1709,7 @@ def install():
             _control = _racehunt_control.Scheduler(
                 _derive(_process_key, 0xC0), str(control.get("strategy") or "pct"),
                 int(control.get("depth") or 3), int(control.get("pct_steps") or 10000),
+                int(control.get("max_steps") or 200000),
                 float(control.get("stall") or 2.0), _emit, _warn)
         except Exception as exc:
             _control = None

@@ -63,7 +63,8 @@ class _T(object):
 class Scheduler(object):
     LOG_LIMIT = 200000
 
-    def __init__(self, seed, strategy, depth, pct_steps, stall, emit, warn):
+    def __init__(self, seed, strategy, depth, pct_steps, max_steps, stall, emit, warn):
+        self.max_steps = max(1, int(max_steps))
         self.mutex = _thread.allocate_lock()
         self.seed = seed & _MASK
         self.draws = 0
@@ -178,6 +179,10 @@ class Scheduler(object):
                 return
             self.steps += 1
             t.steps += 1
+            if self.steps > self.max_steps:
+                self._lose("the run reached max_steps = %d scheduling points; the rest of it is "
+                           "not controlled, so that it ends within its time limit" % self.max_steps)
+                return
             self._log(t, filename, line, kind)
             if self.change_points and self.next_low < len(self.change_points) \
                     and self.steps >= self.change_points[self.next_low]:

@@ -85,7 +85,7 @@ def test_a_failing_controlled_run_gets_a_readable_interleaving(rh):
     # Each step names its thread, file:line and the source line.
     assert re.search(r"\n\d+\s+depositor-[12]\s+w\.py:13\s+account\.balance = balance \+ 1\n", text), text[:2000]
     assert fail["counters"]["python"]["control_switches"] > 0
-    assert fail["jitter"]["control"] == {"strategy": "random", "depth": 3}
+    assert fail["jitter"]["control"] == {"strategy": "random", "depth": 3, "max_steps": 200000}
     # The lost update itself: one depositor read the balance, the other wrote it, and the
     # first wrote back its stale value; the three steps are marked in the table.
     assert re.search(r"interleaved: step \d+ (depositor-[12]) reads account\.balance \(w\.py:12\); "
@@ -310,3 +310,38 @@ def test_opcode_scheduling_points_reach_a_race_inside_one_line(rh):
     out = rh.dir / "replay"
     r = rh.run("replay", rh.dir / "opcode.toml", "--seed", seed, "--repeat", 5, "-j", 2, "--quiet", "--out", out)
     assert [x["outcome"] for x in r.records(out)] == ["fail"] * 5, r.explain()
+
+
+HOT_LOCKED_LOOP = """
+import threading
+lock = threading.Lock()
+n = 0
+def work():
+    global n
+    for _ in range(20000):
+        with lock:
+            n += 1
+threads = [threading.Thread(target=work, name="w-%d" % i) for i in (1, 2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def test_a_long_schedule_is_released_at_max_steps_deterministically(rh):
+    # Correct code whose controlled schedule is long: past max_steps the run goes on in
+    # noise mode (saying so) instead of outliving its time limit, and a replay releases at
+    # the same step.
+    s = rh.scenario(scenario_toml(jitter=CONTROLLED + "\nmax_steps = 5000", check='invariants = ["n == 40000"]',
+                                  runs=3), {"w.py": HOT_LOCKED_LOOP})
+    out = rh.dir / "o"
+    r = rh.run(s, "-j", 2, "--out", out)
+    assert r.returncode == 0, r.explain()
+    recs = r.records(out)
+    assert all(x["counters"]["python"]["control_lost"] == 1 for x in recs), [x["counters"] for x in recs]
+    assert all(x["counters"]["python"]["control_steps"] == 5001 for x in recs)
+    assert "max_steps = 5000" in r.stdout + r.stderr, r.explain()
+    bad = rh.scenario(scenario_toml(jitter="max_steps = 10"), {"w.py": "pass\n"}, name="bad.toml")
+    r = rh.run(bad, "--out", rh.dir / "bad")
+    assert r.returncode == 2 and "bad.toml:" in r.stderr and "max_steps" in r.stderr, r.explain()
