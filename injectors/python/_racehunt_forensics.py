@@ -118,6 +118,14 @@ def _resolve(frame, chain):
         return None
 
 
+def _acquiring(frame):
+    """A library frame that is part of acquiring a lock: threading's Python RLock and
+    Condition, or controlled mode's lock and scheduler."""
+    name = os.path.basename(frame.f_code.co_filename)
+    return name == "_racehunt_control.py" or (
+        name == "threading.py" and frame.f_code.co_name in ("acquire", "__enter__", "_acquire_restore"))
+
+
 def _is_library(filename):
     return ("/site-packages/" in filename or "/dist-packages/" in filename
             or os.path.basename(filename).startswith("_racehunt_")
@@ -208,13 +216,21 @@ def _relations(frames):
     private lock; Thread.join() is the one library wait that is named."""
     holds, waits = [], _join_target(frames)
     released = _condition_waited_on(frames)
+
+    def workload(frame):
+        filename = frame.f_code.co_filename
+        return filename and not filename.startswith("<") and not _is_library(filename)
+    # The frame a thread is "at" is its innermost frame of workload code: below it there may
+    # only be the acquisition itself (threading's Python RLock, or controlled mode's lock,
+    # which blocks in racehunt's scheduler).
+    last = max([i for i, f in enumerate(frames) if workload(f)] or [-1])
     for i, frame in enumerate(frames):
         filename = frame.f_code.co_filename
         # Library code (stdlib, site-packages) is left out: its locks are private, and
         # parsing threading.py alone costs 20 ms.
-        if not filename or filename.startswith("<") or _is_library(filename):
+        if not workload(frame):
             continue
-        innermost = i == len(frames) - 1
+        innermost = i == last and all(_acquiring(f) for f in frames[i + 1:])
         withs, acquires = _nodes_of(_b._abs_file(filename))
         line = frame.f_lineno
         for (with_line, body_start, body_end, chain) in withs:

@@ -167,7 +167,29 @@ def test_a_deadlock_is_named_by_the_scheduler(rh):
     assert hangs, r.explain()
     for h in hangs:
         assert any("a deadlock at step" in w and "'worker-A-then-B' waits for a lock" in w for w in h["warnings"]), h["warnings"]
+        # The dump names the cycle, as for a deadlock found in noise mode.
+        dump = (Path(h["artifacts"]) / "dump.txt").read_text()
+        assert "DEADLOCK" in dump and "worker-A-then-B" in dump and "worker-B-then-A" in dump, dump[:3000]
     assert rh.survivors() == []
+
+
+def test_the_check_then_act_workload_fails_in_controlled_mode_and_replays_20_of_20(rh):
+    base = REPO / "bench" / "workloads" / "check-then-act"
+    src = (base / "scenario.toml").read_text()
+    text = src.replace('script = "workload.py"', 'script = "%s"' % (base / "workload.py"))
+    text = text.replace("[check]", "[jitter]\n%s\n\n[check]" % CONTROLLED, 1)
+    s = rh.scenario(text)
+    out = rh.dir / "o"
+    r = rh.run(s, "--runs", 20, "-j", 2, "--quiet", "--out", out, "--python", DEBIAN_PYTHON)
+    failing = [x for x in r.records(out) if x["outcome"] == "fail"]
+    assert failing, r.explain()
+    again = rh.dir / "again"
+    r = rh.run("replay", s, "--seed", failing[0]["seed"], "--repeat", 20, "-j", 2, "--quiet", "--out", again,
+               "--python", DEBIAN_PYTHON)
+    assert r.returncode == 1, r.explain()
+    recs = r.records(again)
+    assert [x["signature"] for x in recs] == [failing[0]["signature"]] * 20, [x["outcome"] for x in recs]
+    assert len({schedule_digest(d)[0] for d in (again / "failures").iterdir()}) == 1
 
 
 SOCKETS = """
