@@ -22,6 +22,9 @@ struct ShimPlan {
     std::int64_t starve_max_ns = 0;
     double starve_share = 0;
     bool pinned = false; // perturb only at pinned decisions (shim-pins.bin, option pins=1)
+    // Python processes are armed when their workload starts; with `startup`, from load, so
+    // that interpreter start-up and imports are perturbed too.
+    bool startup = false;
     bool operator==(const ShimPlan&) const = default;
 };
 

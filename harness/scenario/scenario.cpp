@@ -65,7 +65,7 @@ const std::vector<std::string> kWorkloadKeys = {"script", "module", "pytest", "c
                                                 "python", "cwd",    "env",    "timeout"};
 const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shim", "yields",
                                                "mode", "strategy", "depth", "max_steps"};
-const std::vector<std::string> kShimKeys = {"probability", "max_delay", "starvation"};
+const std::vector<std::string> kShimKeys = {"probability", "max_delay", "starvation", "startup"};
 const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus"};
 const std::vector<std::string> kCheckKeys = {"exit_code", "thread_exceptions", "invariants",
                                              "leaked_threads", "max_memory_growth"};
@@ -432,6 +432,7 @@ void read_jitter(TableReader& j, Scenario& s) {
         s.jitter.shim_probability = shim->number("probability", 0, 1);
         s.jitter.shim_max_delay = shim->duration("max_delay", true);
         s.jitter.shim_starvation = shim->boolean("starvation");
+        s.jitter.shim_startup = shim->boolean("startup");
     }
     if (auto y = j.table("yields")) {
         y->reject_unknown_keys(kYieldKeys);
@@ -629,6 +630,8 @@ std::string scenario_to_toml(const Scenario& s) {
         shim.insert("max_delay", duration(*s.jitter.shim_max_delay));
     if (s.jitter.shim_starvation)
         shim.insert("starvation", *s.jitter.shim_starvation);
+    if (s.jitter.shim_startup)
+        shim.insert("startup", *s.jitter.shim_startup);
     if (!shim.empty())
         j.insert("shim", shim);
     toml::table y;

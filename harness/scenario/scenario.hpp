@@ -28,6 +28,7 @@ struct JitterSpec {
     std::optional<double> shim_probability;
     std::optional<Nanos> shim_max_delay;
     std::optional<bool> shim_starvation;
+    std::optional<bool> shim_startup; // perturb interpreter start-up too (not armed late)
     std::optional<double> yield_probability;
     std::optional<std::string> yield_granularity; // line | opcode | call
     std::optional<std::vector<std::string>> yield_focus;

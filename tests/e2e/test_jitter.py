@@ -219,3 +219,21 @@ def test_yield_points_keep_to_their_time_budget(rh):
     for rec in r.records(out):
         py = rec["counters"]["python"]
         assert py["yields"] > 300 and py["yields_over_budget"] > 0, py
+
+
+def test_start_up_is_perturbed_only_when_the_scenario_asks(rh):
+    # A workload that makes no sync call of its own: whatever the shim perturbs is
+    # interpreter start-up (thousands of mutex calls), which by default runs untouched.
+    jitter = 'switch_interval = "keep"\nshim = { probability = 0.5%s }\nyields = { probability = 0.0 }'
+    counts = {}
+    for startup in (False, True):
+        s = rh.scenario(scenario_toml(jitter=jitter % (", startup = true" if startup else ""), runs=1),
+                        {"w.py": "x = 1\n"}, name="s%d.toml" % startup)
+        out = rh.dir / ("o%d" % startup)
+        r = rh.run(s, "--quiet", "--out", out)
+        assert r.returncode == 0, r.explain()
+        rec = r.records(out)[0]
+        counts[startup] = rec["counters"]["shim"]["yields"] + rec["counters"]["shim"]["delays"]
+        assert rec["jitter"]["shim"].get("startup", False) is startup
+    # Measured: about 50 (the end of the run and the bootstrap's exit work) against about 6,000.
+    assert counts[True] > 20 * max(counts[False], 1), counts
