@@ -541,8 +541,9 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
         std::string where = o.python ? "--python" : s.where("workload.python").str();
         c.python_version = probe_interpreter(c.python, c.injectors.python_dir, where);
         if (s.kind == WorkloadKind::Pytest) {
+            // With the scenario's environment: it may bring pytest in through PYTHONPATH.
             auto r = run_probe({c.python.string(), "-c", "import pytest; print(pytest.__version__)"},
-                               std::chrono::seconds(30));
+                               std::chrono::seconds(30), s.env);
             if (!r || r->exit_code != 0)
                 throw util::usage_error(where, "pytest is not installed for " + c.python.string(),
                                         "install it (Debian: apt-get install python3-pytest) or choose an "

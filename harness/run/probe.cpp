@@ -4,6 +4,8 @@
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
@@ -22,7 +24,8 @@ namespace bp = boost::process;
 using Clock = std::chrono::steady_clock;
 
 std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
-                                     std::chrono::milliseconds timeout) {
+                                     std::chrono::milliseconds timeout,
+                                     const std::map<std::string, std::string>& extra_env) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
         return std::nullopt;
@@ -32,9 +35,12 @@ std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
         pid = Reaper::instance().spawn(
             [&] {
                 bp::pipe out(-1, fds[1]);
+                bp::environment env = boost::this_process::environment();
+                for (const auto& [k, v] : extra_env)
+                    env[k] = v;
                 bp::child c(bp::exe = argv[0],
                             bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
-                            bp::std_in<bp::null, bp::std_out> out, bp::std_err > bp::null);
+                            env, bp::std_in<bp::null, bp::std_out> out, bp::std_err > bp::null);
                 pid_t p = c.id();
                 c.detach();
                 return p;

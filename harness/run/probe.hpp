@@ -2,6 +2,7 @@
 // bootstrap), through the same reaper as the runs so that no waitpid ever races.
 #pragma once
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,7 +16,9 @@ struct ProbeResult {
 
 // Runs argv (argv[0] an absolute path) with racehunt's environment, stdin and stderr on
 // /dev/null. nullopt when it could not be started.
+// `extra_env`: variables set (or replaced) on top of racehunt's environment.
 std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
-                                     std::chrono::milliseconds timeout);
+                                     std::chrono::milliseconds timeout,
+                                     const std::map<std::string, std::string>& extra_env = {});
 
 } // namespace racehunt

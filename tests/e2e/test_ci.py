@@ -366,6 +366,13 @@ def test_a_pytest_workload_needs_pytest_in_its_interpreter(rh):
     s = pytest_scenario(rh, "tests/test_bank.py::test_fine", 1, "s.toml")
     r = rh.run(s, "--python", py, "--out", rh.dir / "o")
     assert r.returncode == 2 and "pytest is not installed for" in r.stderr and "--python" in r.stderr, r.explain()
+    # A pytest the scenario's own environment brings in (PYTHONPATH) is found.
+    (rh.dir / "vendor").mkdir()
+    (rh.dir / "vendor" / "pytest.py").write_text("__version__ = '0'\nif __name__ == '__main__':\n    print('stand-in pytest')\n")
+    s = rh.scenario(pytest_scenario(rh, "tests/test_bank.py::test_fine", 1, "v.toml").read_text()
+                    .replace("[jitter]", 'env = { PYTHONPATH = "%s" }\n[jitter]' % (rh.dir / "vendor"), 1), name="v.toml")
+    r = rh.run(s, "--python", py, "--out", rh.dir / "v")
+    assert r.returncode == 0, r.explain()
 
 
 def test_the_ci_examples_run_locally_as_a_simulation(rh):
