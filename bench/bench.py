@@ -880,11 +880,49 @@ def section_scale(tmp, reps):
     return lines, figs
 
 
+def section_startup(tmp, reps):
+    """Issue 8: what the shim costs a Python process's start-up when it is armed late (the
+    default: from the workload's start) and when it is armed at load (`shim.startup`)."""
+    runs = 200
+    cases = [("shim off", 'switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.0 }'),
+             ("shim p=0.05, armed late (default)", 'switch_interval = "keep"\nshim = { probability = 0.05 }\nyields = { probability = 0.0 }'),
+             ("shim p=0.05, armed at load (startup = true)",
+              'switch_interval = "keep"\nshim = { probability = 0.05, startup = true }\nyields = { probability = 0.0 }')]
+    ms = {label: [] for label, _ in cases}
+    argv = None
+    for rep in range(max(1, reps)):
+        for i, (label, jitter) in enumerate(cases):
+            d = tmp / ("startup-%d" % i)
+            path = scenario(d, "pass\n", runs, extra="")
+            text = path.read_text().replace("[run]", "[jitter]\n%s\n[run]" % jitter)
+            path.write_text(text)
+            out = tmp / ("startup-out-%d-%d" % (i, rep))
+            r = campaign(path, None, runs, out, jobs=1, use_profile_flag=False)
+            recs = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines() if l.strip()]
+            ms[label].append(statistics.median(x["duration_ms"] for x in recs))
+            argv = r["argv"]
+    base = statistics.median(ms[cases[0][0]])
+    lines = ["## Shim and interpreter start-up (issue 8)", "",
+             "A no-op workload (`pass`), %d runs per case at -j 1, %d interleaved repetitions; the figure is "
+             "the median run duration (spawn to exit of the Python process, as racehunt measures it), Python %s."
+             % (runs, max(1, reps), PY), "",
+             "| case | median ms per run | against shim off | target |", "|---|---|---|---|"]
+    figs = {}
+    for label, _ in cases:
+        m = statistics.median(ms[label])
+        figs[label] = m
+        target = "< 1.05×" if "late" in label else ""
+        lines.append("| %s | %.1f | %.3f× | %s |" % (label, m, m / base, target))
+    lines += ["", "Command (per case; the scenario's [jitter] table as in the first column): `%s`"
+              % " ".join(str(a) for a in argv).replace(str(tmp), "$TMP"), ""]
+    return lines, figs
+
+
 SECTIONS = {"overhead": section_overhead, "rss": section_rss, "power": section_power, "shim_idle": section_shim_idle,
             "focus_cost": section_focus_cost, "forensics": section_forensics,
             "audit": section_audit, "minimize": section_minimize, "controlled": section_controlled,
             "controlled_cost": section_controlled_cost,
-            "scale": section_scale}
+            "scale": section_scale, "startup": section_startup}
 
 
 SECTION_MARK = "<!-- bench section: "
