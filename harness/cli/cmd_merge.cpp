@@ -6,7 +6,7 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "report/console.hpp"
-#include "report/junit.hpp"
+#include "report/write_reports.hpp"
 #include "report/results_file.hpp"
 #include "report/summary.hpp"
 #include "util/error.hpp"
@@ -210,19 +210,9 @@ ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
                 console.warning("scenario " + name + " appears with different campaign seeds; each is "
                                 "summarized on its own");
     }
-    const std::string summary_json = summary.to_json().dump(2) + "\n";
     std::string written = (out / "results.jsonl").string();
     try {
-        util::write_file_atomic(out / "summary.json", summary_json);
-        written += ", " + (out / "summary.json").string();
-        if (json_file) {
-            util::write_file_atomic(*json_file, summary_json);
-            written += ", " + json_file->string();
-        }
-        if (junit_file) {
-            util::write_file_atomic(*junit_file, junit_xml(summary));
-            written += ", " + junit_file->string();
-        }
+        written += ", " + write_reports(summary, out, json_file, junit_file);
     } catch (const util::Error& e) {
         console.warning(e.what());
         write_failed = true;

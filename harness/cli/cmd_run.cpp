@@ -3,7 +3,7 @@
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "report/console.hpp"
-#include "report/junit.hpp"
+#include "report/write_reports.hpp"
 #include "report/results_file.hpp"
 #include "report/summary.hpp"
 #include "util/duration.hpp"
@@ -53,20 +53,10 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     summary.scenarios.push_back(builder.finish());
     summary.scenarios.back().python = c.python_version;
     summary.scenarios.back().campaign_seed = c.campaign_seed;
-    const std::string summary_json = summary.to_json().dump(2) + "\n";
     std::string written = jsonl.path().string();
     bool write_failed = result.results_write_failed;
     try {
-        util::write_file_atomic(c.out_dir / "summary.json", summary_json);
-        written += ", " + (c.out_dir / "summary.json").string();
-        if (c.json_file) {
-            util::write_file_atomic(*c.json_file, summary_json);
-            written += ", " + c.json_file->string();
-        }
-        if (c.junit_file) {
-            util::write_file_atomic(*c.junit_file, junit_xml(summary));
-            written += ", " + c.junit_file->string();
-        }
+        written += ", " + write_reports(summary, c.out_dir, c.json_file, c.junit_file);
     } catch (const util::Error& e) {
         console.warning(e.what());
         write_failed = true;
@@ -272,17 +262,7 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
     std::string written;
     try {
         util::ensure_writable_dir(root, "--out");
-        const std::string json = all.to_json().dump(2) + "\n";
-        util::write_file_atomic(root / "summary.json", json);
-        written = (root / "summary.json").string();
-        if (json_file) {
-            util::write_file_atomic(*json_file, json);
-            written += ", " + json_file->string();
-        }
-        if (junit_file) {
-            util::write_file_atomic(*junit_file, junit_xml(all));
-            written += ", " + junit_file->string();
-        }
+        written = write_reports(all, root, json_file, junit_file);
     } catch (const util::Error& e) {
         std::fprintf(stderr, "racehunt: warning: %s\n", e.what());
         internal = true;
