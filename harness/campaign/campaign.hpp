@@ -56,6 +56,12 @@ struct CampaignConfig {
     // With pins: trace every visit of focus code (trace-<pid>.log), so that a failing run
     // of the pinned set gets a readable interleaving. Off for minimize's candidates.
     bool trace = false;
+    // How runs start: "fresh" (a new interpreter per run) or "fork-server" (forked from a
+    // server that imported the bootstrap and `preload` once). --start, else run.start.
+    std::string start = "fresh";
+    bool start_from_cli = false; // --start was given (replay commands carry it over)
+    // run.preload: dotted module names the fork server imports once before forking runs.
+    std::vector<std::string> preload;
 };
 
 // The command that re-creates run `seed` of this campaign (options that change a run's
@@ -81,6 +87,12 @@ struct ExecutedRun {
 };
 ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uint64_t index,
                         std::uint64_t seed, Cancellation& cancel);
+
+// The runner of a campaign: fresh starts, or fork-server starts (start = "fork-server")
+// when the workload allows them; `note` says why a fork-server campaign starts fresh. The
+// first fork server is started here, so a preload it refuses is a usage error (util::Error)
+// before any run.
+std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string& note);
 
 // Resolves an interpreter or program name: a path (relative to `base`) or a name on PATH.
 std::optional<std::filesystem::path> find_executable(const std::string& name,

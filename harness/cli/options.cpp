@@ -40,6 +40,7 @@ po::options_description describe(CommandKind kind) {
         ("quiet,q", po::bool_switch(), "no progress output")
         ("no-color", po::bool_switch(), "no colours")
         ("native-stacks", po::bool_switch(), "on a hang, native backtraces of every process too (gdb)")
+        ("start", po::value<std::string>(), "fresh | fork-server (default: the scenario's run.start, else fresh)")
         ("scenario", po::value<std::vector<std::string>>(), "scenario file");
     if (kind == CommandKind::Run) {
         d.add_options()
@@ -50,8 +51,7 @@ po::options_description describe(CommandKind kind) {
             ("junit", po::value<std::string>(), "also write a JUnit XML report here")
             ("fail-threshold", po::value<std::string>(),
              "exit 1 only when the failure rate is surely above this (e.g. 0.01 or 1%)")
-            ("resume", po::value<std::string>(), "continue the campaign recorded in this results.jsonl")
-            ("start", po::value<std::string>(), "fresh | fork-server");
+            ("resume", po::value<std::string>(), "continue the campaign recorded in this results.jsonl");
     } else if (kind == CommandKind::Replay) {
         d.add_options()
             ("repeat", po::value<std::int64_t>(), "replay this many times")
@@ -347,7 +347,6 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         o.junit = str("junit");
         o.fail_threshold = str("fail-threshold");
         o.resume = str("resume");
-        o.start = str("start");
     } else if (kind == CommandKind::Replay) {
         o.repeat = num("repeat");
         o.pins = str("pins");
@@ -364,6 +363,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
     o.out = str("out");
     o.json = str("json");
     o.python = str("python");
+    o.start = str("start"); // run, replay and minimize: a run may be replayed in the other mode
     o.quiet = vm["quiet"].as<bool>();
     o.no_color = vm["no-color"].as<bool>();
     o.native_stacks = vm["native-stacks"].as<bool>();
@@ -393,12 +393,11 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
             hint = "did you mean \"" + *m + "\"?";
         throw util::usage_error("--profile", "unknown profile \"" + *o.profile + "\"", hint);
     }
-    if (o.start && *o.start != "fresh") {
-        if (*o.start == "fork-server")
-            throw util::usage_error("--start", "fork-server starts are not available in this version",
-                                    "use --start fresh");
-        throw util::usage_error("--start", "unknown start mode \"" + *o.start + "\"",
-                                "use fresh or fork-server");
+    if (o.start && *o.start != "fresh" && *o.start != "fork-server") {
+        std::string hint = "use fresh or fork-server";
+        if (auto m = util::closest_match(*o.start, {"fresh", "fork-server"}))
+            hint = "did you mean \"" + *m + "\"?";
+        throw util::usage_error("--start", "unknown start mode \"" + *o.start + "\"", hint);
     }
     if (o.fail_threshold)
         parse_rate(*o.fail_threshold, "--fail-threshold");
@@ -436,6 +435,16 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
     if (jobs == 0)
         jobs = std::max(1u, std::thread::hardware_concurrency());
     c.jobs = static_cast<int>(jobs);
+
+    // Start mode: --start wins over the scenario's run.start; the preload list is the
+    // scenario's (only a fork server uses it).
+    if (o.start) {
+        c.start = *o.start;
+        c.start_from_cli = true;
+    } else {
+        c.start = s.run.start.value_or("fresh");
+    }
+    c.preload = s.run.preload;
 
     if (kind == CommandKind::Run) {
         if (o.seed) {

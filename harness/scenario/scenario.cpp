@@ -96,7 +96,7 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
             return static_cast<std::uint64_t>(value * factor);
     return std::nullopt;
 }
-const std::vector<std::string> kRunKeys = {"runs", "jobs", "seed"};
+const std::vector<std::string> kRunKeys = {"runs", "jobs", "seed", "start", "preload"};
 
 const std::map<std::string, const std::vector<std::string>*>& all_tables() {
     static const std::map<std::string, const std::vector<std::string>*> t = {
@@ -472,6 +472,62 @@ void read_check(TableReader& c, Scenario& s) {
     s.check.max_memory_growth = c.size("max_memory_growth");
 }
 
+// "numpy", "mypkg.models": identifiers separated by dots, as an import statement names a
+// module. Bytes of non-ASCII characters pass (Python identifiers may use them); Python
+// itself has the last word when it imports the module.
+bool is_module_name(const std::string& name) {
+    bool segment_start = true;
+    for (char ch : name) {
+        unsigned char c = static_cast<unsigned char>(ch);
+        if (c == '.') {
+            if (segment_start)
+                return false; // empty segment: leading dot or ".."
+            segment_start = true;
+            continue;
+        }
+        bool letter = std::isalpha(c) || c == '_' || c >= 0x80;
+        if (!letter && !(std::isdigit(c) && !segment_start))
+            return false;
+        segment_start = false;
+    }
+    return !segment_start; // not empty, no trailing dot
+}
+
+void read_preload(TableReader& r, Scenario& s) {
+    const toml::node* n = r.get("preload");
+    if (!n)
+        return;
+    if (!n->is_array()) {
+        std::string example = n->is_string() ? std::string(*n->as_string()) : "";
+        if (!is_module_name(example))
+            example = "numpy";
+        throw util::usage_error(
+            r.where("preload"),
+            std::string("run.preload must be an array of module names, found ") +
+                type_name(n->type()),
+            "write preload = [\"" + example + "\"]");
+    }
+    const toml::array& a = *n->as_array();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const toml::node& el = a[i];
+        const std::string where = r.loc(el.source()).str();
+        const std::string label = "run.preload[" + std::to_string(i) + "]";
+        if (!el.is_string())
+            throw util::usage_error(where,
+                                    label + " must be a string, found " + type_name(el.type()),
+                                    "write module names as quoted strings, e.g. \"numpy\"");
+        std::string name(*el.as_string());
+        if (!is_module_name(name))
+            throw util::usage_error(where, label + " \"" + name + "\" is not a Python module name",
+                                    "write a dotted module name as in an import statement, e.g. "
+                                    "\"numpy\" or \"mypkg.models\"");
+        if (std::find(s.run.preload.begin(), s.run.preload.end(), name) != s.run.preload.end())
+            throw util::usage_error(where, label + " \"" + name + "\" is listed twice",
+                                    "remove the repeated entry");
+        s.run.preload.push_back(std::move(name));
+    }
+}
+
 void read_run(TableReader& r, Scenario& s) {
     r.reject_unknown_keys(kRunKeys);
     s.run.runs = r.integer("runs", 1, 1'000'000'000);
@@ -488,6 +544,8 @@ void read_run(TableReader& r, Scenario& s) {
         } else
             r.wrong_type("seed", *n, "an integer or a hex string");
     }
+    s.run.start = r.choice("start", {"fresh", "fork-server"});
+    read_preload(r, s);
 }
 
 std::string default_name(const fs::path& file) {
@@ -669,6 +727,10 @@ std::string scenario_to_toml(const Scenario& s) {
         r.insert("jobs", *s.run.jobs);
     if (s.run.seed)
         r.insert("seed", util::hex64(*s.run.seed));
+    if (s.run.start)
+        r.insert("start", *s.run.start);
+    if (!s.run.preload.empty())
+        r.insert("preload", strings(s.run.preload));
     root.insert("run", r);
 
     std::ostringstream out;

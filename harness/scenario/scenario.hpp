@@ -52,6 +52,10 @@ struct RunSpec {
     std::optional<std::int64_t> runs; // default 100
     std::optional<std::int64_t> jobs; // 0 = number of cores
     std::optional<std::uint64_t> seed;
+    std::optional<std::string> start; // fresh | fork-server; absent = fresh
+    // Dotted module names the fork server imports once, before it forks runs (only
+    // fork-server starts use them); no duplicates.
+    std::vector<std::string> preload;
     bool operator==(const RunSpec&) const = default;
 };
 

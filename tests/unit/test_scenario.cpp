@@ -1,10 +1,13 @@
+#include "cli/options.hpp"
 #include "scenario/scenario.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 using namespace racehunt;
 namespace fs = std::filesystem;
@@ -205,4 +208,225 @@ TEST(Scenario, MissingFileIsAUsageError) {
         EXPECT_EQ(e.kind(), util::ErrorKind::Usage);
         EXPECT_NE(std::string(e.what()).find("scenario file not found"), std::string::npos);
     }
+}
+
+// [run] start and preload: the fork-server start mode.
+
+namespace {
+
+const char* kRunHead = "[workload]\nscript = \"a.py\"\n[run]\n"; // [run] keys start on line 4
+
+} // namespace
+
+TEST(Scenario, StartAndPreloadDefaults) {
+    Scenario s = parse(kMinimal);
+    EXPECT_FALSE(s.run.start.has_value()); // absent means fresh
+    EXPECT_TRUE(s.run.preload.empty());
+    EXPECT_EQ(s.locations.count("run.start"), 0u);
+    EXPECT_EQ(s.locations.count("run.preload"), 0u);
+}
+
+TEST(Scenario, StartAndPreloadParseWithLocations) {
+    Scenario s =
+        parse(std::string(kRunHead) + "start = \"fork-server\"\n"
+                                      "preload = [\"numpy\", \"mypkg.models\", \"_priv.x2\"]\n");
+    EXPECT_EQ(s.run.start, std::optional<std::string>("fork-server"));
+    EXPECT_EQ(s.run.preload, (std::vector<std::string>{"numpy", "mypkg.models", "_priv.x2"}));
+    EXPECT_EQ(s.where("run.start").str(), "/tmp/racehunt-tests/scen/scenario.toml:4:9");
+    EXPECT_EQ(s.where("run.preload").str(), "/tmp/racehunt-tests/scen/scenario.toml:5:11");
+
+    EXPECT_EQ(parse(std::string(kRunHead) + "start = \"fresh\"\n").run.start,
+              std::optional<std::string>("fresh"));
+}
+
+TEST(Scenario, PreloadNeedsNoForkServer) {
+    // Only fork-server starts use it, but it is not an error elsewhere (the runner warns).
+    Scenario fresh = parse(std::string(kRunHead) + "start = \"fresh\"\npreload = [\"json\"]\n");
+    EXPECT_EQ(fresh.run.preload, std::vector<std::string>{"json"});
+    Scenario absent = parse(std::string(kRunHead) + "preload = [\"json\"]\n");
+    EXPECT_EQ(absent.run.preload, std::vector<std::string>{"json"});
+    Scenario cmd = parse("[workload]\ncommand = [\"bash\", \"x.sh\"]\n[run]\n"
+                         "start = \"fork-server\"\npreload = [\"json\"]\n");
+    EXPECT_EQ(cmd.kind, WorkloadKind::Command);
+    EXPECT_EQ(cmd.run.preload, std::vector<std::string>{"json"});
+    EXPECT_TRUE(parse(std::string(kRunHead) + "preload = []\n").run.preload.empty());
+}
+
+TEST(Scenario, BadStartSuggestsWithLocation) {
+    std::string e = error_of(std::string(kRunHead) + "start = \"forkserver\"\n");
+    EXPECT_NE(e.find("scenario.toml:4:9"), std::string::npos) << e;
+    EXPECT_NE(e.find("\"forkserver\" is not a valid run.start"), std::string::npos) << e;
+    EXPECT_NE(e.find("did you mean \"fork-server\"?"), std::string::npos) << e;
+
+    e = error_of(std::string(kRunHead) + "start = \"sideways\"\n");
+    EXPECT_NE(e.find("scenario.toml:4:9"), std::string::npos) << e;
+    EXPECT_NE(e.find("use one of: fresh, fork-server"), std::string::npos) << e;
+
+    e = error_of(std::string(kRunHead) + "start = 1\n");
+    EXPECT_NE(e.find("scenario.toml:4:9"), std::string::npos) << e;
+    EXPECT_NE(e.find("run.start must be a string, found an integer"), std::string::npos) << e;
+}
+
+TEST(Scenario, TyposOfStartAndPreloadKeys) {
+    std::string e = error_of(std::string(kRunHead) + "preloads = [\"numpy\"]\n");
+    EXPECT_NE(e.find("scenario.toml:4:1"), std::string::npos) << e;
+    EXPECT_NE(e.find("did you mean \"preload\"?"), std::string::npos) << e;
+    e = error_of("start = \"fork-server\"\n[workload]\nscript = \"a.py\"\n");
+    EXPECT_NE(e.find("scenario.toml:1:1"), std::string::npos) << e;
+    EXPECT_NE(e.find("belongs in [run]"), std::string::npos) << e;
+}
+
+TEST(Scenario, PreloadErrorsNameTheElement) {
+    struct Case {
+        std::string line;     // line 4 of the file
+        std::string location; // line:col of the bad element
+        std::string message;  // part of the message
+        std::string hint;     // part of the fix
+    };
+    const std::string module_hint = "e.g. \"numpy\" or \"mypkg.models\"";
+    const std::vector<Case> cases = {
+        {"preload = [\"\"]", ":4:12", "run.preload[0] \"\" is not a Python module name",
+         module_hint},
+        {"preload = [\"numpy\", \"a..b\"]", ":4:21",
+         "run.preload[1] \"a..b\" is not a Python module name", module_hint},
+        {"preload = [\"1abc\"]", ":4:12", "\"1abc\" is not a Python module name", module_hint},
+        {"preload = [\"os.path/x\"]", ":4:12", "\"os.path/x\" is not a Python module name",
+         module_hint},
+        {"preload = [\".rel\"]", ":4:12", "\".rel\" is not a Python module name", module_hint},
+        {"preload = [\"pkg.\"]", ":4:12", "\"pkg.\" is not a Python module name", module_hint},
+        {"preload = [\"pkg.1x\"]", ":4:12", "\"pkg.1x\" is not a Python module name", module_hint},
+        {"preload = [\"my-pkg\"]", ":4:12", "\"my-pkg\" is not a Python module name", module_hint},
+        {"preload = [\" numpy\"]", ":4:12", "\" numpy\" is not a Python module name", module_hint},
+        {"preload = [\"numpy\", 3]", ":4:21", "run.preload[1] must be a string, found an integer",
+         "write module names as quoted strings"},
+        {"preload = [[\"numpy\"]]", ":4:12", "run.preload[0] must be a string, found an array",
+         "write module names as quoted strings"},
+        {"preload = [\"numpy\", \"json\", \"numpy\"]", ":4:29",
+         "run.preload[2] \"numpy\" is listed twice", "remove the repeated entry"},
+        {"preload = \"numpy\"", ":4:11",
+         "run.preload must be an array of module names, found a string",
+         "write preload = [\"numpy\"]"},
+        {"preload = \"mypkg.models\"", ":4:11", "must be an array of module names, found a string",
+         "write preload = [\"mypkg.models\"]"},
+        {"preload = 7", ":4:11", "run.preload must be an array of module names, found an integer",
+         "write preload = [\"numpy\"]"},
+    };
+    for (const auto& c : cases) {
+        std::string e = error_of(std::string(kRunHead) + c.line + "\n");
+        EXPECT_NE(e.find("scenario.toml" + c.location + ":"), std::string::npos) << c.line << "\n"
+                                                                                 << e;
+        EXPECT_NE(e.find(c.message), std::string::npos) << c.line << "\n" << e;
+        EXPECT_NE(e.find(c.hint), std::string::npos) << c.line << "\n" << e;
+    }
+}
+
+TEST(Scenario, PreloadErrorInAMultiLineArrayNamesItsLine) {
+    std::string e =
+        error_of(std::string(kRunHead) + "preload = [\n    \"numpy\",\n    \"bad name\",\n]\n");
+    EXPECT_NE(e.find("scenario.toml:6:5:"), std::string::npos) << e;
+    EXPECT_NE(e.find("\"bad name\" is not a Python module name"), std::string::npos) << e;
+}
+
+TEST(Scenario, StartAndPreloadRoundTrip) {
+    Scenario s = parse(std::string(kRunHead) + "runs = 7\nstart = \"fork-server\"\n"
+                                               "preload = [\"numpy\", \"mypkg.models\"]\n");
+    std::string toml = scenario_to_toml(s);
+    EXPECT_NE(toml.find("start = \"fork-server\""), std::string::npos) << toml;
+    EXPECT_NE(toml.find("preload = [ \"numpy\", \"mypkg.models\" ]"), std::string::npos) << toml;
+    Scenario back = parse(toml);
+    EXPECT_TRUE(back.same_content(s)) << toml;
+    EXPECT_EQ(back.run.start, s.run.start);
+    EXPECT_EQ(back.run.preload, s.run.preload);
+
+    // Absent stays absent; same_content sees both keys.
+    Scenario plain = parse(kMinimal);
+    Scenario plain_back = parse(scenario_to_toml(plain));
+    EXPECT_FALSE(plain_back.run.start.has_value());
+    EXPECT_TRUE(plain_back.run.preload.empty());
+    EXPECT_TRUE(plain_back.same_content(plain));
+    Scenario other = s;
+    other.run.preload.pop_back();
+    EXPECT_FALSE(other.same_content(s));
+    other = s;
+    other.run.start = "fresh";
+    EXPECT_FALSE(other.same_content(s));
+}
+
+// --start on the command line.
+
+TEST(CliStart, ForkServerAcceptedForRunReplayAndMinimize) {
+    for (CommandKind kind : {CommandKind::Run, CommandKind::Replay, CommandKind::Minimize}) {
+        RunOptions o = parse_run_options({"s.toml", "--start", "fork-server"}, kind);
+        EXPECT_EQ(o.start, std::optional<std::string>("fork-server"));
+        o = parse_run_options({"s.toml", "--start=fresh"}, kind);
+        EXPECT_EQ(o.start, std::optional<std::string>("fresh"));
+        EXPECT_FALSE(parse_run_options({"s.toml"}, kind).start.has_value());
+    }
+}
+
+TEST(CliStart, UnknownModeIsAUsageErrorWithAHint) {
+    for (CommandKind kind : {CommandKind::Run, CommandKind::Replay, CommandKind::Minimize}) {
+        try {
+            parse_run_options({"s.toml", "--start", "forkserver"}, kind);
+            ADD_FAILURE() << "no error";
+        } catch (const util::Error& e) {
+            EXPECT_EQ(e.kind(), util::ErrorKind::Usage);
+            EXPECT_EQ(e.where(), "--start");
+            EXPECT_NE(e.message().find("unknown start mode \"forkserver\""), std::string::npos)
+                << e.what();
+            EXPECT_NE(e.hint().find("did you mean \"fork-server\"?"), std::string::npos)
+                << e.what();
+        }
+    }
+    try {
+        parse_run_options({"s.toml", "--start", "sideways"}, CommandKind::Run);
+        ADD_FAILURE() << "no error";
+    } catch (const util::Error& e) {
+        EXPECT_EQ(e.hint(), "use fresh or fork-server") << e.what();
+    }
+}
+
+TEST(CliStart, CommandLineWinsOverTheScenario) {
+    // A command workload: no interpreter to probe. `true` is on PATH. The bootstrap is
+    // found through RACEHUNT_DATA_DIR (the source tree's injectors/).
+    const char* old_data_dir = std::getenv("RACEHUNT_DATA_DIR");
+    std::optional<std::string> saved =
+        old_data_dir ? std::optional<std::string>(old_data_dir) : std::nullopt;
+    ::setenv("RACEHUNT_DATA_DIR", RACEHUNT_SOURCE_DIR "/injectors", 1);
+    struct Restore {
+        std::optional<std::string> value;
+        ~Restore() {
+            if (value)
+                ::setenv("RACEHUNT_DATA_DIR", value->c_str(), 1);
+            else
+                ::unsetenv("RACEHUNT_DATA_DIR");
+        }
+    } restore{saved};
+    fs::path dir = fs::temp_directory_path() / "racehunt-cli-start-test";
+    fs::create_directories(dir);
+    Scenario s = parse_scenario("[workload]\ncommand = [\"true\"]\n[run]\n"
+                                "start = \"fork-server\"\npreload = [\"json\", \"mypkg.models\"]\n",
+                                dir / "s.toml");
+    RunOptions o = parse_run_options({(dir / "s.toml").string(), "--out", (dir / "out").string()},
+                                     CommandKind::Run);
+    CampaignConfig c = make_campaign_config(s, o, CommandKind::Run);
+    EXPECT_EQ(c.start, "fork-server");
+    EXPECT_FALSE(c.start_from_cli);
+    EXPECT_EQ(c.preload, (std::vector<std::string>{"json", "mypkg.models"}));
+
+    o = parse_run_options(
+        {(dir / "s.toml").string(), "--out", (dir / "out").string(), "--start", "fresh"},
+        CommandKind::Run);
+    c = make_campaign_config(s, o, CommandKind::Run);
+    EXPECT_EQ(c.start, "fresh");
+    EXPECT_TRUE(c.start_from_cli);
+    EXPECT_EQ(c.preload, (std::vector<std::string>{"json", "mypkg.models"}));
+
+    Scenario plain = parse_scenario("[workload]\ncommand = [\"true\"]\n", dir / "s.toml");
+    o = parse_run_options({(dir / "s.toml").string(), "--out", (dir / "out").string()},
+                          CommandKind::Replay);
+    c = make_campaign_config(plain, o, CommandKind::Replay);
+    EXPECT_EQ(c.start, "fresh");
+    EXPECT_FALSE(c.start_from_cli);
+    EXPECT_TRUE(c.preload.empty());
 }
