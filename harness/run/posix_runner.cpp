@@ -14,6 +14,7 @@
 #include "run/proc_tree.hpp"
 #include "run/process_runner.hpp"
 #include "run/reaper.hpp"
+#include "run/supervise.hpp"
 
 #include <boost/process/child.hpp>
 #include <boost/process/env.hpp>
@@ -171,140 +172,161 @@ void kill_all(const std::vector<pid_t>& pids, pid_t pgid, int sig) {
         ::kill(p, sig);
 }
 
+} // namespace
+
+pid_t spawn_fresh(const RunRequest& req, int out_sink, int err_sink,
+                  const std::shared_ptr<ExitWatch>& watch) {
+    bp::environment env;
+    for (const auto& [k, v] : req.env)
+        env[k] = v;
+    std::vector<std::string> args(req.argv.begin() + 1, req.argv.end());
+    return Reaper::instance().spawn(
+        [&] {
+            // The child's end of each pipe, duplicated: the caller closes its own copies,
+            // so EOF arrives when the run's last writer is gone.
+            bp::pipe out_pipe(-1, ::fcntl(out_sink, F_DUPFD_CLOEXEC, 3)),
+                err_pipe(-1, ::fcntl(err_sink, F_DUPFD_CLOEXEC, 3));
+            bp::child c(bp::exe = req.argv[0], bp::args = args, env,
+                        bp::start_dir = req.cwd.string(), bp::std_in<bp::null,
+                        bp::std_out> out_pipe,
+                        bp::std_err > err_pipe,
+                        // vfork: a fork of racehunt (its threads, its page tables) cost
+                        // 1-3 ms per run in copy-on-write faults; the child only makes
+                        // system calls before exec.
+                        bp::posix::use_vfork,
+                        bp::extend::on_exec_setup = [](auto&) {
+                            // Only async-signal-safe calls between fork and exec.
+                            ::setpgid(0, 0);
+                            sigset_t none;
+                            sigemptyset(&none);
+                            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+                            ::signal(SIGPIPE, SIG_DFL);
+                        });
+            pid_t pid = c.id();
+            c.detach();
+            return pid;
+        },
+        watch);
+}
+
+RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const SpawnFn& spawn) {
+    RunResult result;
+    int out_fds[2], err_fds[2];
+    if (::pipe2(out_fds, O_CLOEXEC) != 0) {
+        result.spawn_error = std::string("pipe2: ") + std::strerror(errno);
+        return result;
+    }
+    Fd out_src(out_fds[0]), out_sink(out_fds[1]);
+    if (::pipe2(err_fds, O_CLOEXEC) != 0) {
+        result.spawn_error = std::string("pipe2: ") + std::strerror(errno);
+        return result;
+    }
+    Fd err_src(err_fds[0]), err_sink(err_fds[1]);
+    ::fcntl(out_src.fd, F_SETFL, O_NONBLOCK);
+    ::fcntl(err_src.fd, F_SETFL, O_NONBLOCK);
+
+    OutputCapture cout(req.run_dir / "stdout.txt", req.output_head, req.output_tail);
+    OutputCapture cerr(req.run_dir / "stderr.txt", req.output_head, req.output_tail);
+
+    auto watch = std::make_shared<ExitWatch>();
+    Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    cancel.add_waker(wake.fd);
+    struct Unregister {
+        Cancellation& c;
+        int fd;
+        ~Unregister() { c.remove_waker(fd); }
+    } unregister{cancel, wake.fd};
+
+    auto start = Clock::now();
+    try {
+        result.root_pid = spawn(out_sink.fd, err_sink.fd, watch, result);
+    } catch (const std::exception& e) {
+        result.spawn_error = e.what();
+        return result;
+    }
+    out_sink.reset();
+    err_sink.reset();
+    result.started = true;
+    const pid_t pgid = result.root_pid;
+    const std::string token_entry = "RACEHUNT_RUN_TOKEN=" + req.token;
+
+    Pump pump(out_src.fd, err_src.fd, cout, cerr, watch->fd(), wake.fd);
+    out_src.fd = err_src.fd = -1; // the pump owns them now
+
+    // Phase 1: the workload runs.
+    bool exited = pump.until(start + req.timeout, [&] {
+        return watch->done() || cancel.cancelled();
+    });
+    result.duration = std::chrono::duration_cast<Nanos>(Clock::now() - start);
+    exited = exited && watch->done();
+    if (!exited) {
+        if (cancel.cancelled())
+            result.cancelled = true;
+        else
+            result.timed_out = true;
+    }
+
+    // Phase 2: stacks before the kill, then nothing of the run may survive.
+    const auto phase2 = Clock::now();
+    auto members = run_members(pgid, token_entry);
+    if (exited)
+        result.leftover_processes = static_cast<int>(members.size());
+    if (result.timed_out && req.before_kill && !members.empty())
+        try {
+            req.before_kill(members);
+        } catch (const std::exception&) {
+            // Stacks are a bonus; killing the tree is not.
+        }
+    if (!members.empty()) {
+        kill_all(members, pgid, SIGTERM);
+        pump.until(Clock::now() + req.kill_grace,
+                   [&] { return run_members(pgid, token_entry).empty(); },
+                   std::chrono::milliseconds(10));
+        auto kill_deadline = Clock::now() + std::chrono::seconds(5);
+        bool gone = pump.until(kill_deadline,
+                               [&] {
+                                   auto left = run_members(pgid, token_entry);
+                                   if (left.empty())
+                                       return true;
+                                   kill_all(left, pgid, SIGKILL);
+                                   return false;
+                               },
+                               std::chrono::milliseconds(10));
+        if (!gone)
+            result.unkillable_processes =
+                static_cast<int>(run_members(pgid, token_entry).size());
+    }
+
+    // Phase 3: the root's status, then whatever is still in the pipes.
+    pump.until(Clock::now() + std::chrono::seconds(5), [&] { return watch->done(); });
+    pump.until(Clock::now() + std::chrono::milliseconds(500),
+               [&] { return pump.pipes_closed(); }, std::chrono::milliseconds(50));
+    pump.close_pipes();
+    result.teardown = std::chrono::duration_cast<Nanos>(Clock::now() - phase2);
+    cout.finish();
+    cerr.finish();
+    result.out = {cout.bytes(), cout.omitted()};
+    result.err = {cerr.bytes(), cerr.omitted()};
+
+    if (watch->lost())
+        result.status_lost = true;
+    if (auto st = watch->status()) {
+        if (WIFEXITED(*st))
+            result.exit_code = WEXITSTATUS(*st);
+        else if (WIFSIGNALED(*st))
+            result.signal = WTERMSIG(*st);
+    }
+    return result;
+}
+
+namespace {
+
 class PosixRunner final : public ProcessRunner {
 public:
     RunResult run(const RunRequest& req, Cancellation& cancel) override {
-        RunResult result;
-        int out_fds[2], err_fds[2];
-        if (::pipe2(out_fds, O_CLOEXEC) != 0 || ::pipe2(err_fds, O_CLOEXEC) != 0) {
-            result.spawn_error = std::string("pipe2: ") + std::strerror(errno);
-            return result;
-        }
-        Fd out_src(out_fds[0]), err_src(err_fds[0]);
-        Fd out_sink(out_fds[1]), err_sink(err_fds[1]);
-        ::fcntl(out_src.fd, F_SETFL, O_NONBLOCK);
-        ::fcntl(err_src.fd, F_SETFL, O_NONBLOCK);
-
-        OutputCapture cout(req.run_dir / "stdout.txt", req.output_head, req.output_tail);
-        OutputCapture cerr(req.run_dir / "stderr.txt", req.output_head, req.output_tail);
-
-        auto watch = std::make_shared<ExitWatch>();
-        Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-        cancel.add_waker(wake.fd);
-        struct Unregister {
-            Cancellation& c;
-            int fd;
-            ~Unregister() { c.remove_waker(fd); }
-        } unregister{cancel, wake.fd};
-
-        bp::environment env;
-        for (const auto& [k, v] : req.env)
-            env[k] = v;
-        std::vector<std::string> args(req.argv.begin() + 1, req.argv.end());
-
-        auto start = Clock::now();
-        try {
-            result.root_pid = Reaper::instance().spawn(
-                [&] {
-                    // The child's end of each pipe; the destructors close our copies of the
-                    // sinks, so EOF arrives when the run's last writer is gone.
-                    bp::pipe out_pipe(-1, out_sink.fd), err_pipe(-1, err_sink.fd);
-                    out_sink.fd = err_sink.fd = -1;
-                    bp::child c(bp::exe = req.argv[0], bp::args = args, env,
-                                bp::start_dir = req.cwd.string(), bp::std_in<bp::null,
-                                bp::std_out> out_pipe,
-                                bp::std_err > err_pipe,
-                                // vfork: a fork of racehunt (its threads, its page tables)
-                                // cost 1-3 ms per run in copy-on-write faults; the child
-                                // only makes system calls before exec.
-                                bp::posix::use_vfork,
-                                bp::extend::on_exec_setup = [](auto&) {
-                                    // Only async-signal-safe calls between fork and exec.
-                                    ::setpgid(0, 0);
-                                    sigset_t none;
-                                    sigemptyset(&none);
-                                    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-                                    ::signal(SIGPIPE, SIG_DFL);
-                                });
-                    pid_t pid = c.id();
-                    c.detach();
-                    return pid;
-                },
-                watch);
-        } catch (const std::exception& e) {
-            result.spawn_error = e.what();
-            return result;
-        }
-        result.started = true;
-        const pid_t pgid = result.root_pid;
-        const std::string token_entry = "RACEHUNT_RUN_TOKEN=" + req.token;
-
-        Pump pump(out_src.fd, err_src.fd, cout, cerr, watch->fd(), wake.fd);
-        out_src.fd = err_src.fd = -1; // the pump owns them now
-
-        // Phase 1: the workload runs.
-        bool exited = pump.until(start + req.timeout, [&] {
-            return watch->status().has_value() || cancel.cancelled();
-        });
-        result.duration = std::chrono::duration_cast<Nanos>(Clock::now() - start);
-        exited = exited && watch->status().has_value();
-        if (!exited) {
-            if (cancel.cancelled())
-                result.cancelled = true;
-            else
-                result.timed_out = true;
-        }
-
-        // Phase 2: stacks before the kill, then nothing of the run may survive.
-        const auto phase2 = Clock::now();
-        auto members = run_members(pgid, token_entry);
-        if (exited)
-            result.leftover_processes = static_cast<int>(members.size());
-        if (result.timed_out && req.before_kill && !members.empty())
-            try {
-                req.before_kill(members);
-            } catch (const std::exception&) {
-                // Stacks are a bonus; killing the tree is not.
-            }
-        if (!members.empty()) {
-            kill_all(members, pgid, SIGTERM);
-            pump.until(Clock::now() + req.kill_grace,
-                       [&] { return run_members(pgid, token_entry).empty(); },
-                       std::chrono::milliseconds(10));
-            auto kill_deadline = Clock::now() + std::chrono::seconds(5);
-            bool gone = pump.until(kill_deadline,
-                                   [&] {
-                                       auto left = run_members(pgid, token_entry);
-                                       if (left.empty())
-                                           return true;
-                                       kill_all(left, pgid, SIGKILL);
-                                       return false;
-                                   },
-                                   std::chrono::milliseconds(10));
-            if (!gone)
-                result.unkillable_processes =
-                    static_cast<int>(run_members(pgid, token_entry).size());
-        }
-
-        // Phase 3: the root's status, then whatever is still in the pipes.
-        pump.until(Clock::now() + std::chrono::seconds(5),
-                   [&] { return watch->status().has_value(); });
-        pump.until(Clock::now() + std::chrono::milliseconds(500),
-                   [&] { return pump.pipes_closed(); }, std::chrono::milliseconds(50));
-        pump.close_pipes();
-        result.teardown = std::chrono::duration_cast<Nanos>(Clock::now() - phase2);
-        cout.finish();
-        cerr.finish();
-        result.out = {cout.bytes(), cout.omitted()};
-        result.err = {cerr.bytes(), cerr.omitted()};
-
-        if (auto st = watch->status()) {
-            if (WIFEXITED(*st))
-                result.exit_code = WEXITSTATUS(*st);
-            else if (WIFSIGNALED(*st))
-                result.signal = WTERMSIG(*st);
-        }
-        return result;
+        return supervise_run(req, cancel,
+                             [&](int out, int err, const std::shared_ptr<ExitWatch>& watch,
+                                 RunResult&) { return spawn_fresh(req, out, err, watch); });
     }
 };
 

@@ -138,6 +138,17 @@ bool environ_has(pid_t pid, const std::string& entry) {
     return found;
 }
 
+std::vector<pid_t> token_holders(const std::string& token_entry) {
+    std::vector<pid_t> out;
+    const pid_t self = ::getpid();
+    for (pid_t p : all_pids()) {
+        ProcInfo info;
+        if (p != self && read_proc_info(p, info) && info.state != 'Z' && environ_has(p, token_entry))
+            out.push_back(p);
+    }
+    return out;
+}
+
 std::vector<pid_t> run_members(pid_t pgid, const std::string& token_entry, bool include_zombies) {
     // Fast path: an empty process group and no unknown orphans of ours means nothing is left.
     bool group_alive = ::kill(-pgid, 0) == 0 || errno == EPERM;

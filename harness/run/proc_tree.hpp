@@ -28,6 +28,9 @@ bool environ_has(pid_t pid, const std::string& name_equals_value);
 std::vector<pid_t> run_members(pid_t pgid, const std::string& token_entry,
                                bool include_zombies = false);
 
+// Every live process whose /proc/PID/environ holds `token_entry` (a full /proc scan).
+std::vector<pid_t> token_holders(const std::string& token_entry);
+
 // The command line of a process, arguments separated by spaces ("" when gone).
 std::string proc_cmdline(pid_t pid);
 

@@ -67,6 +67,14 @@ struct RunResult {
     int unkillable_processes = 0; // processes that survived SIGKILL until the deadline
     pid_t root_pid = 0;
     StreamInfo out, err;
+    // The root is gone but its exit status is unknown (its fork server reaped it and died
+    // before reporting it): the run's outcome is racehunt's error, not the workload's.
+    bool status_lost = false;
+    // How the run was started: "fresh" or "fork-server".
+    std::string start = "fresh";
+    // Facts about the start worth a warning in the run's record (a fork server that had
+    // to be restarted, a run that fell back to a fresh start).
+    std::vector<std::string> start_notes;
 };
 
 class ProcessRunner {

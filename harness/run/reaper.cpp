@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -24,13 +25,24 @@ ExitWatch::~ExitWatch() {
 }
 
 std::optional<int> ExitWatch::status() const {
-    if (!done_.load(std::memory_order_acquire))
+    if (!done_.load(std::memory_order_acquire) || lost_)
         return std::nullopt;
     return status_;
 }
 
 void ExitWatch::deliver(int status) {
+    if (claimed_.exchange(true))
+        return;
     status_ = status;
+    done_.store(true, std::memory_order_release);
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+}
+
+void ExitWatch::deliver_lost() {
+    if (claimed_.exchange(true))
+        return;
+    lost_ = true;
     done_.store(true, std::memory_order_release);
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
@@ -40,6 +52,14 @@ struct Reaper::State {
     mutable std::mutex mutex;
     std::condition_variable has_children;
     std::map<pid_t, std::shared_ptr<ExitWatch>> watched;
+    // Statuses of processes reaped while nobody watched them, newest last (bounded): an
+    // adopted pid whose parent died may be reaped here before adopt() is called.
+    struct Unclaimed {
+        pid_t pid;
+        int status;
+        std::chrono::steady_clock::time_point when;
+    };
+    std::deque<Unclaimed> unclaimed;
     bool spawned_any = false;
 };
 
@@ -72,6 +92,35 @@ std::vector<pid_t> Reaper::roots() const {
     return out;
 }
 
+void Reaper::adopt(pid_t pid, std::shared_ptr<ExitWatch> watch) {
+    std::lock_guard lock(state_->mutex);
+    // Only a recent status can be this process's (pids are reused).
+    const auto recent = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+    for (auto it = state_->unclaimed.begin(); it != state_->unclaimed.end(); ++it)
+        if (it->pid == pid && it->when >= recent) {
+            watch->deliver(it->status);
+            state_->unclaimed.erase(it);
+            return;
+        }
+    state_->watched[pid] = std::move(watch);
+}
+
+void Reaper::release(pid_t pid, const std::shared_ptr<ExitWatch>& watch) {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->watched.find(pid);
+    if (it != state_->watched.end() && it->second == watch)
+        state_->watched.erase(it);
+}
+
+bool Reaper::reaped_recently(pid_t pid) const {
+    std::lock_guard lock(state_->mutex);
+    const auto recent = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+    for (const auto& u : state_->unclaimed)
+        if (u.pid == pid && u.when >= recent)
+            return true;
+    return false;
+}
+
 void Reaper::loop() {
     for (;;) {
         int status = 0;
@@ -83,6 +132,10 @@ void Reaper::loop() {
             if (it != state_->watched.end()) {
                 it->second->deliver(status);
                 state_->watched.erase(it);
+            } else {
+                state_->unclaimed.push_back({pid, status, std::chrono::steady_clock::now()});
+                if (state_->unclaimed.size() > 256)
+                    state_->unclaimed.pop_front();
             }
             continue;
         }

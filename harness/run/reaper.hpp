@@ -17,15 +17,22 @@ public:
     ~ExitWatch();
     ExitWatch(const ExitWatch&) = delete;
     ExitWatch& operator=(const ExitWatch&) = delete;
-    int fd() const { return fd_; } // readable once the process was reaped
+    int fd() const { return fd_; } // readable once the process was reaped (or lost)
     std::optional<int> status() const; // waitpid status, once reaped
+    bool done() const { return done_.load(std::memory_order_acquire); }
+    // The process is gone but its status is not known (a fork server reaped it and died
+    // before saying what it was).
+    bool lost() const { return done() && lost_; }
+    // The first delivery wins; later ones are ignored.
+    void deliver(int status);
+    void deliver_lost();
 
 private:
-    friend class Reaper;
-    void deliver(int status);
+    std::atomic<bool> claimed_{false};
     int fd_;
     std::atomic<bool> done_{false};
     int status_ = 0;
+    bool lost_ = false;
 };
 
 class Reaper {
@@ -36,6 +43,14 @@ public:
     pid_t spawn(const std::function<pid_t()>& spawn, std::shared_ptr<ExitWatch> watch);
     // The pids racehunt started itself and has not reaped yet.
     std::vector<pid_t> roots() const;
+    // Watches a process racehunt did not start (a fork server's child): if it becomes our
+    // child (its parent died) and exits, its status goes to `watch`. A status reaped
+    // shortly before the call is delivered at once.
+    void adopt(pid_t pid, std::shared_ptr<ExitWatch> watch);
+    // Stops watching an adopted pid (its parent reaped it).
+    void release(pid_t pid, const std::shared_ptr<ExitWatch>& watch);
+    // True while `pid` was reaped here recently without anybody watching it.
+    bool reaped_recently(pid_t pid) const;
 
 private:
     Reaper();
