@@ -14,6 +14,17 @@
 #define RACEHUNT_ENV_RUN_TOKEN "RACEHUNT_RUN_TOKEN"
 #define RACEHUNT_ENV_ROLE "RACEHUNT_ROLE"
 #define RACEHUNT_ENV_SHIM "RACEHUNT_SHIM"
+/* Fork-server mode (docs/PROTOCOL.md, "Fork server"). In the server's environment at exec:
+ * the descriptor number of its socket to racehunt, which also tells the shim that this
+ * process's forks are runs. In the environment the server sets before forking a run: the
+ * FNV-1a hash (16 hex digits) of the command line the run would have had as a fresh start,
+ * which the shim uses in place of /proc/self/cmdline. */
+#define RACEHUNT_ENV_FORK_SERVER "RACEHUNT_FORK_SERVER"
+#define RACEHUNT_ENV_FORK_ARGV_HASH "RACEHUNT_FORK_ARGV_HASH"
+/* The server is started with RACEHUNT_RUN_TOKEN set to this many placeholder characters;
+ * each run writes its own token over them, so /proc/PID/environ of a run (which shows the
+ * environment the process was exec'd with) names the run. */
+#define RACEHUNT_FORK_TOKEN_PLACEHOLDER 96
 
 /* Classes of interposed call sites. The order is part of the protocol (array indices). */
 #define RACEHUNT_POINT_CLASSES(X) \

@@ -249,6 +249,11 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
             if (!info->command.empty())
                 p.command = info->command;
         }
+        if (!rep.command.empty()) {
+            p.command.clear();
+            for (const auto& a : rep.command)
+                p.command += (p.command.empty() ? "" : " ") + a;
+        }
         auto names = read_name_map(run_dir, rep.pid);
         std::uint64_t main_ident = 0;
         {

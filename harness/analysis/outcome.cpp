@@ -76,6 +76,12 @@ void apply_event(PyProcessReport& r, const json& e) {
         r.ppid = e.value("ppid", 0);
         r.role = str(e, "role");
         r.python = str(e, "python");
+        if (auto it = e.find("command"); it != e.end() && it->is_array()) {
+            r.command.clear();
+            for (const auto& a : *it)
+                if (a.is_string())
+                    r.command.push_back(a.get<std::string>());
+        }
         if (auto it = e.find("argv"); it != e.end() && it->is_array())
             for (const auto& a : *it)
                 if (a.is_string())
@@ -193,6 +199,13 @@ Verdict classify(const RunResult& run, const std::vector<PyProcessReport>& repor
         v.outcome = Outcome::Error;
         v.signature = "error:spawn";
         v.reasons.push_back("could not start the workload: " + run.spawn_error);
+        return v;
+    }
+    if (run.status_lost) {
+        v.outcome = Outcome::Error;
+        v.signature = "error:status-lost";
+        v.reasons.push_back("racehunt's fork server reaped the run and died before reporting its "
+                            "exit status; the outcome is unknown");
         return v;
     }
 

@@ -50,6 +50,8 @@ struct PyProcessReport {
     std::string role;
     std::string python;
     std::vector<std::string> argv;
+    // The command line a forked run stands for (its /proc cmdline is its fork server's).
+    std::vector<std::string> command;
     std::optional<double> switch_interval;
     std::string yields_mechanism;
     std::vector<ExceptionReport> exceptions;

@@ -26,6 +26,8 @@ json RunRecord::to_json() const {
     j["injected"] = injected;
     if (!python.empty())
         j["python"] = python;
+    if (!start.empty())
+        j["start"] = start;
     j["counters"] = counters;
     j["campaign_seed"] = campaign_seed;
     j["planned"] = planned;
@@ -58,6 +60,7 @@ RunRecord RunRecord::from_json(const json& j) {
     r.excerpt = j.value("excerpt", std::vector<std::string>{});
     r.injected = j.value("injected", true);
     r.python = j.value("python", std::string());
+    r.start = j.value("start", std::string());
     r.counters = j.value("counters", json::object());
     r.campaign_seed = j.value("campaign_seed", std::uint64_t{0});
     r.planned = j.value("planned", std::uint64_t{0});

@@ -27,6 +27,7 @@ struct RunRecord {
     std::vector<std::string> warnings;
     bool injected = true;
     std::string python; // interpreter version the run used, when known
+    std::string start;  // "fork-server" for a run forked from a fork server; "" for a fresh start
     nlohmann::json counters = nlohmann::json::object(); // per-layer injection counts
     std::vector<std::string> excerpt; // a failing run's merged dump, in a few lines
     // Which campaign the run belongs to, so that shards can be merged and checked:

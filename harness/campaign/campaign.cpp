@@ -3,6 +3,7 @@
 #include "analysis/decisions.hpp"
 #include "analysis/interleaving.hpp"
 #include "analysis/dump.hpp"
+#include "run/fork_server.hpp"
 #include "run/probe.hpp"
 
 #include "analysis/outcome.hpp"
@@ -113,6 +114,10 @@ std::string replay_command(const CampaignConfig& c, std::uint64_t seed) {
         argv.push_back("--pins");
         argv.push_back(c.pins_arg);
     }
+    if (c.start_from_cli) {
+        argv.push_back("--start");
+        argv.push_back(c.start);
+    }
     return util::shell_join(argv);
 }
 
@@ -205,6 +210,47 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
     }
     p.argv.insert(p.argv.end(), s.args.begin(), s.args.end());
     return p;
+}
+
+std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string& note) {
+    if (c.start != "fork-server")
+        return make_posix_runner();
+    if (c.scenario.kind == WorkloadKind::Command) {
+        note = "start = \"fork-server\" does not apply to a command workload (racehunt forks "
+               "only the Python interpreter it starts itself); runs start fresh";
+        return make_posix_runner();
+    }
+    if (c.injectors.shim.empty() || c.injectors.python_dir.empty()) {
+        note = "start = \"fork-server\" needs racehunt's preload shim and Python bootstrap, which "
+               "were not found next to the executable; runs start fresh";
+        return make_posix_runner();
+    }
+    // The server's environment is a run's, less everything racehunt sets per run, with the
+    // shim preloaded whether or not a given run enables it (a run's own environment, set
+    // before its fork, says whether its exec'd children get it).
+    const fs::path dir = c.out_dir / ".work" / "fork-server";
+    RunPlan plan = plan_run(c, 0, 0, dir);
+    ForkServerConfig f;
+    for (const auto& [k, v] : plan.env)
+        if (!util::starts_with(k, "RACEHUNT_"))
+            f.env[k] = v;
+    const std::string shim = c.injectors.shim.string();
+    std::string preload = f.env.count("LD_PRELOAD") ? f.env["LD_PRELOAD"] : "";
+    if (preload != shim && !util::starts_with(preload, shim + ":"))
+        preload = preload.empty() ? shim : shim + ":" + preload;
+    f.env["LD_PRELOAD"] = preload;
+    f.python = c.python;
+    f.script = c.injectors.python_dir / "_racehunt_server.py";
+    f.cwd = plan.cwd;
+    f.run_argv = plan.argv;
+    f.preload = c.preload;
+    if (c.scenario.locations.count("run.preload"))
+        f.preload_where = c.scenario.where("run.preload").str();
+    f.log_dir = dir;
+    f.start_timeout = std::max<Nanos>(std::chrono::seconds(60), c.timeout);
+    auto runner = std::make_unique<ForkServerRunner>(std::move(f));
+    runner->start_first();
+    return runner;
 }
 
 namespace {
@@ -393,6 +439,8 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     };
 
     RunResult result = runner.run(req, cancel);
+    if (result.start == "fork-server")
+        r.start = result.start;
     if (result.cancelled) {
         fs::remove_all(run_dir, ec);
         out.cancelled = true;
@@ -405,6 +453,7 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     r.signature = v.signature;
     r.reasons = v.reasons;
     r.warnings = v.warnings;
+    r.warnings.insert(r.warnings.end(), result.start_notes.begin(), result.start_notes.end());
     r.injected = v.injected;
     r.exit_code = result.exit_code;
     r.signal = result.signal;

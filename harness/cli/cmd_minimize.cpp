@@ -101,7 +101,10 @@ std::string percent_interval(int k, int n) {
 class Trials {
 public:
     Trials(CampaignConfig& c, std::uint64_t seed, Session& session)
-        : c_(c), seed_(seed), session_(session), runner_(make_posix_runner()) {}
+        : c_(c), seed_(seed), session_(session), runner_(make_runner(c, start_note_)) {
+        if (!start_note_.empty())
+            std::fprintf(stderr, "racehunt: %s\n", start_note_.c_str());
+    }
 
     struct Tally {
         int runs = 0, matched = 0;
@@ -171,6 +174,7 @@ private:
     CampaignConfig& c_;
     std::uint64_t seed_;
     Session& session_;
+    std::string start_note_;
     std::unique_ptr<ProcessRunner> runner_;
     std::uint64_t next_index_ = 0;
 };

@@ -1,5 +1,6 @@
 // `racehunt run`: the main job, as a pipeline read top to bottom.
 #include "campaign/run_campaign.hpp"
+#include "run/fork_server.hpp"
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "report/console.hpp"
@@ -26,19 +27,35 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
                             bool replay, std::vector<RunRecord> previous = {},
                             std::uint64_t total_planned = 0, CampaignSummary* out = nullptr) {
     Console console(Console::stderr_is_tty(), Console::want_color(o.no_color), o.quiet);
+    // Before anything is written: a fork server that refuses its preloads is a usage error.
+    std::string start_note;
+    auto runner = make_runner(c, start_note);
     console.header(header);
+    if (!start_note.empty())
+        console.warning(start_note);
 
     util::AppendFile jsonl;
     // Resuming appends to the file given, whatever its name.
     jsonl.open(c.resume ? *c.resume : c.out_dir / "results.jsonl", /*truncate=*/!c.resume);
 
-    auto runner = make_posix_runner();
     SummaryBuilder builder(c.scenario.name, c.scenario.file.string(), total_planned ? total_planned : planned.size(),
                            [&](std::uint64_t seed) { return replay_command(c, seed); });
     for (const auto& r : previous)
         builder.add(r);
     previous.clear();
     CampaignResult result = run_campaign(c, planned, *runner, jsonl, console, session.cancel, &builder);
+
+    if (auto* fork = dynamic_cast<ForkServerRunner*>(runner.get())) {
+        auto st = fork->stats();
+        std::string line = "fork server: " + std::to_string(st.forked) + " run(s) forked, " +
+                           std::to_string(st.fresh) + " started fresh";
+        if (st.restarts)
+            line += ", " + std::to_string(st.restarts) + " server(s) died and were replaced";
+        if (st.fresh || st.restarts)
+            console.warning(line + (fork->disabled_reason().empty() ? "" : " (" + fork->disabled_reason() + ")"));
+        else
+            console.note(line);
+    }
 
     // Summarise and report; partial results are written too when interrupted.
     CampaignSummary summary;

@@ -434,6 +434,20 @@ def _native_id():
         return None
 
 
+def _refresh_native_id():
+    """After fork: threading (before 3.12) keeps the parent's native id on the thread that
+    forked, which is the child's main thread, so dumps would name the parent's thread."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
+    try:
+        thread = threading._active.get(_thread.get_ident())
+        if thread is not None and hasattr(thread, "_set_native_id"):
+            thread._set_native_id()
+    except Exception:
+        pass
+
+
 # ---------------------------------------------------------------------------------------
 # Seeds. Every decision stream is derived from the run seed, so that `replay --seed`
 # re-creates the same decisions. Pure integer arithmetic: stable across Python versions,
@@ -613,6 +627,7 @@ def _write_thread_map(extra=None, exclude=None):
 
 
 _main_native_id = None
+_fork_server_command = None  # set by _racehunt_server.py in a run it forked
 
 
 # ---------------------------------------------------------------------------------------
@@ -1533,6 +1548,7 @@ def _after_fork_in_child():
         _map_lock = _thread.allocate_lock()
         _main_ident = _thread.get_ident()
         _main_native_id = _native_id()
+        _refresh_native_id()
         _main_done_written = False
         _started_at.clear()
         _started_at[_main_ident] = round(time.time(), 6)
@@ -1583,6 +1599,10 @@ def _start_fields(forked=False):
     }
     if forked:
         fields["fork"] = True
+    if _fork_server_command is not None:
+        # A run forked by racehunt's fork server (or a fork of one): /proc/PID/cmdline is
+        # the server's.
+        fields["command"] = list(_fork_server_command)
     if _dump_signal is not None:
         fields["dump_signal"] = _dump_signal
     return fields
@@ -1636,6 +1656,7 @@ def install():
     _OUR_FILES = (os.path.join(here, "racehunt.py"), os.path.join(here, "_racehunt_bootstrap.py"),
                   os.path.join(here, "_racehunt_forensics.py"),
                   os.path.join(here, "_racehunt_control.py"),
+                  os.path.join(here, "_racehunt_server.py"),
                   __file__)
 
     try:

@@ -126,6 +126,9 @@ static uint64_t rh_t0_ns;            /* load (or fork) time, CLOCK_MONOTONIC */
 static uint64_t rh_starved_ns;       /* time held back in this process */
 static char rh_run_dir[4096];        /* copy of RACEHUNT_RUN_DIR; empty: no files */
 static char rh_log_path[4200];       /* empty: no decision log */
+static int rh_server;                /* a fork server: its forks are runs (rh_run_fork) */
+static char *rh_token_area;          /* a fork server's RACEHUNT_RUN_TOKEN value as exec'd */
+static size_t rh_token_cap;
 
 /* Counters live in the mapped file when there is one, else in this static copy, so a
  * hook never tests for a missing mapping. */
@@ -1129,8 +1132,17 @@ static void rh_atfork_parent(void) {
     rh_tls.forking = 0;
 }
 
+static void rh_run_fork(void);
+static int rh_sites_written;
+
 static void rh_atfork_child(void) {
     int saved = errno;
+    if (rh_server) {
+        /* A fork server's fork is a run: it takes the run's options, not its parent's. */
+        rh_run_fork();
+        errno = saved;
+        return;
+    }
     struct racehunt_shim_counters *parent = rh_counters;
     uint32_t flags = parent->flags;
     rh_counters = &rh_static_counters;
@@ -1141,6 +1153,7 @@ static void rh_atfork_child(void) {
     rh_next_thread = 1;
     rh_fork_seq = 0;
     rh_starved_ns = 0;
+    rh_sites_written = 0;
     rh_t0_ns = rh_now_ns();
     memset(rh_slots, 0, sizeof rh_slots);
     rh_thread_start(0);
@@ -1174,7 +1187,8 @@ static uint64_t rh_sites[RH_SITES_MAX];
 
 __attribute__((destructor)) static void rh_write_sites(void) {
     struct racehunt_dlog_header *h = rh_dlog;
-    if (!h || !rh_run_dir[0]) return;
+    if (!h || !rh_run_dir[0] || rh_sites_written) return;
+    rh_sites_written = 1;
     int saved = errno;
     uint16_t image = (uint16_t)rh_counters->images;
     uint64_t n = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE);
@@ -1225,26 +1239,33 @@ __attribute__((destructor)) static void rh_write_sites(void) {
     errno = saved;
 }
 
-__attribute__((constructor)) static void rh_init(void) {
+/* For a process that ends with _exit() (a fork server's run, after the interpreter's own
+ * exit steps): what the destructor would do at exit(). Not for hooks or signal handlers
+ * (dladdr takes the loader's lock). */
+RH_EXPORT void racehunt_shim_finish(void) {
     int saved = errno;
-    rh_resolve_all();
+    rh_write_sites();
+    errno = saved;
+}
+
+/* Reads the options from the environment and sets the process up for a run: at load, and
+ * in a run forked by a fork server (fresh=1, with the command line the run would have had
+ * as a fresh start, `argv_hash`, standing for /proc/self/cmdline). */
+static void rh_configure(int fresh, int have_hash, uint64_t argv_hash) {
     const char *spec = getenv(RACEHUNT_ENV_SHIM);
-    if (!spec) {
-        errno = saved;
-        return;
-    }
+    if (!spec) return;
     int given[RH_OPTION_COUNT];
     uint32_t flags = 0;
     if (!rh_parse_options(spec, given)) flags |= RACEHUNT_SHIM_FLAG_BAD_OPTION;
     const char *dir = getenv(RACEHUNT_ENV_RUN_DIR);
+    rh_run_dir[0] = '\0';
     if (dir && dir[0] && strlen(dir) < sizeof rh_run_dir) rh_append(rh_run_dir, 0, sizeof rh_run_dir, dir);
     int protocol_ok = rh_protocol_ok();
     if (!protocol_ok) flags |= RACEHUNT_SHIM_FLAG_PROTOCOL_BAD;
     if (!rh_opt.enabled || !protocol_ok) {
         /* Inactive. A protocol mismatch is still recorded, so that the harness can say
          * why nothing was injected. */
-        if (!protocol_ok && rh_run_dir[0]) rh_open_counters(flags, 0);
-        errno = saved;
+        if (!protocol_ok && rh_run_dir[0]) rh_open_counters(flags, fresh);
         return;
     }
     flags |= RACEHUNT_SHIM_FLAG_ENABLED;
@@ -1267,20 +1288,76 @@ __attribute__((constructor)) static void rh_init(void) {
     for (int c = 0; c < RACEHUNT_POINT_COUNT; c++)
         rh_draws[c] = rh_threshold[c] != 0 || rh_starve_threshold != 0;
 
-    rh_process_key = rh_mix64(rh_opt.seed ^ rh_mix64(rh_cmdline_hash()));
+    rh_process_key = rh_mix64(rh_opt.seed ^ rh_mix64(have_hash ? argv_hash : rh_cmdline_hash()));
     if (rh_opt.pins && !(rh_run_dir[0] && rh_open_pins())) flags |= RACEHUNT_SHIM_FLAG_PINS_BAD;
     rh_t0_ns = rh_now_ns();
     rh_next_thread = 1;
-    rh_thread_start(0); /* the loading thread is the main thread, index 0 */
+    rh_thread_start(0); /* the loading (or forking) thread is the main thread, index 0 */
     if (rh_opt.arm && !(rh_opt.arm_python && rh_is_python())) flags |= RACEHUNT_SHIM_FLAG_ARMED;
     rh_static_counters.flags = flags;
-    if (rh_run_dir[0]) rh_open_counters(flags, 0);
+    if (rh_run_dir[0]) rh_open_counters(flags, fresh);
     rh_record_tid(0);
-    rh_open_dlog(0);
+    rh_open_dlog(fresh);
     rh_open_log();
     if (!rh_fork_handlers &&
         pthread_atfork(rh_atfork_prepare, rh_atfork_parent, rh_atfork_child) == 0)
         rh_fork_handlers = 1;
     __atomic_store_n(&rh_active, 1, __ATOMIC_RELEASE);
+}
+
+/* In the child of a fork server's fork, from the pthread_atfork child handler, so before
+ * any code of the child runs: the server set the run's environment before forking. The
+ * child starts from nothing, as a freshly loaded shim would: the server's own state (it
+ * is never armed and has no run) is dropped. */
+static void rh_run_fork(void) {
+    rh_server = 0;
+    __atomic_store_n(&rh_active, 0, __ATOMIC_RELEASE);
+    if (rh_counters != &rh_static_counters) munmap(rh_counters, sizeof *rh_counters);
+    rh_counters = &rh_static_counters;
+    memset(&rh_static_counters, 0, sizeof rh_static_counters);
+    if (rh_dlog) munmap(rh_dlog, RH_DLOG_BYTES);
+    rh_dlog = NULL;
+    rh_pins = NULL;
+    rh_pin_count = 0;
+    rh_log_path[0] = '\0';
+    rh_sites_written = 0;
+    rh_fork_seq = 0;
+    rh_starved_ns = 0;
+    memset(rh_slots, 0, sizeof rh_slots);
+    memset(&rh_tls, 0, sizeof rh_tls);
+    /* The run's token over the placeholder the server was exec'd with, NUL-padded: racehunt
+     * finds a run's processes by their exec-time environment. */
+    const char *token = getenv(RACEHUNT_ENV_RUN_TOKEN);
+    if (rh_token_area && token) {
+        size_t n = strlen(token);
+        if (n > rh_token_cap) n = rh_token_cap;
+        memcpy(rh_token_area, token, n);
+        memset(rh_token_area + n, 0, rh_token_cap - n);
+    }
+    uint64_t hash = 0;
+    const char *h = getenv(RACEHUNT_ENV_FORK_ARGV_HASH);
+    int have_hash = h && rh_parse_hex64(h, strlen(h), &hash);
+    rh_configure(1, have_hash, hash);
+}
+
+__attribute__((constructor)) static void rh_init(void) {
+    int saved = errno;
+    rh_resolve_all();
+    if (getenv(RACEHUNT_ENV_FORK_SERVER)) {
+        /* A fork server: inactive itself; each fork it makes is a run (rh_run_fork). */
+        static const char key[] = RACEHUNT_ENV_RUN_TOKEN "=";
+        for (char **e = environ; e && *e; ++e)
+            if (strncmp(*e, key, sizeof key - 1) == 0) {
+                rh_token_area = *e + sizeof key - 1;
+                rh_token_cap = strlen(rh_token_area);
+            }
+        rh_server = 1;
+        if (!rh_fork_handlers &&
+            pthread_atfork(rh_atfork_prepare, rh_atfork_parent, rh_atfork_child) == 0)
+            rh_fork_handlers = 1;
+        errno = saved;
+        return;
+    }
+    rh_configure(0, 0, 0);
     errno = saved;
 }
