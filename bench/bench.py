@@ -994,8 +994,8 @@ def section_fork_server(tmp, reps):
                   "and the fork of that process %s µs. A forked Python run still touches several hundred pages "
                   "(the fork's return path, the bootstrap's install, the workload, the exit steps), each a "
                   "copy-on-write fault, so on this machine a forked no-op run costs about as much page-fault "
-                  "time as a fresh interpreter's start. The imports a preload saves are computation, not "
-                  "faults, which is where fork-server starts win here." % tuple(probe), ""]
+                  "time as a fresh interpreter's start."
+                  " What a server saves is the work done before the workload starts: the imports of its preloads." % tuple(probe), ""]
     key = ("no-op", 1, "fork-server")
     lines += ["", "Command (per case; `--start fresh` for the fresh column): `%s`"
               % " ".join(str(a) for a in argvs[key]).replace(str(tmp), "$TMP"), ""]
