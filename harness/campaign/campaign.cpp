@@ -432,6 +432,9 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     req.run_dir = run_dir;
     req.timeout = c.timeout;
     req.token = plan.env[RACEHUNT_ENV_RUN_TOKEN];
+    if (c.scenario.run.max_processes)
+        req.max_processes = static_cast<std::uint64_t>(*c.scenario.run.max_processes);
+    req.memory_limit = c.scenario.run.memory_limit;
     req.before_kill = [&run_dir, &c](const std::vector<pid_t>& members) {
         request_stack_dumps(run_dir, members);
         if (!c.gdb.empty())
@@ -492,6 +495,12 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
                              "line in focus was reached)");
     if (result.leftover_processes)
         counters["leftover_processes"] = result.leftover_processes;
+    if (result.process_limit_hits) {
+        counters["process_limit_hits"] = result.process_limit_hits;
+        r.warnings.push_back("the run reached max_processes (" +
+                             std::to_string(*c.scenario.run.max_processes) + "): " +
+                             std::to_string(result.process_limit_hits) + " fork(s) refused");
+    }
     if (result.out.omitted || result.err.omitted)
         counters["output_omitted_bytes"] = result.out.omitted + result.err.omitted;
     r.counters = counters;

@@ -406,10 +406,17 @@ RunResult ForkServerRunner::run(const RunRequest& req, Cancellation& cancel) {
     std::shared_ptr<Server> server;
     RunResult result = supervise_run(req, cancel, [&](int out, int err,
                                                       const std::shared_ptr<ExitWatch>& watch,
-                                                      RunResult& res) -> pid_t {
+                                                      const RunLimits& limits, RunResult& res) -> pid_t {
         std::string text;
         try {
-            text = json{{"run", {{"argv", req.argv}, {"env", req.env}, {"cwd", req.cwd.string()}}}}.dump();
+            json run = {{"argv", req.argv}, {"env", req.env}, {"cwd", req.cwd.string()}};
+            if (limits.memory_limit)
+                run["memory_limit"] = *limits.memory_limit;
+            if (limits.nproc)
+                run["nproc"] = *limits.nproc;
+            if (!limits.cgroup_procs.empty())
+                run["cgroup_procs"] = limits.cgroup_procs;
+            text = json{{"run", run}}.dump();
         } catch (const json::exception&) {
             res.start_notes.push_back("the run's environment or arguments are not UTF-8, which the "
                                       "fork server protocol needs; this run started fresh");
@@ -480,7 +487,7 @@ RunResult ForkServerRunner::run(const RunRequest& req, Cancellation& cancel) {
         }
         res.start = "fresh";
         fresh_++;
-        return spawn_fresh(req, out, err, watch);
+        return spawn_fresh(req, out, err, watch, limits);
     });
     if (server) {
         if (!server->alive()) {

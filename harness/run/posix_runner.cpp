@@ -28,6 +28,7 @@
 #include <boost/process/posix.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -35,6 +36,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,7 +177,11 @@ void kill_all(const std::vector<pid_t>& pids, pid_t pgid, int sig) {
 } // namespace
 
 pid_t spawn_fresh(const RunRequest& req, int out_sink, int err_sink,
-                  const std::shared_ptr<ExitWatch>& watch) {
+                  const std::shared_ptr<ExitWatch>& watch, const RunLimits& limits) {
+    const int cgroup_fd = limits.cgroup_procs_fd;
+    const bool set_as = limits.memory_limit.has_value(), set_nproc = limits.nproc.has_value();
+    const rlimit as{set_as ? *limits.memory_limit : 0, set_as ? *limits.memory_limit : 0};
+    const rlimit nproc{set_nproc ? *limits.nproc : 0, set_nproc ? *limits.nproc : 0};
     bp::environment env;
     for (const auto& [k, v] : req.env)
         env[k] = v;
@@ -194,13 +200,19 @@ pid_t spawn_fresh(const RunRequest& req, int out_sink, int err_sink,
                         // 1-3 ms per run in copy-on-write faults; the child only makes
                         // system calls before exec.
                         bp::posix::use_vfork,
-                        bp::extend::on_exec_setup = [](auto&) {
+                        bp::extend::on_exec_setup = [&](auto&) {
                             // Only async-signal-safe calls between fork and exec.
                             ::setpgid(0, 0);
                             sigset_t none;
                             sigemptyset(&none);
                             ::sigprocmask(SIG_SETMASK, &none, nullptr);
                             ::signal(SIGPIPE, SIG_DFL);
+                            if (cgroup_fd >= 0)
+                                [[maybe_unused]] auto n = ::write(cgroup_fd, "0", 1);
+                            if (set_nproc)
+                                ::setrlimit(RLIMIT_NPROC, &nproc);
+                            if (set_as)
+                                ::setrlimit(RLIMIT_AS, &as);
                         });
             pid_t pid = c.id();
             c.detach();
@@ -237,9 +249,27 @@ RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const Spawn
         ~Unregister() { c.remove_waker(fd); }
     } unregister{cancel, wake.fd};
 
+    // Limits: a pids cgroup for the run when the system offers one, RLIMIT_NPROC otherwise.
+    RunLimits limits;
+    limits.memory_limit = req.memory_limit;
+    std::unique_ptr<RunCgroup> cgroup;
+    if (req.max_processes) {
+        static std::atomic<std::uint64_t> runs{0};
+        cgroup = RunCgroup::create("run-" + std::to_string(runs.fetch_add(1)), *req.max_processes);
+        if (cgroup) {
+            limits.cgroup_procs_fd = cgroup->procs_fd();
+            limits.cgroup_procs = cgroup->procs_path();
+        } else {
+            limits.nproc = req.max_processes;
+            result.start_notes.push_back(
+                "max_processes is enforced with RLIMIT_NPROC (no pids cgroup could be made), which "
+                "counts every process of the user and does not bind root");
+        }
+    }
+
     auto start = Clock::now();
     try {
-        result.root_pid = spawn(out_sink.fd, err_sink.fd, watch, result);
+        result.root_pid = spawn(out_sink.fd, err_sink.fd, watch, limits, result);
     } catch (const std::exception& e) {
         result.spawn_error = e.what();
         return result;
@@ -268,7 +298,16 @@ RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const Spawn
 
     // Phase 2: stacks before the kill, then nothing of the run may survive.
     const auto phase2 = Clock::now();
-    auto members = run_members(pgid, token_entry);
+    // The run's cgroup holds whatever escaped both the group and the token.
+    auto all_members = [&] {
+        auto m = run_members(pgid, token_entry);
+        if (cgroup)
+            for (pid_t p : cgroup->members())
+                if (std::find(m.begin(), m.end(), p) == m.end())
+                    m.push_back(p);
+        return m;
+    };
+    auto members = all_members();
     if (exited)
         result.leftover_processes = static_cast<int>(members.size());
     if (result.timed_out && req.before_kill && !members.empty())
@@ -279,13 +318,12 @@ RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const Spawn
         }
     if (!members.empty()) {
         kill_all(members, pgid, SIGTERM);
-        pump.until(Clock::now() + req.kill_grace,
-                   [&] { return run_members(pgid, token_entry).empty(); },
+        pump.until(Clock::now() + req.kill_grace, [&] { return all_members().empty(); },
                    std::chrono::milliseconds(10));
         auto kill_deadline = Clock::now() + std::chrono::seconds(5);
         bool gone = pump.until(kill_deadline,
                                [&] {
-                                   auto left = run_members(pgid, token_entry);
+                                   auto left = all_members();
                                    if (left.empty())
                                        return true;
                                    kill_all(left, pgid, SIGKILL);
@@ -293,8 +331,7 @@ RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const Spawn
                                },
                                std::chrono::milliseconds(10));
         if (!gone)
-            result.unkillable_processes =
-                static_cast<int>(run_members(pgid, token_entry).size());
+            result.unkillable_processes = static_cast<int>(all_members().size());
     }
 
     // Phase 3: the root's status, then whatever is still in the pipes.
@@ -310,6 +347,8 @@ RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const Spawn
 
     if (watch->lost())
         result.status_lost = true;
+    if (cgroup)
+        result.process_limit_hits = cgroup->limit_hits();
     if (auto st = watch->status()) {
         if (WIFEXITED(*st))
             result.exit_code = WEXITSTATUS(*st);
@@ -326,7 +365,9 @@ public:
     RunResult run(const RunRequest& req, Cancellation& cancel) override {
         return supervise_run(req, cancel,
                              [&](int out, int err, const std::shared_ptr<ExitWatch>& watch,
-                                 RunResult&) { return spawn_fresh(req, out, err, watch); });
+                                 const RunLimits& limits, RunResult&) {
+                                 return spawn_fresh(req, out, err, watch, limits);
+                             });
     }
 };
 

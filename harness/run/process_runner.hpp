@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct RunRequest {
     std::size_t output_head = 256 * 1024; // bytes of each stream kept from the start
     std::size_t output_tail = 256 * 1024; // bytes of each stream kept from the end
     std::string token; // RACEHUNT_RUN_TOKEN value: finds processes that left the group
+    std::optional<std::uint64_t> max_processes; // processes of the run's tree alive at once
+    std::optional<std::uint64_t> memory_limit;  // address space of each process, bytes
     // Called on timeout with the run's live processes, before anything is killed
     // (stack dumps are taken here).
     std::function<void(const std::vector<pid_t>&)> before_kill;
@@ -75,6 +78,8 @@ struct RunResult {
     // Facts about the start worth a warning in the run's record (a fork server that had
     // to be restarted, a run that fell back to a fresh start).
     std::vector<std::string> start_notes;
+    // Forks refused because the run had max_processes processes (pids cgroup only).
+    std::uint64_t process_limit_hits = 0;
 };
 
 class ProcessRunner {

@@ -96,7 +96,8 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
             return static_cast<std::uint64_t>(value * factor);
     return std::nullopt;
 }
-const std::vector<std::string> kRunKeys = {"runs", "jobs", "seed", "start", "preload"};
+const std::vector<std::string> kRunKeys = {"runs", "jobs", "seed", "start", "preload",
+                                           "max_processes", "memory_limit"};
 
 const std::map<std::string, const std::vector<std::string>*>& all_tables() {
     static const std::map<std::string, const std::vector<std::string>*> t = {
@@ -546,6 +547,8 @@ void read_run(TableReader& r, Scenario& s) {
     }
     s.run.start = r.choice("start", {"fresh", "fork-server"});
     read_preload(r, s);
+    s.run.max_processes = r.integer("max_processes", 1, 1'000'000);
+    s.run.memory_limit = r.size("memory_limit");
 }
 
 std::string default_name(const fs::path& file) {
@@ -731,6 +734,10 @@ std::string scenario_to_toml(const Scenario& s) {
         r.insert("start", *s.run.start);
     if (!s.run.preload.empty())
         r.insert("preload", strings(s.run.preload));
+    if (s.run.max_processes)
+        r.insert("max_processes", *s.run.max_processes);
+    if (s.run.memory_limit)
+        r.insert("memory_limit", static_cast<std::int64_t>(*s.run.memory_limit));
     root.insert("run", r);
 
     std::ostringstream out;

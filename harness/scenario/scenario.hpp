@@ -56,6 +56,10 @@ struct RunSpec {
     // Dotted module names the fork server imports once, before it forks runs (only
     // fork-server starts use them); no duplicates.
     std::vector<std::string> preload;
+    // Limits of one run: processes alive at once in its tree (a pids cgroup when racehunt
+    // can make one, else RLIMIT_NPROC) and each process's address space (RLIMIT_AS, bytes).
+    std::optional<std::int64_t> max_processes;
+    std::optional<std::uint64_t> memory_limit;
     bool operator==(const RunSpec&) const = default;
 };
 

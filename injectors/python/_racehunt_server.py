@@ -242,6 +242,23 @@ def main():
         _send(sock, {"exit": pid, "status": status})
 
 
+def _apply_limits(run):
+    """[run] max_processes and memory_limit, as a fresh start applies them before exec."""
+    path = run.get("cgroup_procs")
+    if path:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    if run.get("nproc") or run.get("memory_limit"):
+        import resource
+        if run.get("nproc"):
+            resource.setrlimit(resource.RLIMIT_NPROC, (run["nproc"], run["nproc"]))
+        if run.get("memory_limit"):
+            resource.setrlimit(resource.RLIMIT_AS, (run["memory_limit"], run["memory_limit"]))
+
+
 def _run_problem(run):
     """What would make the run fail to start (racehunt then starts it fresh, which reports
     it as a fresh start does), or None."""
@@ -262,6 +279,7 @@ def _child(sock, run, fds):
     try:
         sock.close()
         os.setpgid(0, 0)
+        _apply_limits(run)
         os.dup2(fds[0], 1)
         os.dup2(fds[1], 2)
         for fd in fds:

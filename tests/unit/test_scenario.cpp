@@ -430,3 +430,21 @@ TEST(CliStart, CommandLineWinsOverTheScenario) {
     EXPECT_FALSE(c.start_from_cli);
     EXPECT_TRUE(c.preload.empty());
 }
+
+TEST(Scenario, RunLimits) {
+    Scenario s = parse(std::string(kRunHead) + "max_processes = 64\nmemory_limit = \"512MiB\"\n");
+    EXPECT_EQ(s.run.max_processes, 64);
+    EXPECT_EQ(s.run.memory_limit, std::optional<std::uint64_t>(512ull << 20));
+    Scenario back = parse(scenario_to_toml(s));
+    EXPECT_TRUE(back.same_content(s));
+    EXPECT_FALSE(parse(kMinimal).run.max_processes.has_value());
+    EXPECT_FALSE(parse(kMinimal).run.memory_limit.has_value());
+
+    std::string e = error_of(std::string(kRunHead) + "max_processes = 0\n");
+    EXPECT_NE(e.find("scenario.toml:4:17"), std::string::npos) << e;
+    e = error_of(std::string(kRunHead) + "memory_limit = \"lots\"\n");
+    EXPECT_NE(e.find("scenario.toml:4:16"), std::string::npos) << e;
+    EXPECT_NE(e.find("invalid size for run.memory_limit"), std::string::npos) << e;
+    e = error_of(std::string(kRunHead) + "max_proceses = 3\n");
+    EXPECT_NE(e.find("did you mean \"max_processes\"?"), std::string::npos) << e;
+}
