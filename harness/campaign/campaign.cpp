@@ -12,11 +12,14 @@
 #include "util/duration.hpp"
 #include "util/strings.hpp"
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
 
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -421,7 +424,19 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
 
     RunPlan plan = plan_run(c, index, seed, run_dir);
     r.jitter = plan.jitter.to_json();
-    write_text(run_dir / "config.json", bootstrap_config(c, plan).dump(2) + "\n");
+    // The run's directory is where the injectors report: a run that cannot have one would
+    // test nothing racehunt could see, so it is racehunt's error and the workload never runs.
+    const std::string config_text = bootstrap_config(c, plan).dump(2) + "\n";
+    if (ec || !write_text(run_dir / "config.json", config_text) ||
+        fs::file_size(run_dir / "config.json", ec) != config_text.size() || ec) {
+        const int err = errno;
+        r.outcome = Outcome::Error;
+        r.signature = "error:run-dir";
+        r.reasons.push_back("racehunt could not prepare the run's directory " + run_dir.string() + ": " +
+                            (ec ? ec.message() : std::string(std::strerror(err ? err : EIO))));
+        fs::remove_all(run_dir, ec);
+        return out;
+    }
     if (plan.jitter.shim.pinned)
         write_shim_pins(run_dir / "shim-pins.bin", *c.pins);
 
@@ -452,6 +467,21 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
 
     auto reports = read_py_reports(run_dir);
     Verdict v = classify(result, reports, c.scenario.check, c.scenario.kind != WorkloadKind::Command);
+    // No report from a Python workload on a file system that is full: the injectors could
+    // not write, and whatever the workload did was not checked.
+    if (reports.empty() && c.scenario.kind != WorkloadKind::Command && result.started && !result.timed_out) {
+        struct statvfs st {};
+        if (::statvfs(run_dir.c_str(), &st) == 0 &&
+            static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize < (1u << 20)) {
+            v.outcome = Outcome::Error;
+            v.signature = "error:run-dir-full";
+            v.reasons.insert(v.reasons.begin(), "the file system of " + run_dir.string() +
+                                                    " is full: the run's injectors could not report, so "
+                                                    "racehunt cannot tell what the workload did");
+            v.warnings.clear();
+            v.injected = true; // not the workload's doing: no "bootstrap not loaded" warning
+        }
+    }
     r.outcome = v.outcome;
     r.signature = v.signature;
     r.reasons = v.reasons;

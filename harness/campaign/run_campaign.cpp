@@ -56,7 +56,7 @@ CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRu
                                 " (disk full?); results are kept in memory and in the summary");
             }
         }
-        if (!ex.record.injected && !warned_injection) {
+        if (!ex.record.injected && !warned_injection && ex.record.outcome != Outcome::Error) {
             warned_injection = true;
             console.warning("run " + std::to_string(ex.record.run) +
                             ": the Python process did not load racehunt's bootstrap (-I or -S?); "
