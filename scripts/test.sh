@@ -16,4 +16,18 @@ markers="not slow"
 /usr/bin/python3 -m pytest tests/e2e -q -p no:cacheprovider ${markers:+-m "$markers"} "$@" || status=1
 # Hostile workloads (issue 9): separate, so that each directory keeps its own conftest.
 /usr/bin/python3 -m pytest tests/reliability -q -p no:cacheprovider -rN ${markers:+-m "$markers"} || status=1
+
+# CI (CI=true) or RACEHUNT_EXTENDED=1 adds what takes too long for every developer run:
+# the harness and its tests under ASan+UBSan, and the fuzzers for a fixed budget.
+if [ "${CI:-}" = "true" ] || [ "${RACEHUNT_EXTENDED:-0}" = "1" ]; then
+  echo "test: ASan+UBSan build (build-asan/)" >&2
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRACEHUNT_SANITIZE=ON -DRACEHUNT_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$(nproc)" 2>&1 | grep -E "error|Error" || true
+  ctest --test-dir build-asan --output-on-failure -j2 || status=1
+  # The end-to-end tests that drive the runners, the reaper and the fork server hardest.
+  RACEHUNT_BUILD_DIR="$PWD/build-asan" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    tests/e2e/test_core.py tests/e2e/test_fork_server.py -m "not slow and not statistical" || status=1
+  RACEHUNT_BUILD_DIR="$PWD/build-asan" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/reliability || status=1
+  RACEHUNT_FUZZ_SECONDS="${RACEHUNT_FUZZ_SECONDS:-30}" ./scripts/fuzz.sh || status=1
+fi
 exit $status

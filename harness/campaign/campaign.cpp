@@ -215,7 +215,7 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
     return p;
 }
 
-std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string& note) {
+std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string& note, const Cancellation* cancel) {
     if (c.start != "fork-server")
         return make_posix_runner();
     if (c.scenario.kind == WorkloadKind::Command) {
@@ -249,10 +249,9 @@ std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string&
     f.preload = c.preload;
     if (c.scenario.locations.count("run.preload"))
         f.preload_where = c.scenario.where("run.preload").str();
-    f.log_dir = dir;
     f.start_timeout = std::max<Nanos>(std::chrono::seconds(60), c.timeout);
     auto runner = std::make_unique<ForkServerRunner>(std::move(f));
-    runner->start_first();
+    runner->start_first(cancel);
     return runner;
 }
 

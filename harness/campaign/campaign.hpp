@@ -92,7 +92,8 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
 // when the workload allows them; `note` says why a fork-server campaign starts fresh. The
 // first fork server is started here, so a preload it refuses is a usage error (util::Error)
 // before any run.
-std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string& note);
+std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string& note,
+                                           const Cancellation* cancel = nullptr);
 
 // Resolves an interpreter or program name: a path (relative to `base`) or a name on PATH.
 std::optional<std::filesystem::path> find_executable(const std::string& name,

@@ -101,7 +101,7 @@ std::string percent_interval(int k, int n) {
 class Trials {
 public:
     Trials(CampaignConfig& c, std::uint64_t seed, Session& session)
-        : c_(c), seed_(seed), session_(session), runner_(make_runner(c, start_note_)) {
+        : c_(c), seed_(seed), session_(session), runner_(make_runner(c, start_note_, &session.cancel)) {
         if (!start_note_.empty())
             std::fprintf(stderr, "racehunt: %s\n", start_note_.c_str());
     }
@@ -187,7 +187,10 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
     CampaignConfig& c = sc.config;
     const Scenario s = c.scenario;
     const std::uint64_t seed = sc.seed;
-    auto [k, n] = o.confirm ? parse_confirm(*o.confirm) : std::pair<int, int>{3, 5};
+    // Plain variables, not a structured binding: lambdas below capture them (clang 14,
+    // which builds the fuzzers, cannot capture bindings).
+    const std::pair<int, int> confirm = o.confirm ? parse_confirm(*o.confirm) : std::pair<int, int>{3, 5};
+    const int k = confirm.first, n = confirm.second;
     const int final_runs = static_cast<int>(o.final_runs.value_or(20));
     const Nanos budget = o.time_budget ? *util::parse_duration(*o.time_budget)
                                        : Nanos(std::chrono::minutes(10));

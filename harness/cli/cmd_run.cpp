@@ -29,7 +29,16 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     Console console(Console::stderr_is_tty(), Console::want_color(o.no_color), o.quiet);
     // Before anything is written: a fork server that refuses its preloads is a usage error.
     std::string start_note;
-    auto runner = make_runner(c, start_note);
+    std::unique_ptr<ProcessRunner> runner;
+    try {
+        runner = make_runner(c, start_note, &session.cancel);
+    } catch (const util::Error&) {
+        if (session.interrupted.load()) {
+            console.warning("interrupted while the fork server started; nothing was run");
+            return ExitCode::Interrupted;
+        }
+        throw;
+    }
     console.header(header);
     if (!start_note.empty())
         console.warning(start_note);

@@ -24,7 +24,6 @@
 #include "run/supervise.hpp"
 #include "protocol.h"
 #include "util/error.hpp"
-#include "util/file.hpp"
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
@@ -48,6 +47,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,21 +69,6 @@ bool process_exists(pid_t pid) {
     return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
-// The last lines of a server's stderr, for an error message.
-std::string log_tail(const fs::path& log, std::size_t max_bytes = 2000) {
-    std::string text;
-    try {
-        text = util::read_file(log);
-    } catch (const std::exception&) {
-        return "";
-    }
-    if (text.size() > max_bytes)
-        text = "..." + text.substr(text.size() - max_bytes);
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-        text.pop_back();
-    return text;
-}
-
 struct StartError : std::runtime_error {
     StartError(const std::string& what, std::string module_name)
         : std::runtime_error(what), module(std::move(module_name)) {}
@@ -96,7 +81,7 @@ class ForkServerRunner::Server {
 public:
     pid_t pid = 0;
     int sock = -1;
-    fs::path log;
+    int err = -1; // read end of the server's stdout/stderr pipe (non-blocking)
     std::shared_ptr<ExitWatch> watch = std::make_shared<ExitWatch>(); // the server itself
 
     ~Server() { stop(); }
@@ -110,15 +95,30 @@ public:
         return !eof_ && !watch->done();
     }
 
-    // Waits for the next reply (not an exit report); nullopt on EOF or timeout.
-    std::optional<json> wait_reply(Nanos timeout) {
+    // Waits for the next reply (not an exit report); nullopt on EOF, timeout or `cancel`.
+    std::optional<json> wait_reply(Nanos timeout, const Cancellation* cancel) {
+        const auto deadline = Clock::now() + timeout;
         std::unique_lock lock(m_);
-        cv_.wait_for(lock, timeout, [&] { return !replies_.empty() || eof_; });
+        while (replies_.empty() && !eof_ && Clock::now() < deadline) {
+            if (cancel && cancel->cancelled())
+                return std::nullopt;
+            cv_.wait_for(lock, std::chrono::milliseconds(50));
+        }
         if (replies_.empty())
             return std::nullopt;
         json j = std::move(replies_.front());
         replies_.pop_front();
         return j;
+    }
+
+    // The last of what the server wrote to its stdout/stderr.
+    std::string output() {
+        std::lock_guard lock(m_);
+        drain_output();
+        std::string text = output_;
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+            text.pop_back();
+        return text;
     }
 
     bool send(const std::string& text, const int* fds = nullptr, int nfds = 0) {
@@ -149,11 +149,18 @@ public:
     void expect_child(std::shared_ptr<ExitWatch> w) {
         std::lock_guard lock(m_);
         pending_ = std::move(w);
+        requested_ = Clock::now();
     }
 
-    void forget_pending() {
+    // The request failed: whatever child the server may have reported for it is given up
+    // (its status must not reach the run, which starts again elsewhere).
+    void abandon_request() {
         std::lock_guard lock(m_);
         pending_.reset();
+        if (child_ && child_watch_)
+            Reaper::instance().release(child_, child_watch_);
+        child_ = 0;
+        child_watch_.reset();
     }
 
     // Ends the server: EOF on its socket makes it exit; a server that does not is killed.
@@ -165,6 +172,9 @@ public:
         if (sock >= 0)
             ::close(sock);
         sock = -1;
+        if (err >= 0)
+            ::close(err);
+        err = -1;
         if (pid > 0) {
             auto deadline = Clock::now() + std::chrono::seconds(2);
             while (!watch->done() && Clock::now() < deadline)
@@ -180,19 +190,43 @@ public:
         pid = 0;
     }
 
+    // Only while the server is not reaped: afterwards its pid may be another process's.
     void kill_now() {
-        if (pid > 0) {
+        if (pid > 0 && !watch->done()) {
             ::kill(-pid, SIGKILL);
             ::kill(pid, SIGKILL);
         }
     }
 
 private:
+    // Keeps the last few KiB of the server's own output (its errors), so that a server
+    // that writes much never blocks on a full pipe.
+    void drain_output() {
+        char chunk[4096];
+        for (;;) {
+            ssize_t n = err >= 0 ? ::read(err, chunk, sizeof chunk) : -1;
+            if (n <= 0)
+                break;
+            output_.append(chunk, static_cast<std::size_t>(n));
+            if (output_.size() > 8192)
+                output_.erase(0, output_.size() - 4096);
+        }
+    }
+
     void read_loop() {
         std::vector<char> buf(1 << 16);
         for (;;) {
-            ssize_t n = ::recv(sock, buf.data(), buf.size(), 0);
-            if (n < 0 && errno == EINTR)
+            pollfd fds[2] = {{sock, POLLIN, 0}, {err, POLLIN, 0}};
+            if (::poll(fds, err >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+                break;
+            if (err >= 0 && fds[1].revents) {
+                std::lock_guard lock(m_);
+                drain_output();
+            }
+            if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = ::recv(sock, buf.data(), buf.size(), MSG_DONTWAIT);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
             if (n <= 0)
                 break;
@@ -224,7 +258,7 @@ private:
                 child_watch_ = std::move(pending_);
                 pending_.reset();
                 if (child_watch_)
-                    Reaper::instance().adopt(child_, child_watch_);
+                    Reaper::instance().adopt(child_, child_watch_, requested_);
             }
             replies_.push_back(std::move(j));
             cv_.notify_all();
@@ -246,9 +280,14 @@ private:
         auto deadline = Clock::now() + std::chrono::seconds(5);
         while (!watch->done() && Clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        if (child_watch->done() || process_exists(child))
-            return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // A child that is gone may still be on its way through the reaper (which may be
+        // busy): give it time before calling its status lost.
+        deadline = Clock::now() + std::chrono::seconds(3);
+        while (Clock::now() < deadline) {
+            if (child_watch->done() || process_exists(child))
+                return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
         if (!child_watch->done() && !process_exists(child))
             child_watch->deliver_lost();
     }
@@ -259,6 +298,8 @@ private:
     std::deque<json> replies_;
     bool eof_ = false;
     std::shared_ptr<ExitWatch> pending_;
+    Clock::time_point requested_{};
+    std::string output_;
     pid_t child_ = 0;
     std::shared_ptr<ExitWatch> child_watch_;
 };
@@ -271,12 +312,9 @@ ForkServerRunner::~ForkServerRunner() {
         s->stop();
 }
 
-std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server() {
+std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server(const Cancellation* cancel) {
     auto server = std::make_shared<Server>();
-    const std::uint64_t n = servers_.fetch_add(1) + 1;
-    std::error_code ec;
-    fs::create_directories(config_.log_dir, ec);
-    server->log = config_.log_dir / ("server-" + std::to_string(n) + ".log");
+    servers_.fetch_add(1);
 
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -285,7 +323,16 @@ std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server() {
     const int sndbuf = 2 * static_cast<int>(kMaxRequest);
     ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     const int child_sock = sv[1];
-    const int log_fd = ::open(server->log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // The server's stdout and stderr are a pipe, as a fresh run's are: the standard stream
+    // objects a forked run inherits then behave as a fresh run's (not seekable, not a tty).
+    int out_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+        ::close(child_sock);
+        throw StartError(std::string("pipe2: ") + std::strerror(errno), "");
+    }
+    server->err = out_pipe[0];
+    ::fcntl(server->err, F_SETFL, O_NONBLOCK);
+    const int log_fd = out_pipe[1];
 
     bp::environment env;
     for (const auto& [k, v] : config_.env)
@@ -297,7 +344,6 @@ std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server() {
             [&] {
                 bp::child c(bp::exe = config_.python.string(), bp::args = {config_.script.string()},
                             env, bp::start_dir = config_.cwd.string(), bp::std_in<bp::null,
-                            bp::std_out> bp::null,
                             bp::posix::use_vfork,
                             bp::extend::on_exec_setup = [&](auto&) {
                                 // Only async-signal-safe calls between fork and exec.
@@ -306,8 +352,8 @@ std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server() {
                                 sigemptyset(&none);
                                 ::sigprocmask(SIG_SETMASK, &none, nullptr);
                                 ::signal(SIGPIPE, SIG_DFL);
-                                if (log_fd >= 0)
-                                    ::dup2(log_fd, 2);
+                                ::dup2(log_fd, 1);
+                                ::dup2(log_fd, 2);
                                 if (child_sock == 3)
                                     ::fcntl(3, F_SETFD, 0);
                                 else
@@ -320,40 +366,48 @@ std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server() {
             server->watch);
     } catch (const std::exception& e) {
         ::close(child_sock);
-        if (log_fd >= 0)
-            ::close(log_fd);
+        ::close(log_fd);
         throw StartError(std::string("could not start ") + config_.python.string() + ": " + e.what(), "");
     }
     ::close(child_sock);
-    if (log_fd >= 0)
-        ::close(log_fd);
+    ::close(log_fd);
     server->start_reader();
 
     json hello = {{"hello",
                    {{"argv", config_.run_argv}, {"cwd", config_.cwd.string()}, {"preload", config_.preload}}}};
-    if (!server->send(hello.dump()))
-        throw StartError("the fork server exited before it could be configured: " + log_tail(server->log), "");
-    auto reply = server->wait_reply(config_.start_timeout);
+    if (!server->send(hello.dump())) {
+        server->stop();
+        throw StartError("the fork server exited before it could be configured: " + server->output(), "");
+    }
+    auto reply = server->wait_reply(config_.start_timeout, cancel);
     if (!reply) {
+        const bool cancelled = cancel && cancel->cancelled();
+        const bool alive = server->alive();
         server->kill_now();
-        std::string tail = log_tail(server->log);
-        throw StartError("the fork server did not become ready" +
-                             std::string(server->alive() ? " within the start-up timeout" : "") +
-                             (tail.empty() ? "" : ": " + tail),
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::string tail = server->output();
+        server->stop();
+        throw StartError(cancelled ? "interrupted while the fork server started"
+                                   : "the fork server did not become ready" +
+                                         std::string(alive ? " within the start-up timeout" : "") +
+                                         (tail.empty() ? "" : ": " + tail),
                          "");
     }
-    if (reply->contains("error"))
-        throw StartError(reply->value("error", "the fork server failed"), reply->value("module", ""));
-    if (!reply->contains("ready"))
-        throw StartError("the fork server answered " + reply->dump() + " instead of ready", "");
+    if (reply->contains("error") || !reply->contains("ready")) {
+        server->stop();
+        const json& e = (*reply)["error"];
+        const json& m = (*reply)["module"];
+        throw StartError(e.is_string() ? e.get<std::string>() : "the fork server answered " + reply->dump(),
+                         m.is_string() ? m.get<std::string>() : "");
+    }
     std::lock_guard lock(mutex_);
     all_.push_back(server);
     return server;
 }
 
-void ForkServerRunner::start_first() {
+void ForkServerRunner::start_first(const Cancellation* cancel) {
     try {
-        auto s = start_server();
+        auto s = start_server(cancel);
         release(s);
     } catch (const StartError& e) {
         if (!e.module.empty())
@@ -363,33 +417,43 @@ void ForkServerRunner::start_first() {
                                         ? "use start = \"fresh\", or stop the thread at start-up"
                                         : "remove \"" + e.module + "\" from [run] preload (runs then import it "
                                           "themselves), or use start = \"fresh\"");
+        if (cancel && cancel->cancelled())
+            throw util::usage_error("[run] start", e.what());
         throw util::usage_error("[run] start", e.what(), "use start = \"fresh\"");
     }
 }
 
-std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::acquire(std::vector<std::string>& notes) {
+std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::acquire(std::vector<std::string>& notes,
+                                                                     const Cancellation& cancel) {
+    std::vector<std::shared_ptr<Server>> dead;
+    std::shared_ptr<Server> found;
     {
         std::lock_guard lock(mutex_);
         if (!disabled_.empty())
             return nullptr;
-        while (!idle_.empty()) {
+        while (!idle_.empty() && !found) {
             auto s = idle_.back();
             idle_.pop_back();
-            if (s->alive())
-                return s;
+            if (s->alive()) {
+                found = s;
+                break;
+            }
             notes.push_back("racehunt's fork server (pid " + std::to_string(s->pid) +
                             ") had died; a new one was started for this run");
             restarts_++;
             all_.erase(std::remove(all_.begin(), all_.end(), s), all_.end());
-            // Stopped outside the lock below.
-            std::thread([s] { s->stop(); }).detach();
+            dead.push_back(s);
         }
-        if (!disabled_.empty())
-            return nullptr;
     }
+    for (auto& s : dead)
+        s->stop(); // outside the lock: it waits for the dead server to be reaped
+    if (found)
+        return found;
     try {
-        return start_server();
+        return start_server(&cancel);
     } catch (const StartError& e) {
+        if (cancel.cancelled())
+            throw std::runtime_error("interrupted while a fork server started");
         std::lock_guard lock(mutex_);
         disabled_ = std::string("a fork server could not be started: ") + e.what();
         notes.push_back(disabled_ + "; runs start fresh from now on");
@@ -428,7 +492,7 @@ RunResult ForkServerRunner::run(const RunRequest& req, Cancellation& cancel) {
             text.clear();
         }
         for (int attempt = 0; !text.empty() && attempt < 3; ++attempt) {
-            server = acquire(res.start_notes);
+            server = acquire(res.start_notes, cancel);
             if (!server)
                 break;
             std::set<std::string> before;
@@ -439,13 +503,13 @@ RunResult ForkServerRunner::run(const RunRequest& req, Cancellation& cancel) {
             const int fds[2] = {out, err};
             std::optional<json> reply;
             if (server->send(text, fds, 2))
-                reply = server->wait_reply(std::chrono::seconds(30));
+                reply = server->wait_reply(std::chrono::seconds(30), &cancel);
             if (reply && reply->contains("forked")) {
                 res.start = "fork-server";
                 forked_++;
                 return reply->at("forked").get<pid_t>();
             }
-            server->forget_pending();
+            server->abandon_request();
             if (reply && reply->contains("refused_run")) {
                 // Something about this run only (its directory is gone, say): a fresh
                 // start reports it as a fresh start would.
@@ -455,7 +519,8 @@ RunResult ForkServerRunner::run(const RunRequest& req, Cancellation& cancel) {
             }
             if (reply && reply->contains("refused")) {
                 std::lock_guard lock(mutex_);
-                disabled_ = "the fork server refused a run: " + reply->value("refused", "");
+                const json& why = (*reply)["refused"];
+                disabled_ = "the fork server refused a run: " + (why.is_string() ? why.get<std::string>() : why.dump());
                 res.start_notes.push_back(disabled_ + "; runs start fresh from now on");
                 idle_.push_back(server);
                 server.reset();
@@ -475,15 +540,20 @@ RunResult ForkServerRunner::run(const RunRequest& req, Cancellation& cancel) {
             for (const auto& e : fs::directory_iterator(req.run_dir, ec))
                 if (!before.count(e.path().filename().string()))
                     fs::remove_all(e.path(), ec);
-            res.start_notes.push_back("racehunt's fork server (pid " + std::to_string(server->pid) +
-                                      ") died while starting this run; the run was started again");
-            restarts_++;
+            const bool interrupted = cancel.cancelled();
+            if (!interrupted) {
+                res.start_notes.push_back("racehunt's fork server (pid " + std::to_string(server->pid) +
+                                          ") died while starting this run; the run was started again");
+                restarts_++;
+            }
             {
                 std::lock_guard lock(mutex_);
                 all_.erase(std::remove(all_.begin(), all_.end(), server), all_.end());
             }
             server->stop();
             server.reset();
+            if (interrupted)
+                throw std::runtime_error("interrupted while a fork server started the run");
         }
         res.start = "fresh";
         fresh_++;

@@ -23,7 +23,6 @@ struct ForkServerConfig {
     std::vector<std::string> run_argv;  // a run's argv: sets the server's sys.path[0]
     std::vector<std::string> preload;   // modules the server imports once
     std::string preload_where;          // "file:line:col" of [run] preload, for errors
-    std::filesystem::path log_dir;      // server-<n>.log (each server's stderr)
     Nanos start_timeout = std::chrono::seconds(60);
 };
 
@@ -34,7 +33,7 @@ public:
 
     // Starts the first server and waits until it is ready: a preload that cannot be
     // imported or starts a thread is a usage error (util::Error) here, before any run.
-    void start_first();
+    void start_first(const Cancellation* cancel = nullptr);
 
     RunResult run(const RunRequest& request, Cancellation& cancel) override;
 
@@ -51,9 +50,9 @@ public:
     class Server;
 
 private:
-    std::shared_ptr<Server> acquire(std::vector<std::string>& notes);
+    std::shared_ptr<Server> acquire(std::vector<std::string>& notes, const Cancellation& cancel);
     void release(std::shared_ptr<Server> server);
-    std::shared_ptr<Server> start_server();
+    std::shared_ptr<Server> start_server(const Cancellation* cancel);
 
     ForkServerConfig config_;
     mutable std::mutex mutex_;

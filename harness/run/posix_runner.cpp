@@ -267,13 +267,15 @@ RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const Spawn
         }
     }
 
-    auto start = Clock::now();
     try {
         result.root_pid = spawn(out_sink.fd, err_sink.fd, watch, limits, result);
     } catch (const std::exception& e) {
         result.spawn_error = e.what();
+        result.cancelled = cancel.cancelled();
         return result;
     }
+    // The timeout counts from here: starting a fork server for the run is racehunt's time.
+    auto start = Clock::now();
     out_sink.reset();
     err_sink.reset();
     result.started = true;

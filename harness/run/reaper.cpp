@@ -92,12 +92,11 @@ std::vector<pid_t> Reaper::roots() const {
     return out;
 }
 
-void Reaper::adopt(pid_t pid, std::shared_ptr<ExitWatch> watch) {
+void Reaper::adopt(pid_t pid, std::shared_ptr<ExitWatch> watch, std::chrono::steady_clock::time_point since) {
     std::lock_guard lock(state_->mutex);
-    // Only a recent status can be this process's (pids are reused).
-    const auto recent = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+    // Only a status reaped since the process was asked for can be its (pids are reused).
     for (auto it = state_->unclaimed.begin(); it != state_->unclaimed.end(); ++it)
-        if (it->pid == pid && it->when >= recent) {
+        if (it->pid == pid && it->when >= since) {
             watch->deliver(it->status);
             state_->unclaimed.erase(it);
             return;
@@ -110,15 +109,6 @@ void Reaper::release(pid_t pid, const std::shared_ptr<ExitWatch>& watch) {
     auto it = state_->watched.find(pid);
     if (it != state_->watched.end() && it->second == watch)
         state_->watched.erase(it);
-}
-
-bool Reaper::reaped_recently(pid_t pid) const {
-    std::lock_guard lock(state_->mutex);
-    const auto recent = std::chrono::steady_clock::now() - std::chrono::seconds(10);
-    for (const auto& u : state_->unclaimed)
-        if (u.pid == pid && u.when >= recent)
-            return true;
-    return false;
 }
 
 void Reaper::loop() {

@@ -3,6 +3,7 @@
 // of the processes racehunt started itself to the runs waiting for them.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <vector>
 #include <memory>
@@ -44,13 +45,11 @@ public:
     // The pids racehunt started itself and has not reaped yet.
     std::vector<pid_t> roots() const;
     // Watches a process racehunt did not start (a fork server's child): if it becomes our
-    // child (its parent died) and exits, its status goes to `watch`. A status reaped
-    // shortly before the call is delivered at once.
-    void adopt(pid_t pid, std::shared_ptr<ExitWatch> watch);
-    // Stops watching an adopted pid (its parent reaped it).
+    // child (its parent died) and exits, its status goes to `watch`. A status of that pid
+    // reaped here since `since` (when the process was asked for) is delivered at once.
+    void adopt(pid_t pid, std::shared_ptr<ExitWatch> watch, std::chrono::steady_clock::time_point since);
+    // Stops watching an adopted pid (its parent reaped it, or the run gave it up).
     void release(pid_t pid, const std::shared_ptr<ExitWatch>& watch);
-    // True while `pid` was reaped here recently without anybody watching it.
-    bool reaped_recently(pid_t pid) const;
 
 private:
     Reaper();

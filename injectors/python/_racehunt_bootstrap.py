@@ -1411,7 +1411,10 @@ def _after_join():
             _emit("invariant", fields)
             continue
         try:
-            value = eval(expr, namespace)
+            # A code object, not the string: eval of a string goes through
+            # PyRun_StringFlags, which makes the interpreter forget that the main module
+            # ended with an uncaught KeyboardInterrupt (it would exit 1, not by SIGINT).
+            value = eval(compile(expr, "<invariant>", "eval"), namespace)
         except Exception as exc:
             fields["ok"] = False
             fields["error"] = "%s: %s" % (type(exc).__name__, _exc_message(exc))

@@ -7,9 +7,9 @@ SOCK_SEQPACKET socket at the descriptor named by RACEHUNT_FORK_SERVER. docs/PROT
 
   racehunt -> server  {"hello": {"argv": [...], "cwd": "...", "preload": [...]}}
   server -> racehunt  {"ready": {"pid": N}} | {"error": "...", "module": "name"}
-  racehunt -> server  {"run": {"argv": [...], "env": {...}, "cwd": "...", "argv_hash": "hex"}}
+  racehunt -> server  {"run": {"argv": [...], "env": {...}, "cwd": "...", limits...}}
                       with the run's stdout and stderr descriptors attached (SCM_RIGHTS)
-  server -> racehunt  {"forked": PID} | {"refused": "reason"}
+  server -> racehunt  {"forked": PID} | {"refused_run": "reason"} | {"refused": "reason"}
                       then {"exit": PID, "status": RAW_WAIT_STATUS}
 
 A run is a child of this server that becomes what `python SCRIPT ARGS` or `python -m MODULE
@@ -21,8 +21,12 @@ steps (see _finish), never by returning here.
 
 The server forks only while it is the process's single thread: a preload that starts one is
 refused at start, and a thread that appears later makes the server refuse runs.
-Python 3.8 syntax only; only built-in modules are imported here, so that the workload's
-sys.modules is what a fresh start would give it, plus the preloads.
+
+What a run finds in sys.modules: what a fresh start has, the preloads, and what the
+bootstrap imports when it sets up yield points (a fresh run with yield points imports the
+same). The server's own tools (_socket unless a preload needs it, ctypes) are taken out
+of sys.modules in the run, so a workload that imports them gets them as a fresh run does.
+Python 3.8 syntax only.
 """
 
 import os
@@ -35,6 +39,9 @@ _MAX_MESSAGE = 1 << 20
 _BOOTSTRAP_IMPORTS = ("itertools", "atexit", "faulthandler", "_signal", "math", "collections",
                       "bisect", "fnmatch")
 _SHIM_FINISH = None   # the preload shim's racehunt_shim_finish, through ctypes
+_FFLUSH = None        # libc's fflush: C stdio buffers, which exit() would flush
+_SERVER_ONLY = []     # modules only the server needs: not in a run's sys.modules
+_SERVER_MODULES = frozenset()  # what sys.modules held when the server became ready
 
 
 def _send(sock, obj):
@@ -96,14 +103,18 @@ def _path0(argv, cwd):
     script, after following the script's own symbolic links) or `python -m` (the working
     directory)."""
     if len(argv) > 2 and argv[1] == "-m":
-        return cwd
+        return os.getcwd()
     path = argv[1]
-    for _ in range(40):
-        if not os.path.islink(path):
-            break
+    if os.path.islink(path):
         link = os.readlink(path)
         path = link if os.path.isabs(link) else os.path.join(os.path.dirname(path), link)
     return os.path.dirname(path)
+
+
+def _set_path0(argv, cwd):
+    # -P / PYTHONSAFEPATH (3.11+): the interpreter put no such entry in sys.path.
+    if not getattr(sys.flags, "safe_path", False):
+        sys.path[0] = _path0(argv, cwd)
 
 
 def _set_environ(env):
@@ -147,7 +158,7 @@ def _start(sock):
         raise ValueError("the first message is not a hello")
     argv, cwd = hello["argv"], hello["cwd"]
     os.chdir(cwd)
-    sys.path[0] = _path0(argv, cwd)
+    _set_path0(argv, cwd)
     early = _threads()
     if early:
         _send(sock, {"error": "the interpreter runs %d thread(s) before any preload (%s), "
@@ -177,16 +188,24 @@ def _start(sock):
             pass
     # Every object so far is the server's: out of the collector's reach, so that a run's
     # collections (and the one at exit) do not write to, and copy, the server's pages.
-    global _SHIM_FINISH
+    global _SHIM_FINISH, _FFLUSH, _SERVER_ONLY
+    before = set(sys.modules)
     try:
         import ctypes
-        _SHIM_FINISH = ctypes.CDLL(None).racehunt_shim_finish
+        libc = ctypes.CDLL(None)
+        _FFLUSH = libc.fflush
+        _SHIM_FINISH = libc.racehunt_shim_finish
         _SHIM_FINISH.restype = None
     except Exception:
         _SHIM_FINISH = None
+    _SERVER_ONLY = sorted((set(sys.modules) - before) & {"ctypes", "_ctypes", "ctypes._endian"})
+    if "socket" not in sys.modules:
+        _SERVER_ONLY.append("_socket")
     import gc
     gc.collect()
     gc.freeze()
+    global _SERVER_MODULES
+    _SERVER_MODULES = frozenset(sys.modules)
     sys.stdout.flush()
     sys.stderr.flush()
     _send(sock, {"ready": {"pid": os.getpid()}})
@@ -224,10 +243,18 @@ def main():
                 os.close(fd)
             _send(sock, {"refused_run": problem})
             continue
-        env = dict(run["env"])
-        env["RACEHUNT_FORK_ARGV_HASH"] = "%016x" % _fnv1a64(run["argv"])
-        _set_environ(env)
-        pid = os.fork()
+        try:
+            env = dict(run["env"])
+            env["RACEHUNT_FORK_ARGV_HASH"] = "%016x" % _fnv1a64(run["argv"])
+            _set_environ(env)
+            pid = os.fork()
+        except Exception as exc:
+            # Out of processes or memory (the run's limits, the machine's): this run starts
+            # fresh, which reports it as a fresh start does; the server lives on.
+            for fd in fds:
+                os.close(fd)
+            _send(sock, {"refused_run": "%s: %s" % (type(exc).__name__, exc)})
+            continue
         if pid == 0:
             _child(sock, run, fds)  # ends the process; never returns
             os._exit(70)
@@ -290,7 +317,9 @@ def _child(sock, run, fds):
         argv = [str(a) for a in run["argv"]]
         cwd = run["cwd"]
         os.chdir(cwd)
-        sys.path[0] = _path0(argv, cwd)
+        _set_path0(argv, cwd)
+        for name in _SERVER_ONLY:
+            sys.modules.pop(name, None)
         if hasattr(sys, "orig_argv"):
             sys.orig_argv = [sys.orig_argv[0] if sys.orig_argv else argv[0]] + argv[1:]
         main_module = type(sys)("__main__")
@@ -339,42 +368,86 @@ def _exit_status(exc):
 
 def _finish(status, sigint):
     """The interpreter's exit, in the order Py_FinalizeEx takes it: non-daemon threads
-    joined (threading._shutdown), atexit handlers, standard streams flushed, cyclic garbage
-    collected. Then the process ends without tearing down the modules, which belong to
-    the server (tearing them down writes to, and so copies, every page of the server's
-    heap: 75 -> 27 ms per run of a workload importing asyncio, json, decimal, email and
-    concurrent.futures). When any other thread is still alive (a daemon thread, or one a
-    C extension started), the full interpreter exit runs instead: that is where daemon
-    threads crash, and such a crash is the workload's outcome."""
+    joined (threading._shutdown), atexit handlers, standard streams flushed, the modules
+    torn down, the streams flushed again; then C stdio flushed and the shim's exit step, as
+    exit() would. Only the run's own modules are torn down (`__main__` and what the run
+    imported, whose objects live on the run's own pages), so objects they hold are
+    finalised (files flushed and closed, __del__ methods run); the server's modules are
+    left alone, since tearing them down writes to, and so copies, every page of the
+    server's heap (75 -> 27 ms per run of a workload importing asyncio, json, decimal,
+    email and concurrent.futures). When any other thread is still alive (a daemon thread,
+    or one a C extension started), the full interpreter exit runs instead: that is where
+    daemon threads crash, and such a crash is the workload's outcome."""
     threading = sys.modules.get("threading")
     if threading is not None:
         threading._shutdown()
     import atexit
     atexit._run_exitfuncs()
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name, None)
-        try:
-            if stream is not None:
-                stream.flush()
-        except Exception as exc:
-            # As the interpreter does when a standard stream cannot be flushed at exit.
+    if _threads() and not sigint:
+        raise SystemExit(status)
+    if not _flush_std_streams():
+        status = 120
+    import gc
+    import _weakref
+    run_modules = ["__main__"] + [n for n in list(sys.modules) if n not in _SERVER_MODULES and n != "__main__"]
+    survivors = []
+    for name in reversed(run_modules):
+        module = sys.modules.pop(name, None)
+        if module is not None:
             try:
-                sys.__stderr__.write("Exception ignored in: %r\n%s: %s\n" % (stream, type(exc).__name__, exc))
+                survivors.append(_weakref.ref(module))
+            except TypeError:
+                pass
+        module = None
+    # As finalize_modules does: the original standard streams are put back, and the
+    # ones the workload installed go with its objects.
+    for name in ("stdin", "stdout", "stderr"):
+        try:
+            setattr(sys, name, getattr(sys, "__%s__" % name))
+        except Exception:
+            pass
+    gc.collect()
+    for ref in survivors:
+        module = ref()
+        if module is not None:
+            try:
+                module.__dict__.clear()
             except Exception:
                 pass
-            if status == 0:
-                status = 120
+        module = None
+    gc.collect()
+    if not _flush_std_streams():
+        status = 120
+    if _FFLUSH is not None:
+        _FFLUSH(None)
+    if _SHIM_FINISH is not None:
+        _SHIM_FINISH()
     if sigint:
         import _signal
         _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
         os.kill(os.getpid(), _signal.SIGINT)
-    if _threads():
-        raise SystemExit(status)
-    import gc
-    gc.collect()
-    if _SHIM_FINISH is not None:
-        _SHIM_FINISH()
     os._exit(status)
+
+
+def _flush_std_streams():
+    """sys.stdout then sys.stderr, skipping closed ones, as the interpreter flushes them at
+    exit; False when one failed (the exit status then becomes 120)."""
+    ok = True
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name, None)
+        if stream is None or getattr(stream, "closed", False):
+            continue
+        try:
+            stream.flush()
+        except Exception as exc:
+            ok = False
+            if name == "stdout":
+                try:
+                    sys.__stderr__.write("Exception ignored in: %r\n%s: %s\n"
+                                         % (stream, type(exc).__name__, exc))
+                except Exception:
+                    pass
+    return ok
 
 
 def _run_script(module, path):
@@ -404,8 +477,19 @@ def _report_uncaught():
         sys.last_exc = exc
     try:
         sys.excepthook(exc_type, exc, tb)
-    except BaseException:
-        pass
+    except BaseException as hook_exc:
+        # As the interpreter reports a failing excepthook.
+        try:
+            import traceback
+            sys.stderr.write("Error in sys.excepthook:\n")
+            hook_tb = hook_exc.__traceback__
+            while hook_tb is not None and hook_tb.tb_frame.f_code.co_filename == __file__:
+                hook_tb = hook_tb.tb_next
+            traceback.print_exception(type(hook_exc), hook_exc, hook_tb, chain=False)
+            sys.stderr.write("\nOriginal exception was:\n")
+            traceback.print_exception(exc_type, exc, tb)
+        except Exception:
+            pass
     del exc, tb
     # The interpreter ends by SIGINT after an uncaught KeyboardInterrupt.
     return 1, issubclass(exc_type, KeyboardInterrupt)

@@ -374,3 +374,72 @@ def test_fork_server_works_on_the_oldest_and_newest_interpreters(rh, version):
     assert all(x["start"] == "fork-server" and x["signature"] == "fail:invariant:False" for x in recs), recs
     text = (Path(recs[0]["artifacts"]) / "stdout.txt").read_text()
     assert text.startswith("(%s, %s) 1" % tuple(version.split("."))), text
+
+
+EXIT_CASES = {
+    # workload, invariants: each must end the same way in both modes
+    "kbd-invariant.py": ("x = 1\nraise KeyboardInterrupt\n", '["x == 1"]'),
+    "closed-stdout.py": ("import sys\nprint('a')\nsys.stdout.close()\n", "[]"),
+    "flush-fails.py": ("import sys\nsys.stdout = open('/dev/full', 'w')\nprint('x' * 10)\nraise SystemExit(3)\n", "[]"),
+    "global-file.py": ("import os\nf = open(os.path.join(os.environ['OUT_DIR'], 'payload.txt'), 'w')\nf.write('payload')\n", "[]"),
+    "broken-hook.py": ("import sys\ndef hook(*a):\n    raise RuntimeError('hook broke')\nsys.excepthook = hook\nraise ValueError('v')\n", "[]"),
+    "del-at-exit.py": ("class C:\n    def __del__(self):\n        print('deleted', flush=True)\nc = C()\n", "[]"),
+    "c-stdio.py": ("import ctypes\nctypes.CDLL(None).printf(b'from C\\n')\n", "[]"),
+    "seekable.py": ("import sys\nprint(sys.stdout.seekable(), sys.stderr.seekable(), sys.stdout.isatty())\n", "[]"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(EXIT_CASES))
+def test_exit_paths_end_as_in_a_fresh_run(rh, script):
+    body, invariants = EXIT_CASES[script]
+    seen = []
+    for start in ("fresh", "fork-server"):
+        out_dir = rh.dir / ("files-" + start)
+        out_dir.mkdir()
+        toml = scenario_toml(script=script, runs=1, jitter='profile = "none"', check="invariants = %s" % invariants,
+                             extra='env = { OUT_DIR = "%s" }' % out_dir) + 'start = "%s"\n' % start
+        path = rh.scenario(toml, {script: body}, name="s-%s.toml" % start)
+        out = rh.dir / ("out-" + start)
+        r = rh.run(path, "--out", out, "--quiet")
+        rec = records(out)[0]
+        art = Path(rec["artifacts"]) if rec["artifacts"] else None
+        text = lambda n: (art / n).read_text().replace(str(rh.dir), "DIR") if art and (art / n).exists() else None
+        payload = (out_dir / "payload.txt").read_text() if (out_dir / "payload.txt").exists() else None
+        seen.append((rec["outcome"], rec["exit_code"], rec["signal"], rec["signature"], text("stdout.txt"),
+                     text("stderr.txt"), payload))
+        assert rec.get("start", "fresh") == start
+    assert seen[0] == seen[1], (script, seen)
+
+
+def test_servers_started_during_the_campaign_do_not_eat_the_runs_timeout(rh):
+    # Each server takes 1.5 s to import its preload; a run may take 1 s. The second
+    # worker's server starts while the campaign runs, and its time is racehunt's.
+    toml = scenario_toml(runs=6, jobs=2, timeout="1s", jitter='profile = "none"') + \
+        'start = "fork-server"\npreload = ["slow"]\n'
+    path = rh.scenario(toml, {"w.py": "import time\ntime.sleep(0.3)\n", "slow.py": "import time\ntime.sleep(1.5)\n"})
+    out = rh.dir / "out"
+    r = rh.run(path, "--out", out, "--quiet")
+    assert r.returncode == 0, r.explain()
+    recs = records(out)
+    assert counts(recs) == {"pass": 6} and all(x["start"] == "fork-server" for x in recs), recs
+
+
+def test_ctrl_c_while_the_server_starts_ends_racehunt_at_once(rh):
+    toml = scenario_toml(runs=3, timeout="600s") + 'start = "fork-server"\npreload = ["slow"]\n'
+    path = rh.scenario(toml, {"w.py": "pass\n", "slow.py": "import time\ntime.sleep(60)\n"})
+    env = dict(os.environ, RH_TEST_MARK=rh.mark, NO_COLOR="1")
+    proc = subprocess.Popen([rh.exe, str(path), "--out", str(rh.dir / "out")], cwd=rh.dir, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    time.sleep(1.0)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # Not a timing assertion on racehunt's speed: without the fix it waited out the preload (60 s).
+    assert time.monotonic() - started < 20, err
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert servers_of(proc.pid) == [] and rh.survivors() == []
