@@ -316,7 +316,19 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         std::string hint = "see racehunt --help";
         if (auto m = util::closest_match(opt, option_names(desc)))
             hint = "did you mean " + *m + "?";
-        throw util::usage_error(opt, "unknown option", hint);
+        throw util::usage_error(opt.empty() ? std::string("racehunt") : opt, "unknown option", hint);
+    } catch (const po::error_with_option_name& e) {
+        // Not e.what(): it substitutes the offending value into a template and loops forever
+        // when the value itself holds a placeholder such as "%value%" (found by fuzzing).
+        std::string opt = e.get_option_name();
+        std::string what = "cannot be parsed";
+        if (dynamic_cast<const po::invalid_option_value*>(&e))
+            what = "has an invalid value";
+        else if (dynamic_cast<const po::multiple_occurrences*>(&e))
+            what = "is given more than once";
+        else if (dynamic_cast<const po::invalid_command_line_syntax*>(&e))
+            what = "is missing its value or has one it does not take";
+        throw util::usage_error(opt.empty() ? std::string("racehunt") : opt, what, "see racehunt --help");
     } catch (const po::error& e) {
         throw util::usage_error("racehunt", e.what(), "see racehunt --help");
     }
@@ -335,7 +347,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
                                 "racehunt --runs 500 path/to/scenario.toml");
     auto files = vm["scenario"].as<std::vector<std::string>>();
     if (files.size() > 1 && kind != CommandKind::Run)
-        throw util::usage_error(files[1], "replay and minimize take one scenario file",
+        throw util::usage_error(files[1].empty() ? std::string("\"\" (an empty operand)") : files[1],
+                                "replay and minimize take one scenario file",
                                 "name the scenario of the run");
     o.scenario = files[0];
     o.scenarios = files;

@@ -363,7 +363,6 @@ def test_fork_server_works_on_the_oldest_and_newest_interpreters(rh, version):
     python = pyenv_python(version)
     if python is None:
         pytest.skip("no pyenv Python %s" % version)
-    r_fresh, fresh = None, None
     toml = scenario_toml(python=python, runs=4, jobs=1, check='invariants = ["False"]') + \
         'start = "fork-server"\npreload = ["json"]\n'
     path = rh.scenario(toml, {"w.py": "import sys, threading\nprint(sys.version_info[:2], threading.active_count())\n"})
