@@ -27,7 +27,8 @@ if [ "${CI:-}" = "true" ] || [ "${RACEHUNT_EXTENDED:-0}" = "1" ]; then
   # The end-to-end tests that drive the runners, the reaper and the fork server hardest.
   RACEHUNT_BUILD_DIR="$PWD/build-asan" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/e2e/test_core.py tests/e2e/test_fork_server.py -m "not slow and not statistical" || status=1
-  RACEHUNT_BUILD_DIR="$PWD/build-asan" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/reliability || status=1
+  RACEHUNT_BUILD_DIR="$PWD/build-asan" RACEHUNT_RSS_LIMIT_MIB=400 \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/reliability || status=1
   RACEHUNT_FUZZ_SECONDS="${RACEHUNT_FUZZ_SECONDS:-30}" ./scripts/fuzz.sh || status=1
 fi
 exit $status

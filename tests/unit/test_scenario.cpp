@@ -448,3 +448,22 @@ TEST(Scenario, RunLimits) {
     e = error_of(std::string(kRunHead) + "max_proceses = 3\n");
     EXPECT_NE(e.find("did you mean \"max_processes\"?"), std::string::npos) << e;
 }
+
+// Found by fuzzing (fuzz/corpus/cli/regress-percent-value): Boost.Program_options' own
+// message for a bad value loops forever when the value holds "%value%", and an empty
+// second operand made an error without a location.
+TEST(CliFuzzRegressions, BadValuesAndEmptyOperandsNameTheirPlace) {
+    try {
+        parse_run_options({"s.toml", "-j", "sce%value%'nar"}, CommandKind::Run);
+        ADD_FAILURE() << "a non-numeric -j was accepted";
+    } catch (const util::Error& e) {
+        EXPECT_FALSE(e.where().empty());
+        EXPECT_NE(std::string(e.what()).find("invalid value"), std::string::npos) << e.what();
+    }
+    try {
+        parse_run_options({"a.toml", ""}, CommandKind::Replay);
+        ADD_FAILURE() << "two operands were accepted by replay";
+    } catch (const util::Error& e) {
+        EXPECT_FALSE(e.where().empty()) << e.what();
+    }
+}
