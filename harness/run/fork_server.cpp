@@ -332,7 +332,7 @@ std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server(const C
     }
     server->err = out_pipe[0];
     ::fcntl(server->err, F_SETFL, O_NONBLOCK);
-    const int log_fd = out_pipe[1];
+    const int stdio_fd = out_pipe[1];
 
     bp::environment env;
     for (const auto& [k, v] : config_.env)
@@ -346,14 +346,9 @@ std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server(const C
                             env, bp::start_dir = config_.cwd.string(), bp::std_in<bp::null,
                             bp::posix::use_vfork,
                             bp::extend::on_exec_setup = [&](auto&) {
-                                // Only async-signal-safe calls between fork and exec.
-                                ::setpgid(0, 0);
-                                sigset_t none;
-                                sigemptyset(&none);
-                                ::sigprocmask(SIG_SETMASK, &none, nullptr);
-                                ::signal(SIGPIPE, SIG_DFL);
-                                ::dup2(log_fd, 1);
-                                ::dup2(log_fd, 2);
+                                reset_child_before_exec();
+                                ::dup2(stdio_fd, 1);
+                                ::dup2(stdio_fd, 2);
                                 if (child_sock == 3)
                                     ::fcntl(3, F_SETFD, 0);
                                 else
@@ -366,11 +361,11 @@ std::shared_ptr<ForkServerRunner::Server> ForkServerRunner::start_server(const C
             server->watch);
     } catch (const std::exception& e) {
         ::close(child_sock);
-        ::close(log_fd);
+        ::close(stdio_fd);
         throw StartError(std::string("could not start ") + config_.python.string() + ": " + e.what(), "");
     }
     ::close(child_sock);
-    ::close(log_fd);
+    ::close(stdio_fd);
     server->start_reader();
 
     json hello = {{"hello",

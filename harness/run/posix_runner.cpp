@@ -176,6 +176,14 @@ void kill_all(const std::vector<pid_t>& pids, pid_t pgid, int sig) {
 
 } // namespace
 
+void reset_child_before_exec() {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+}
+
 pid_t spawn_fresh(const RunRequest& req, int out_sink, int err_sink,
                   const std::shared_ptr<ExitWatch>& watch, const RunLimits& limits) {
     const int cgroup_fd = limits.cgroup_procs_fd;
@@ -201,12 +209,7 @@ pid_t spawn_fresh(const RunRequest& req, int out_sink, int err_sink,
                         // system calls before exec.
                         bp::posix::use_vfork,
                         bp::extend::on_exec_setup = [&](auto&) {
-                            // Only async-signal-safe calls between fork and exec.
-                            ::setpgid(0, 0);
-                            sigset_t none;
-                            sigemptyset(&none);
-                            ::sigprocmask(SIG_SETMASK, &none, nullptr);
-                            ::signal(SIGPIPE, SIG_DFL);
+                            reset_child_before_exec();
                             if (cgroup_fd >= 0)
                                 [[maybe_unused]] auto n = ::write(cgroup_fd, "0", 1);
                             if (set_nproc)

@@ -21,6 +21,10 @@ using SpawnFn = std::function<pid_t(int out_sink, int err_sink, const std::share
 
 RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const SpawnFn& spawn);
 
+// In a child between (v)fork and exec, async-signal-safe calls only: its own process group,
+// no blocked signals, SIGPIPE at its default (what a process started from a shell has).
+void reset_child_before_exec();
+
 // The fresh start: fork/exec (vfork) of req.argv with req.env in req.cwd, stdin /dev/null.
 pid_t spawn_fresh(const RunRequest& req, int out_sink, int err_sink,
                   const std::shared_ptr<ExitWatch>& watch, const RunLimits& limits);
