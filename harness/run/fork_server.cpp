@@ -204,7 +204,9 @@ private:
     void drain_output() {
         char chunk[4096];
         for (;;) {
-            ssize_t n = err >= 0 ? ::read(err, chunk, sizeof chunk) : -1;
+            ssize_t n = err >= 0 && !err_eof_ ? ::read(err, chunk, sizeof chunk) : -1;
+            if (n == 0)
+                err_eof_ = true; // the server is gone: stop polling the pipe
             if (n <= 0)
                 break;
             output_.append(chunk, static_cast<std::size_t>(n));
@@ -217,9 +219,14 @@ private:
         std::vector<char> buf(1 << 16);
         for (;;) {
             pollfd fds[2] = {{sock, POLLIN, 0}, {err, POLLIN, 0}};
-            if (::poll(fds, err >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+            bool poll_err;
+            {
+                std::lock_guard lock(m_);
+                poll_err = err >= 0 && !err_eof_;
+            }
+            if (::poll(fds, poll_err ? 2 : 1, -1) < 0 && errno != EINTR)
                 break;
-            if (err >= 0 && fds[1].revents) {
+            if (poll_err && fds[1].revents) {
                 std::lock_guard lock(m_);
                 drain_output();
             }
@@ -300,6 +307,7 @@ private:
     std::shared_ptr<ExitWatch> pending_;
     Clock::time_point requested_{};
     std::string output_;
+    bool err_eof_ = false;
     pid_t child_ = 0;
     std::shared_ptr<ExitWatch> child_watch_;
 };

@@ -265,8 +265,28 @@ def main():
         except OSError:
             pass  # the child did it first, or is gone already
         _send(sock, {"forked": pid})
-        _, status = os.waitpid(pid, 0)
-        _send(sock, {"exit": pid, "status": status})
+        # Report the status before reaping the child: should this server die in between,
+        # the child stays a zombie, is re-parented to racehunt and reaped there, and its
+        # status is not lost.
+        _send(sock, {"exit": pid, "status": _wait_status(pid)})
+        os.waitpid(pid, 0)
+
+
+def _wait_status(pid):
+    """The child's wait status (as waitpid would give it) once it has ended, leaving it
+    unreaped (WNOWAIT)."""
+    while True:
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except InterruptedError:
+            continue
+        if info is None:
+            continue
+        if info.si_code == os.CLD_EXITED:
+            return (info.si_status & 0xFF) << 8
+        if info.si_code == os.CLD_DUMPED:
+            return (info.si_status & 0x7F) | 0x80
+        return info.si_status & 0x7F  # CLD_KILLED
 
 
 def _apply_limits(run):
