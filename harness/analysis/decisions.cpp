@@ -234,7 +234,7 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
     else
         o << "switch interval: the interpreter's default\n";
 
-    std::map<int, fs::path> shim_logs, yield_logs;
+    std::map<int, fs::path> shim_logs, yield_logs, loop_logs;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(run_dir, ec)) {
         const std::string name = e.path().filename().string();
@@ -242,11 +242,15 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
             shim_logs[pid_of(e.path(), "shim-")] = e.path();
         else if (name.rfind("yields-", 0) == 0 && e.path().extension() == ".log")
             yield_logs[pid_of(e.path(), "yields-")] = e.path(); // not a .log.tmp cut short
+        else if (name.rfind("loop-", 0) == 0 && e.path().extension() == ".log")
+            loop_logs[pid_of(e.path(), "loop-")] = e.path();
     }
     std::set<int> pids;
     for (const auto& [pid, p] : shim_logs)
         pids.insert(pid);
     for (const auto& [pid, p] : yield_logs)
+        pids.insert(pid);
+    for (const auto& [pid, p] : loop_logs)
         pids.insert(pid);
     for (int pid : pids) {
         o << "\nprocess " << pid << "\n";
@@ -290,6 +294,27 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
                 if (f.size() > 3 && !f[3].empty())
                     o << " \"" << f[3] << "\"";
                 o << "  " << f[1] << "  visit " << f[2] << "\n";
+            }
+        }
+        if (auto it = loop_logs.find(pid); it != loop_logs.end()) {
+            std::ifstream in(it->second);
+            std::string line;
+            std::vector<std::string> lines;
+            while (std::getline(in, line))
+                if (!line.empty() && line[0] != '#')
+                    lines.push_back(line);
+            o << "  asyncio loop: " << lines.size() << " decision(s)\n";
+            for (const auto& l : lines) {
+                // "<loop>\t<iteration>\tshuffle\t<tasks in their new order>" or
+                // "<loop>\t<iteration>\tdefer\t<task>\t<iterations>"
+                auto f = util::split(l, '\t');
+                if (f.size() < 4)
+                    continue;
+                o << "    loop " << f[0] << "  iteration " << f[1] << "  ";
+                if (f[2] == "defer" && f.size() > 4)
+                    o << "task \"" << f[3] << "\" deferred by " << f[4] << " iteration(s)\n";
+                else
+                    o << f[2] << ": " << f[3] << "\n";
             }
         }
     }

@@ -138,6 +138,51 @@ DumpThread thread_from_json(const json& t) {
     return d;
 }
 
+std::vector<DumpLoop> loops_from(const json& arr, const std::vector<DumpThread>& threads) {
+    std::vector<DumpLoop> out;
+    if (!arr.is_array())
+        return out;
+    for (const auto& l : arr) {
+        if (!l.is_object())
+            continue;
+        DumpLoop loop;
+        if (auto it = l.find("thread"); it != l.end() && it->is_number_unsigned())
+            loop.thread = it->get<std::uint64_t>();
+        for (const auto& t : threads)
+            if (t.ident == loop.thread)
+                loop.thread_name = t.name;
+        loop.when = str(l, "reason");
+        for (const auto& t : l.value("tasks", json::array())) {
+            DumpThread task = thread_from_json(t);
+            if (auto w = t.find("waits_for"); w != t.end() && w->is_object()) {
+                // Tasks wait for a task, a future (named by the call it is suspended in)
+                // or an asyncio lock; only a lock has an address worth printing.
+                const std::string type = str(*w, "type");
+                if (type == "task" || type == "future" || type == "ready")
+                    task.waits_for = str(*w, "expr");
+                task.held_by = type == "task" ? std::string() : str(*w, "held_by");
+            }
+            if (task.name.empty())
+                task.name = "?";
+            loop.tasks.push_back(std::move(task));
+        }
+        if (auto c = l.find("cycle"); c != l.end() && c->is_array() && c->size() > 1) {
+            for (const auto& n : *c)
+                if (n.is_string())
+                    loop.cycle.push_back(n.get<std::string>());
+            if (!loop.cycle.empty())
+                loop.cycle.push_back(loop.cycle.front());
+        }
+        for (const auto& u : l.value("unretrieved", json::array())) {
+            DumpThread task = thread_from_json(u);
+            task.waits_for = str(u, "type") + ": " + str(u, "message");
+            loop.unretrieved.push_back(std::move(task));
+        }
+        out.push_back(std::move(loop));
+    }
+    return out;
+}
+
 // Names, tids and daemon flags for threads known only by ident (faulthandler).
 void label(DumpThread& t, const std::map<std::uint64_t, json>& names, const ProcInfo* proc,
            std::uint64_t main_ident) {
@@ -312,6 +357,11 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
         }
         for (auto& th : p.threads)
             label(th, names, info, main_ident);
+        if (outcome == Outcome::Fail && rep.failure_snapshot.is_object() &&
+            rep.failure_snapshot.contains("loops"))
+            p.loops = loops_from(rep.failure_snapshot["loops"], p.threads);
+        else if (py.is_object() && py.contains("loops") && !fatal)
+            p.loops = loops_from(py["loops"], p.threads);
         p.native = util::read_file(run_dir / ("native-" + std::to_string(rep.pid) + ".txt"));
         if (p.threads.empty() && p.source.empty())
             p.source = "no stacks: the process left neither a failure report nor a dump";
@@ -360,7 +410,42 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
                     d.top_frame = innermost_workload(t);
             break;
         }
+        for (const auto& loop : p.loops) {
+            if (loop.cycle.empty())
+                continue;
+            d.deadlock = true;
+            for (const auto& t : loop.tasks)
+                if (t.name == loop.cycle.front())
+                    d.top_frame = innermost_workload(t);
+            break;
+        }
+        if (d.deadlock)
+            break;
     }
+    // A hung asyncio program: its main thread sits in the loop's select(); the task at the
+    // end of the first task's chain of waits (asyncio.run's coroutine awaits a worker,
+    // which waits on a queue) names the hang.
+    if (d.top_frame.empty() && outcome == Outcome::Hang && !d.processes.empty())
+        for (const auto& loop : d.processes.front().loops) {
+            if (loop.tasks.empty() || !loop.when.empty())
+                continue;
+            const DumpThread* t = &loop.tasks.front();
+            std::set<std::string> seen;
+            while (seen.insert(t->name).second) {
+                std::string next = t->held_by;
+                if (next.empty() && util::starts_with(t->waits_for, "task \""))
+                    next = t->waits_for.substr(6, t->waits_for.find('"', 6) - 6);
+                const DumpThread* n = nullptr;
+                for (const auto& x : loop.tasks)
+                    if (!next.empty() && x.name == next)
+                        n = &x;
+                if (!n)
+                    break;
+                t = n;
+            }
+            d.top_frame = innermost_workload(*t);
+            break;
+        }
     if (d.top_frame.empty())
         for (const auto& p : d.processes)
             for (const auto& t : p.threads)
@@ -397,19 +482,35 @@ std::string frame_line(const DumpFrame& f) {
            std::to_string(f.line) + ", in " + f.function;
 }
 
-std::string cycle_text(const DumpProcess& p) {
+std::string cycle_text(const std::vector<std::string>& cycle, const std::vector<DumpThread>& threads,
+                       const char* kind = "") {
     std::string s;
-    for (std::size_t i = 0; i + 1 < p.cycle.size(); ++i) {
+    for (std::size_t i = 0; i + 1 < cycle.size(); ++i) {
         const DumpThread* t = nullptr;
-        for (const auto& x : p.threads)
-            if (x.name == p.cycle[i])
+        for (const auto& x : threads)
+            if (x.name == cycle[i])
                 t = &x;
         if (i)
             s += "; ";
-        s += "\"" + p.cycle[i] + "\" waits for " + (t ? t->waits_for : std::string("?")) +
-             " held by \"" + p.cycle[i + 1] + "\"";
+        s += std::string(kind) + "\"" + cycle[i] + "\" waits for " + (t ? t->waits_for : std::string("?")) +
+             " held by " + kind + "\"" + cycle[i + 1] + "\"";
     }
     return s;
+}
+
+std::string cycle_text(const DumpProcess& p) { return cycle_text(p.cycle, p.threads); }
+
+void render_task(std::ostringstream& o, const DumpThread& t, const std::string& indent) {
+    o << indent << "task \"" << t.name << "\"\n";
+    if (!t.waits_for.empty())
+        o << indent << "  waits for " << t.waits_for
+          << (t.held_by.empty() ? std::string() : ", held by task \"" + t.held_by + "\"") << "\n";
+    for (const auto& h : t.holds)
+        o << indent << "  holds " << h << "\n";
+    for (const auto& f : t.frames)
+        o << indent.substr(2) << frame_line(f) << "\n";
+    if (t.frames.empty())
+        o << indent << "    <no coroutine frame>\n";
 }
 
 } // namespace
@@ -418,9 +519,14 @@ std::string render_dump(const MergedDump& d, const std::string& title) {
     std::ostringstream o;
     o << "racehunt merged dump: " << title << "\n";
     o << "Stacks innermost last; \"·\" marks stdlib, site-packages and racehunt frames.\n";
-    for (const auto& p : d.processes)
+    for (const auto& p : d.processes) {
         if (!p.cycle.empty())
             o << "\nDEADLOCK in process " << p.pid << ": " << cycle_text(p) << "\n";
+        for (const auto& l : p.loops)
+            if (!l.cycle.empty())
+                o << "\nDEADLOCK between asyncio tasks in process " << p.pid << ": "
+                  << cycle_text(l.cycle, l.tasks, "task ") << "\n";
+    }
     for (const auto& p : d.processes) {
         o << "\nprocess " << p.pid;
         if (!p.role.empty())
@@ -441,6 +547,25 @@ std::string render_dump(const MergedDump& d, const std::string& title) {
             if (t.frames.empty())
                 o << (t.no_python_frame ? "      <no Python frame>\n" : "      <no stack>\n");
         }
+        for (const auto& l : p.loops) {
+            o << "\n  asyncio loop";
+            if (!l.thread_name.empty())
+                o << " in thread \"" << l.thread_name << "\"";
+            o << ": " << l.tasks.size() << " pending task" << (l.tasks.size() == 1 ? "" : "s");
+            if (!l.when.empty())
+                o << " when " << l.when;
+            o << " (coroutine stacks, innermost last)\n";
+            for (const auto& t : l.tasks) {
+                o << "\n";
+                render_task(o, t, "    ");
+            }
+            for (const auto& t : l.unretrieved) {
+                o << "\n    task \"" << t.name << "\" finished with an exception nobody retrieved: "
+                  << t.waits_for << "\n";
+                for (const auto& f : t.frames)
+                    o << "  " << frame_line(f) << "\n";
+            }
+        }
         if (!p.native.empty()) {
             o << "\n  native stacks (gdb, --native-stacks):\n";
             std::istringstream in(p.native);
@@ -455,9 +580,13 @@ std::string render_dump(const MergedDump& d, const std::string& title) {
 
 std::vector<std::string> dump_excerpt(const MergedDump& d, std::size_t max_lines) {
     std::vector<std::string> out;
-    for (const auto& p : d.processes)
+    for (const auto& p : d.processes) {
         if (!p.cycle.empty())
             out.push_back("deadlock: " + cycle_text(p));
+        for (const auto& l : p.loops)
+            if (!l.cycle.empty())
+                out.push_back("deadlock: " + cycle_text(l.cycle, l.tasks, "task "));
+    }
     for (const auto& p : d.processes) {
         for (const auto& t : p.threads) {
             if (out.size() >= max_lines)
@@ -482,6 +611,24 @@ std::vector<std::string> dump_excerpt(const MergedDump& d, std::size_t max_lines
             }
         }
     }
+    for (const auto& p : d.processes)
+        for (const auto& l : p.loops)
+            for (const auto& t : l.tasks) {
+                if (out.size() >= max_lines)
+                    break;
+                std::string who = (d.processes.size() > 1 ? "[" + std::to_string(p.pid) + "] " : "") +
+                                  "task \"" + t.name + "\"";
+                const DumpFrame* f = nullptr;
+                for (auto it = t.frames.rbegin(); it != t.frames.rend() && !f; ++it)
+                    if (!it->library)
+                        f = &*it;
+                if (!f && !t.frames.empty())
+                    f = &t.frames.back();
+                out.push_back(who + (f ? " at " + util::base_name(f->file) + ":" + std::to_string(f->line) +
+                                             " in " + f->function
+                                       : std::string()) +
+                              (t.waits_for.empty() ? "" : ", waiting for " + t.waits_for));
+            }
     if (out.size() > max_lines)
         out.resize(max_lines);
     return out;

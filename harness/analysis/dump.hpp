@@ -36,6 +36,18 @@ struct DumpThread {
     std::vector<std::string> holds;
 };
 
+// An asyncio event loop of a process: its pending tasks (a DumpThread each: the task's
+// name, its coroutine stack, what it waits for and the asyncio locks it holds), a
+// wait-for cycle among them, and finished tasks whose exception nobody retrieved.
+struct DumpLoop {
+    std::uint64_t thread = 0; // ident of the thread running it (0: not running)
+    std::string thread_name;
+    std::string when;         // "asyncio.run() ended", when not the moment of the dump
+    std::vector<DumpThread> tasks;
+    std::vector<std::string> cycle; // task names, first repeated last
+    std::vector<DumpThread> unretrieved; // name, frames; waits_for holds "Type: message"
+};
+
 struct DumpProcess {
     int pid = 0, ppid = 0;
     std::string role;    // "root", "child", or "" for a process without the bootstrap
@@ -44,6 +56,7 @@ struct DumpProcess {
     std::vector<DumpThread> threads;
     std::vector<std::string> cycle; // thread names of a wait-for cycle, first repeated last
     std::string native;             // gdb's `thread apply all bt` (--native-stacks)
+    std::vector<DumpLoop> loops;
 };
 
 struct MergedDump {

@@ -69,6 +69,8 @@ void apply_event(PyProcessReport& r, const json& e) {
             r.failure_snapshot = {{"event", ev}, {"threads", *it}};
             if (auto id = e.find("ident"); id != e.end() && id->is_number_unsigned())
                 r.failure_snapshot["ident"] = *id;
+            if (auto loops = e.find("loops"); loops != e.end() && loops->is_array() && !loops->empty())
+                r.failure_snapshot["loops"] = *loops;
         }
     }
     if (ev == "start") {
@@ -113,6 +115,16 @@ void apply_event(PyProcessReport& r, const json& e) {
         r.warnings.push_back(str(e, "message"));
     } else if (ev == "memory") {
         r.memory = e;
+    } else if (ev == "asyncio_warning") {
+        PyProcessReport::AsyncioWarning w;
+        w.kind = str(e, "kind");
+        w.message = str(e, "message");
+        w.task = str(e, "task");
+        w.coroutine = str(e, "coroutine");
+        w.type = str(e, "type");
+        w.exception = str(e, "exception");
+        w.frames = exception_from(e).frames;
+        r.asyncio_warnings.push_back(std::move(w));
     }
 }
 
@@ -238,6 +250,31 @@ Verdict classify(const RunResult& run, const std::vector<PyProcessReport>& repor
                                       ": " + one_line(x.message) + where_text(x));
         for (const auto& w : r.warnings)
             v.warnings.push_back(w);
+        if (check.asyncio_warnings == "ignore")
+            continue;
+        for (const auto& w : r.asyncio_warnings) {
+            ExceptionReport where;
+            where.frames = w.frames;
+            std::string what = w.message;
+            if (w.kind == "unretrieved-exception")
+                what = (w.task.empty() ? "a future's" : "task \"" + w.task + "\"'s") +
+                       std::string(" exception was never retrieved: ") + w.type +
+                       (w.exception.empty() ? "" : ": " + one_line(w.exception));
+            else if (w.kind == "destroyed-pending")
+                what = "task \"" + w.task + "\" was destroyed while still pending";
+            std::string reason = "asyncio: " + what + where_text(where) + proc;
+            std::string sig = "fail:asyncio:" + w.kind;
+            if (w.kind == "unretrieved-exception" && !w.type.empty())
+                sig += ":" + w.type;
+            if (!innermost(where).empty())
+                sig += "@" + innermost(where);
+            else if (!w.coroutine.empty())
+                sig += "@" + w.coroutine;
+            if (check.asyncio_warnings == "fail")
+                failures.emplace_back(sig, reason);
+            else
+                v.warnings.push_back(reason);
+        }
     }
     if (root) {
         for (const auto& inv : root->invariants) {

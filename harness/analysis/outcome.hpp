@@ -68,6 +68,13 @@ struct PyProcessReport {
     nlohmann::json failure_snapshot;
     // [check].max_memory_growth: the `memory` event ({traced, limit, exceeded, top}).
     nlohmann::json memory;
+    // `asyncio_warning` events: an exception no one retrieved from a task or future, a task
+    // destroyed while pending, a coroutine never awaited.
+    struct AsyncioWarning {
+        std::string kind, message, task, coroutine, type, exception;
+        std::vector<Frame> frames; // innermost last
+    };
+    std::vector<AsyncioWarning> asyncio_warnings;
 };
 
 // Reads every py-*.jsonl in a run directory; a truncated last line is ignored.

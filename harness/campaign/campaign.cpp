@@ -265,6 +265,7 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
     j["switch_interval"] = p.jitter.switch_interval ? json(*p.jitter.switch_interval) : json();
     j["checks"] = {{"thread_exceptions", c.scenario.check.thread_exceptions},
                    {"leaked_threads", c.scenario.check.leaked_threads},
+                   {"asyncio_warnings", c.scenario.check.asyncio_warnings},
                    {"invariants", c.scenario.check.invariants}};
     if (c.scenario.check.max_memory_growth)
         j["checks"]["max_memory_growth"] = *c.scenario.check.max_memory_growth;
@@ -274,6 +275,8 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"granularity", p.jitter.yields.granularity},
                    {"focus", p.jitter.yields.focus},
                    {"log", true}};
+    if (p.jitter.loop.active())
+        j["asyncio"] = {{"shuffle", p.jitter.loop.shuffle}, {"defer", p.jitter.loop.defer}};
     if (p.jitter.control)
         j["control"] = {{"strategy", p.jitter.control->strategy},
                         {"depth", p.jitter.control->depth},
@@ -517,7 +520,9 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     const bool planned = plan.jitter.shim.enabled || plan.jitter.yields.probability > 0 ||
                          plan.jitter.switch_interval.has_value();
     const std::uint64_t switches = python_counters.value("control_switches", 0LL);
-    const bool happened = shim.yields + shim.delays + py_yields + switches > 0 ||
+    const std::uint64_t loop_moves =
+        python_counters.value("loop_shuffles", 0LL) + python_counters.value("loop_deferrals", 0LL);
+    const bool happened = shim.yields + shim.delays + py_yields + switches + loop_moves > 0 ||
                           (plan.jitter.switch_interval.has_value() && !reports.empty());
     if (planned && !happened && r.injected)
         r.warnings.push_back("no perturbation was injected in this run (no sync point or "

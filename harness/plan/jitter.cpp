@@ -42,6 +42,15 @@ void draw_default(JitterPlan& p, std::uint64_t seed, const std::vector<std::stri
         }
     }
 
+    // asyncio: inert unless the workload runs an event loop. Shuffles are cheap (a few
+    // microseconds per iteration that has two ready tasks); deferrals stretch a run by
+    // their iterations only.
+    SeedStream lp(seed, "asyncio");
+    if (lp.chance(0.8)) {
+        p.loop.shuffle = lp.chance(0.3) ? 1.0 : lp.log_uniform(0.05, 1.0);
+        p.loop.defer = lp.chance(0.2) ? 0.0 : lp.log_uniform(0.01, 0.3);
+    }
+
     // The shim's budget: a GIL-bound workload at a 2 us switch interval makes tens of
     // thousands of mutex and condition-variable calls a second, so probability times
     // delay must stay small or a run slows past its timeout (measured: p = 0.17 with
@@ -79,6 +88,10 @@ void draw_aggressive(JitterPlan& p, std::uint64_t seed, const std::vector<std::s
     // 55447f2b5a99957b, 675,000 sync-point calls): widened focus is traced by line only.
     if (p.yields.widened)
         p.yields.granularity = "line";
+
+    SeedStream lp(seed, "asyncio");
+    p.loop.shuffle = lp.chance(0.5) ? 1.0 : lp.log_uniform(0.3, 1.0);
+    p.loop.defer = lp.log_uniform(0.05, 0.5);
 
     SeedStream sh(seed, "shim");
     p.shim.enabled = true;
@@ -145,6 +158,10 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.yields.focus = own_focus;
     if (p.yields.probability == 0)
         p.yields.focus.clear();
+    if (spec.loop_shuffle)
+        p.loop.shuffle = *spec.loop_shuffle;
+    if (spec.loop_defer)
+        p.loop.defer = *spec.loop_defer;
     if (spec.mode && *spec.mode == "controlled") {
         // One thread runs at a time, so the noise layers have nothing to perturb: the
         // scheduler takes every focus line as a scheduling point instead.
@@ -155,6 +172,7 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.control = c;
         p.switch_interval.reset();
         p.shim = ShimPlan{};
+        p.loop = LoopPlan{};
         p.yields.probability = 1.0;
         // Scheduling points per line by default; "opcode" reaches races inside one line
         // (`n += 1`) at the price of many more steps.
@@ -203,6 +221,8 @@ nlohmann::json JitterPlan::to_json() const {
             y["pinned"] = yields.pinned;
     }
     j["yields"] = y;
+    if (loop.active())
+        j["asyncio"] = {{"shuffle", loop.shuffle}, {"defer", loop.defer}};
     if (control)
         j["control"] = {{"strategy", control->strategy}, {"depth", control->depth}, {"max_steps", control->max_steps}};
     if (pinned)

@@ -37,6 +37,16 @@ struct YieldPlan {
     bool operator==(const YieldPlan&) const = default;
 };
 
+// The asyncio layer (docs/PROTOCOL.md, "asyncio"): in every event loop of the run, the
+// chance that an iteration's ready tasks are shuffled, and that a ready task's resumption
+// is deferred by one or more iterations. Inert in processes that never import asyncio.
+struct LoopPlan {
+    double shuffle = 0;
+    double defer = 0;
+    bool active() const { return shuffle > 0 || defer > 0; }
+    bool operator==(const LoopPlan&) const = default;
+};
+
 // Controlled mode: one Python thread at a time, the next chosen by a seeded strategy.
 struct ControlPlan {
     std::string strategy = "pct"; // pct | random
@@ -55,6 +65,7 @@ struct JitterPlan {
     ShimPlan shim;
     std::optional<std::size_t> pinned;     // with pins: how many perturbations are pinned
     YieldPlan yields;
+    LoopPlan loop;
     bool operator==(const JitterPlan&) const = default;
 
     nlohmann::json to_json() const;

@@ -63,12 +63,14 @@ const std::vector<std::string> kRootKeys = {"name", "description", "workload", "
                                             "run"};
 const std::vector<std::string> kWorkloadKeys = {"script", "module", "pytest", "command", "args",
                                                 "python", "cwd",    "env",    "timeout"};
-const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shim", "yields",
+const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shim", "yields", "asyncio",
                                                "mode", "strategy", "depth", "max_steps"};
+const std::vector<std::string> kAsyncioKeys = {"shuffle", "defer"};
 const std::vector<std::string> kShimKeys = {"probability", "max_delay", "starvation", "startup"};
 const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus"};
 const std::vector<std::string> kCheckKeys = {"exit_code", "thread_exceptions", "invariants",
-                                             "leaked_threads", "max_memory_growth"};
+                                             "leaked_threads", "max_memory_growth",
+                                             "asyncio_warnings"};
 
 // "50MB", "512KiB", "2GB", "1000000" (bytes); decimal (kB, MB, GB) and binary (KiB, MiB, GiB)
 // units. nullopt when not a size.
@@ -102,7 +104,8 @@ const std::vector<std::string> kRunKeys = {"runs", "jobs", "seed", "start", "pre
 const std::map<std::string, const std::vector<std::string>*>& all_tables() {
     static const std::map<std::string, const std::vector<std::string>*> t = {
         {"", &kRootKeys},           {"workload", &kWorkloadKeys}, {"jitter", &kJitterKeys},
-        {"jitter.shim", &kShimKeys}, {"jitter.yields", &kYieldKeys}, {"check", &kCheckKeys},
+        {"jitter.shim", &kShimKeys}, {"jitter.yields", &kYieldKeys},
+        {"jitter.asyncio", &kAsyncioKeys}, {"check", &kCheckKeys},
         {"run", &kRunKeys}};
     return t;
 }
@@ -441,6 +444,11 @@ void read_jitter(TableReader& j, Scenario& s) {
         s.jitter.yield_granularity = y->choice("granularity", {"line", "opcode", "call"});
         s.jitter.yield_focus = y->strings("focus");
     }
+    if (auto a = j.table("asyncio")) {
+        a->reject_unknown_keys(kAsyncioKeys);
+        s.jitter.loop_shuffle = a->number("shuffle", 0, 1);
+        s.jitter.loop_defer = a->number("defer", 0, 1);
+    }
     s.jitter.mode = j.choice("mode", {"noise", "controlled"});
     s.jitter.strategy = j.choice("strategy", {"random", "pct"});
     s.jitter.depth = j.integer("depth", 1, 100);
@@ -470,6 +478,8 @@ void read_check(TableReader& c, Scenario& s) {
     }
     if (auto v = c.choice("leaked_threads", {"fail", "warn", "ignore"}))
         s.check.leaked_threads = *v;
+    if (auto v = c.choice("asyncio_warnings", {"fail", "warn", "ignore"}))
+        s.check.asyncio_warnings = *v;
     s.check.max_memory_growth = c.size("max_memory_growth");
 }
 
@@ -704,6 +714,13 @@ std::string scenario_to_toml(const Scenario& s) {
         y.insert("focus", strings(*s.jitter.yield_focus));
     if (!y.empty())
         j.insert("yields", y);
+    toml::table a;
+    if (s.jitter.loop_shuffle)
+        a.insert("shuffle", *s.jitter.loop_shuffle);
+    if (s.jitter.loop_defer)
+        a.insert("defer", *s.jitter.loop_defer);
+    if (!a.empty())
+        j.insert("asyncio", a);
     if (s.jitter.mode)
         j.insert("mode", *s.jitter.mode);
     if (s.jitter.strategy)
@@ -719,6 +736,7 @@ std::string scenario_to_toml(const Scenario& s) {
     c.insert("thread_exceptions", s.check.thread_exceptions);
     c.insert("invariants", strings(s.check.invariants));
     c.insert("leaked_threads", s.check.leaked_threads);
+    c.insert("asyncio_warnings", s.check.asyncio_warnings);
     if (s.check.max_memory_growth)
         c.insert("max_memory_growth", static_cast<std::int64_t>(*s.check.max_memory_growth));
     root.insert("check", c);

@@ -32,6 +32,10 @@ struct JitterSpec {
     std::optional<double> yield_probability;
     std::optional<std::string> yield_granularity; // line | opcode | call
     std::optional<std::vector<std::string>> yield_focus;
+    // [jitter.asyncio]: chance that an event-loop iteration's ready tasks are shuffled, and
+    // that a task's resumption is deferred by one or more iterations.
+    std::optional<double> loop_shuffle;
+    std::optional<double> loop_defer;
     std::optional<std::string> mode;     // noise | controlled
     std::optional<std::string> strategy; // random | pct (controlled mode)
     std::optional<std::int64_t> depth;   // pct's depth
@@ -45,6 +49,9 @@ struct CheckSpec {
     std::vector<std::string> invariants;
     std::string leaked_threads = "fail"; // fail | warn | ignore
     std::optional<std::uint64_t> max_memory_growth; // bytes; tracemalloc in the root process
+    // "Task exception was never retrieved", a task destroyed while pending, a coroutine
+    // never awaited.
+    std::string asyncio_warnings = "warn"; // fail | warn | ignore
     bool operator==(const CheckSpec&) const = default;
 };
 

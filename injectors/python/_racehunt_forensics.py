@@ -197,19 +197,20 @@ def _condition_waited_on(frames):
     out = set()
     for frame in reversed(frames):
         code = frame.f_code
-        if code.co_name == "wait" and code.co_filename.endswith("threading.py"):
+        if code.co_name == "wait" and (code.co_filename.endswith("threading.py") or
+                                       code.co_filename.endswith("locks.py")):
             cond = frame.f_locals.get("self")
             if cond is not None and hasattr(type(cond), "notify"):
                 out.add(id(cond))
                 lock = getattr(cond, "__dict__", {}).get("_lock")
                 if lock is not None:
                     out.add(id(lock))
-        elif not code.co_filename.endswith("threading.py"):
+        elif not (code.co_filename.endswith("threading.py") or code.co_filename.endswith("locks.py")):
             break
     return out
 
 
-def _relations(frames):
+def _relations(frames, acquiring=_acquiring):
     """(waits_for, holds): the lock (or thread) the innermost frame waits for, and the locks
     held by `with` blocks around the lines of the workload's frames. A thread blocked
     inside library code (a queue, a condition) is not said to wait for the library's
@@ -230,7 +231,7 @@ def _relations(frames):
         # parsing threading.py alone costs 20 ms.
         if not workload(frame):
             continue
-        innermost = i == last and all(_acquiring(f) for f in frames[i + 1:])
+        innermost = i == last and all(acquiring(f) for f in frames[i + 1:])
         withs, acquires = _nodes_of(_b._abs_file(filename))
         line = frame.f_lineno
         for (with_line, body_start, body_end, chain) in withs:
@@ -344,5 +345,11 @@ def write_pystacks(reason):
     cycle = wait_cycle(threads)
     data = {"pid": os.getpid(), "reason": reason, "threads": threads,
             "cycle": [t["ident"] for t in cycle]}
+    aio = sys.modules.get("_racehunt_asyncio")
+    if aio is not None:
+        try:
+            data["loops"] = aio.snapshot_loops()
+        except Exception as exc:
+            _b._warn("could not list the asyncio tasks: %s: %s" % (type(exc).__name__, exc))
     path = os.path.join(_b._run_dir, "pystacks-%d.json" % os.getpid())
     _b._write_atomically(path, _b._dumps(data))
