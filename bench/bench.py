@@ -1001,12 +1001,103 @@ def section_fork_server(tmp, reps):
               % " ".join(str(a) for a in argvs[key]).replace(str(tmp), "$TMP"), ""]
     return lines, figs
 
+AWAITS = """import asyncio, time
+AWAITS, TASKS = 100000, 10
+async def worker(n):
+    for _ in range(n):
+        await asyncio.sleep(0)
+async def main():
+    await asyncio.gather(*(worker(AWAITS // TASKS) for _ in range(TASKS)))
+t0 = time.perf_counter()
+asyncio.run(main())
+print(time.perf_counter() - t0)
+"""
+
+
+def section_asyncio(tmp, reps):
+    """Issue 10: failure rates of the asyncio examples under none / default / aggressive,
+    and the cost of the loop layer on 100,000 trivial awaits."""
+    runs = 200
+    examples = ["async-cache-double-fetch", "async-counter-lost-update", "async-lost-cancellation"]
+    rows, figs, argv = [], {}, None
+    for name in examples + [e + "-fixed" for e in examples]:
+        path = REPO / "scenarios" / name / "scenario.toml"
+        cells = []
+        for profile in ("none", "default", "aggressive"):
+            r = campaign(path, profile, runs, tmp / ("aio-%s-%s" % (name, profile)), extra=("--timeout", "1s"))
+            argv = argv or r["argv"]
+            lo, hi = wilson(r["failures"], r["runs"])
+            figs["%s/%s" % (name, profile)] = {"failures": r["failures"], "runs": r["runs"], "first": r["first"]}
+            cells.append("%d/%d (%.0f%%, [%.0f%%, %.0f%%])%s" % (
+                r["failures"], r["runs"], 100.0 * r["failures"] / r["runs"], 100 * lo, 100 * hi,
+                "" if r["first"] is None else ", first at run %d" % r["first"]))
+        rows.append("| %s | %s |" % (name, " | ".join(cells)))
+    lines = ["## asyncio loop layer (issue 10)", "",
+             "Failure rates, %d runs per cell, `--timeout 1s`, Python %s, `-j 2`, campaign seed 1 "
+             "(failures / runs, 95%% Wilson interval, first failing run). The examples' awaits do not "
+             "wait on the clock, so under `none` each run makes the same first-in-first-out schedule: "
+             "0 is exact there, not luck." % (runs, PY), "",
+             "| scenario | none | default | aggressive |", "|---|---|---|---|"] + rows
+    lines += ["", "Command (per cell): `%s`" % " ".join(str(a) for a in argv).replace(str(tmp), "$TMP"), ""]
+
+    # The layer on its own: the bootstrap loaded as racehunt loads it, with and without
+    # decisions, timed inside the workload (interpreter start-up left out).
+    work = tmp / "awaits.py"
+    work.write_text(AWAITS)
+    settings = [("plain Python (no racehunt)", None),
+                ("bootstrap, loop layer idle (shuffle 0, defer 0)", (0.0, 0.0)),
+                ("default, typical draw (shuffle 0.22, defer 0.055)", (0.22, 0.055)),
+                ("default, shuffle every iteration (shuffle 1, defer 0.055)", (1.0, 0.055)),
+                ("aggressive, typical draw (shuffle 0.55, defer 0.16)", (0.55, 0.16)),
+                ("aggressive, maximum (shuffle 1, defer 0.5)", (1.0, 0.5))]
+    times = {label: [] for label, _ in settings}
+    iterations = {}
+    for rep in range(max(3, reps) * 2):
+        for label, cfg in settings:
+            env = dict(os.environ)
+            run_dir = tmp / ("aio-run-%d" % rep)
+            if cfg is not None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                run_dir.mkdir()
+                (run_dir / "config.json").write_text(json.dumps(
+                    {"protocol": 1, "run_seed": "%x" % (rep + 1), "checks": {},
+                     "asyncio": {"shuffle": cfg[0], "defer": cfg[1]}}))
+                env.update(RACEHUNT_PROTOCOL="1", RACEHUNT_RUN_DIR=str(run_dir), RACEHUNT_ROLE="root",
+                           PYTHONPATH=str(REPO / "injectors" / "python"))
+            p = subprocess.run([PY, str(work)], stdout=subprocess.PIPE, universal_newlines=True, env=env)
+            times[label].append(float(p.stdout.split()[-1]))
+            if cfg is not None:
+                for f in run_dir.glob("py-*.jsonl"):
+                    for line in f.read_text().splitlines():
+                        e = json.loads(line)
+                        if e.get("event") == "exit":
+                            iterations.setdefault(label, []).append(e["counters"])
+    base = statistics.median(times[settings[0][0]])
+    lines += ["Loop layer cost: a workload of %s (10 tasks × 10,000 `await asyncio.sleep(0)`), "
+              "timed inside the workload, %d interleaved repetitions (median). The bootstrap is loaded "
+              "the way racehunt loads it; the shim and the other layers are off, so the ratio is the "
+              "loop layer's own. Target ≤ 1.3×." % ("100,000 trivial awaits", max(3, reps) * 2), "",
+              "| setting | seconds | ratio to plain | loop iterations | shuffles | deferrals |",
+              "|---|---|---|---|---|---|"]
+    for label, cfg in settings:
+        t = statistics.median(times[label])
+        c = iterations.get(label, [{}])[0]
+        figs["awaits/" + label] = {"s": t, "ratio": t / base}
+        lines.append("| %s | %.3f | %.2f× | %s | %s | %s |" % (
+            label, t, t / base, c.get("loop_iterations", "–"), c.get("loop_shuffles", "–"),
+            c.get("loop_deferrals", "–")))
+    lines += ["", "Command (per setting): `RACEHUNT_PROTOCOL=1 RACEHUNT_RUN_DIR=DIR RACEHUNT_ROLE=root "
+              "PYTHONPATH=injectors/python %s awaits.py`, DIR/config.json holding "
+              "`{\"asyncio\": {\"shuffle\": S, \"defer\": D}}`; the workload is `AWAITS` in bench/bench.py." % PY, ""]
+    return lines, figs
+
 
 SECTIONS = {"overhead": section_overhead, "rss": section_rss, "power": section_power, "shim_idle": section_shim_idle,
             "focus_cost": section_focus_cost, "forensics": section_forensics,
             "audit": section_audit, "minimize": section_minimize, "controlled": section_controlled,
             "controlled_cost": section_controlled_cost,
-            "scale": section_scale, "startup": section_startup, "fork_server": section_fork_server}
+            "scale": section_scale, "startup": section_startup, "fork_server": section_fork_server,
+            "asyncio": section_asyncio}
 
 
 SECTION_MARK = "<!-- bench section: "

@@ -111,6 +111,10 @@ void apply_event(PyProcessReport& r, const json& e) {
         r.exited = true;
         if (auto it = e.find("counters"); it != e.end() && it->is_object())
             r.counters = *it;
+    } else if (ev == "counters") {
+        // Written on the dump signal: a hung process's counters so far.
+        if (auto it = e.find("counters"); !r.exited && it != e.end() && it->is_object())
+            r.counters = *it;
     } else if (ev == "warning") {
         r.warnings.push_back(str(e, "message"));
     } else if (ev == "memory") {

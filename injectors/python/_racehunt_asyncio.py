@@ -26,6 +26,8 @@ Python 3.8 syntax only.
 import os
 import sys
 
+from math import log1p as _log1p
+
 import _racehunt_bootstrap as _b
 
 _LOG_LIMIT = 200000          # decisions kept per process in loop-<pid>.log
@@ -68,24 +70,37 @@ class _LoopState(object):
         self.shuffle_in = self.gap(settings.shuffle, settings.log_shuffle)
         self.defer_in = self.gap(settings.defer, settings.log_defer)
 
-    def uniform(self):
+    def bits(self):
+        """The next 64-bit draw of this loop's stream."""
         out = _b._draw(self.key, self.draws)
         self.draws += 1
-        return (out >> 11) * (1.0 / 9007199254740992.0)
+        return out
 
-    def below(self, n):
-        """A number in [0, n)."""
-        return int(self.uniform() * n)
-
-    def gap(self, p, log_q):
-        """Events until the next chosen one: geometric with parameter p, at least 1."""
+    def gap(self, p, log_q, out=None):
+        """Events until the next chosen one: geometric with parameter p, at least 1, from
+        the high 53 bits of a draw."""
         if p <= 0.0:
             return 1 << 62
         if log_q is None:
             return 1
-        import math
-        g = int(math.log1p(-self.uniform()) / log_q) + 1
+        if out is None:
+            out = self.bits()
+        g = int(_log1p(-((out >> 11) * (1.0 / 9007199254740992.0))) / log_q) + 1
         return g if g > 0 else 1
+
+    def permutation(self, n):
+        """A random order of range(n): Fisher-Yates whose indices are the digits of draws
+        in a mixed radix (one 64-bit draw serves up to 20 places; 20! < 2**64)."""
+        order = list(range(n))
+        r = self.bits()
+        room = 1 << 64
+        for i in range(n - 1, 0, -1):
+            if room < i + 1:
+                r, room = self.bits(), 1 << 64
+            r, j = divmod(r, i + 1)
+            room //= i + 1
+            order[i], order[j] = order[j], order[i]
+        return order
 
 
 class _Deferred(object):
@@ -119,7 +134,9 @@ class _Deferred(object):
 
 
 def _task_of(handle):
-    """The task a ready handle resumes, or None."""
+    """The task a ready handle resumes, or None (also for a stand-in: it is moved once)."""
+    if type(handle) is _Deferred:
+        return None
     try:
         owner = getattr(handle._callback, "__self__", None)
     except Exception:
@@ -135,6 +152,7 @@ def _task_name(task):
 
 
 def _note(state, kind, detail):
+    # Raw values; the text is made when the log is written.
     if len(_log) < _LOG_LIMIT:
         _log.append((state.number, state.iteration, kind, detail))
 
@@ -147,21 +165,24 @@ def _perturb(loop, state, ready, n):
         state.shuffle_in -= 1
         if state.shuffle_in <= 0:
             state.shuffle_in = state.gap(settings.shuffle, settings.log_shuffle)
-            places = [i for i in range(n) if _task_of(ready[i]) is not None]
+            items = list(ready)
+            places = []
+            tasks = []
+            for i, handle in enumerate(items):
+                task = _task_of(handle)
+                if task is not None:
+                    places.append(i)
+                    tasks.append(task)
             if len(places) > 1:
-                handles = [ready[i] for i in places]
-                order = list(range(len(handles)))
-                for i in range(len(order) - 1, 0, -1):          # Fisher-Yates
-                    j = state.below(i + 1)
-                    order[i], order[j] = order[j], order[i]
+                order = state.permutation(len(places))
                 if order != sorted(order):
-                    items = list(ready)
+                    handles = [items[i] for i in places]
                     for place, k in zip(places, order):
                         items[place] = handles[k]
                     ready.clear()
                     ready.extend(items)
                     _counters["loop_shuffles"] += 1
-                    _note(state, "shuffle", ",".join(_task_name(_task_of(handles[k])) for k in order))
+                    _note(state, "shuffle", [tasks[k].get_name() for k in order])
     # Defer: counted over ready handles; a choice that falls on a handle that does not
     # resume a task is not taken.
     if settings.defer > 0.0:
@@ -169,14 +190,18 @@ def _perturb(loop, state, ready, n):
         while place < n:
             handle = ready[place]
             task = _task_of(handle)
+            out = state.bits()
             if task is not None:
-                left = 1
-                while left < _MAX_DEFER and state.uniform() < 0.5:
+                # Iterations to wait: 1 + the trailing one bits of the draw's low 11 bits
+                # (each with chance 1/2), at most _MAX_DEFER; the high bits give the gap.
+                low, left = out & 0x7FF, 1
+                while low & 1 and left < _MAX_DEFER:
+                    low >>= 1
                     left += 1
                 ready[place] = _Deferred(handle, left, loop)
                 _counters["loop_deferrals"] += 1
-                _note(state, "defer", "%s\t%d" % (_task_name(task), left))
-            place += state.gap(settings.defer, settings.log_defer)
+                _note(state, "defer", (task.get_name(), left))
+            place += state.gap(settings.defer, settings.log_defer, out)
         state.defer_in = place - n + 1
 
 
@@ -391,6 +416,10 @@ def at_exit():
         gc.collect()
 
 
+def _clean(name):
+    return str(name).replace("\n", " ").replace("\t", " ").replace(",", ";")
+
+
 def write_log():
     """loop-<pid>.log: every decision of the loop layer (docs/PROTOCOL.md)."""
     if _b._run_dir is None or (not _log and not _counters["loop_iterations"]):
@@ -399,8 +428,11 @@ def write_log():
            % (_b._process_key, _settings.shuffle if _settings else 0.0,
               _settings.defer if _settings else 0.0, _counters["loop_iterations"])]
     for number, iteration, kind, detail in _log:
-        out.append("%d\t%d\t%s\t%s\n" % (number, iteration, kind,
-                                          detail.replace("\n", " ")))
+        if kind == "shuffle":
+            text = ",".join(_clean(name) for name in detail)
+        else:
+            text = "%s\t%d" % (_clean(detail[0]), detail[1])
+        out.append("%d\t%d\t%s\t%s\n" % (number, iteration, kind, text))
     _b._write_atomically(os.path.join(_b._run_dir, "loop-%d.log" % _b._pid),
                          "".join(out).encode("utf-8", "replace"))
 

@@ -1463,9 +1463,7 @@ def _at_exit():
             # module has returned all the same, and no threading thread can be alive.
             _write_main_done(sys.modules.get("threading") if _threading_patched else None)
             _after_join()
-        visits = yields = 0
         if _yields is not None:
-            visits, yields = _yields.counters()
             if _yields_mode == "settrace":
                 stream = getattr(_tls, "s", None)
                 current = sys.gettrace()
@@ -1487,23 +1485,34 @@ def _at_exit():
         seen = dict(_names_seen)
         if _main_native_id is not None:
             seen.setdefault(_main_native_id, "MainThread")
-        counters = {"yield_points": visits, "yields": yields}
-        if _yields is not None and _yields.budget_hits:
-            counters["yields_over_budget"] = _yields.budget_hits
+        counters = _counters()
         if aio is not None:
-            counters.update(aio.counters())
             try:
                 aio.write_log()
             except Exception as exc:
                 _warn("could not write the loop log: %s: %s" % (type(exc).__name__, exc))
-        if _control is not None:
-            counters["control_steps"] = _control.steps
-            counters["control_switches"] = _control.switches
-            counters["control_lost"] = 1 if _control.lost is not None else 0
         _emit("exit", {"counters": counters,
                        "threads_seen": [[tid, name] for tid, name in seen.items()]})
     except Exception as exc:
         _internal_error("exit", exc)
+
+
+def _counters():
+    """The Python layers' counters, for the `exit` event (and `counters` on a dump)."""
+    visits = yields = 0
+    if _yields is not None:
+        visits, yields = _yields.counters()
+    counters = {"yield_points": visits, "yields": yields}
+    if _yields is not None and _yields.budget_hits:
+        counters["yields_over_budget"] = _yields.budget_hits
+    aio = sys.modules.get("_racehunt_asyncio")
+    if aio is not None:
+        counters.update(aio.counters())
+    if _control is not None:
+        counters["control_steps"] = _control.steps
+        counters["control_switches"] = _control.switches
+        counters["control_lost"] = 1 if _control.lost is not None else 0
+    return counters
 
 
 def _excepthook(exc_type, exc, tb):
@@ -1953,6 +1962,8 @@ def _on_dump_signal(signum, frame):
         aio = sys.modules.get("_racehunt_asyncio")
         if aio is not None:
             aio.write_log()
+        # A hung process never reaches its `exit` event: its counters so far.
+        _emit("counters", {"counters": _counters()})
     except Exception as exc:
         _internal_error("dump signal", exc)
     finally:

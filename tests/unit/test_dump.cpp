@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -177,4 +178,71 @@ TEST(MergedDump, PystacksGiveTheWaitForCycleAndTheSignatureFrame) {
     std::string text = render_dump(d, "t");
     EXPECT_NE(text.find("holds src.lock (lock at 0x20)"), std::string::npos) << text;
     EXPECT_NE(text.find("waits for thread \"A\" to finish\n"), std::string::npos) << text;
+}
+
+TEST(MergedDump, AsyncioTasksWithTheirWaitsAndATaskDeadlock) {
+    TempDir dir;
+    dir.write("pystacks-7.json", R"J({"pid":7,"threads":[
+      {"name":"MainThread","ident":1,"native_id":7,"daemon":false,"main":true,
+       "frames":[["/app/w.py",30,"<module>"],["/usr/lib/python3.11/asyncio/base_events.py",1884,"_run_once"]]}],
+      "cycle":[],
+      "loops":[{"thread":1,"running":true,"tasks":[
+        {"name":"Task-1","id":100,"frames":[["/app/w.py",25,"main"]],
+         "waits_for":{"expr":"task \"a-then-b\" to finish","type":"task","held_by":"a-then-b"}},
+        {"name":"a-then-b","id":101,"frames":[["/app/w.py",8,"transfer"],["/usr/lib/python3.11/asyncio/locks.py",114,"acquire"]],
+         "waits_for":{"expr":"second","id":"0x20","type":"asyncio.locks.Lock","held_by":"b-then-a","held_by_task":102},
+         "holds":[{"expr":"first","id":"0x10","type":"asyncio.locks.Lock"}]},
+        {"name":"b-then-a","id":102,"frames":[["/app/w.py",8,"transfer"]],
+         "waits_for":{"expr":"second","id":"0x10","type":"asyncio.locks.Lock","held_by":"a-then-b","held_by_task":101},
+         "holds":[{"expr":"first","id":"0x20","type":"asyncio.locks.Lock"}]},
+        {"name":"idle","id":103,"frames":[["/app/w.py",40,"idle"]],
+         "waits_for":{"expr":"Queue.get() (queues.py:158)","type":"future"}}],
+       "cycle":["a-then-b","b-then-a"],
+       "unretrieved":[{"name":"boom","type":"ValueError","message":"x","frames":[["/app/w.py",3,"boom"]]}]}]})J");
+    PyProcessReport rep;
+    rep.pid = 7;
+    rep.role = "root";
+    MergedDump d = build_dump(dir.path, {rep}, Outcome::Hang, 7);
+    EXPECT_TRUE(d.deadlock);
+    EXPECT_EQ(d.top_frame, "w.py:transfer");
+    ASSERT_EQ(d.processes.size(), 1u);
+    ASSERT_EQ(d.processes[0].loops.size(), 1u);
+    const DumpLoop& loop = d.processes[0].loops[0];
+    EXPECT_EQ(loop.thread_name, "MainThread");
+    EXPECT_EQ(loop.tasks.size(), 4u);
+    std::string text = render_dump(d, "t");
+    EXPECT_NE(text.find("DEADLOCK between asyncio tasks in process 7: task \"a-then-b\" waits for second "
+                        "(asyncio.locks.Lock at 0x20) held by task \"b-then-a\""),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("asyncio loop in thread \"MainThread\": 4 pending tasks"), std::string::npos) << text;
+    EXPECT_NE(text.find("    task \"idle\"\n      waits for Queue.get() (queues.py:158)\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("    task \"Task-1\"\n      waits for task \"a-then-b\" to finish\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("task \"boom\" finished with an exception nobody retrieved: ValueError: x"),
+              std::string::npos) << text;
+    auto lines = dump_excerpt(d);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines[0].rfind("deadlock: task \"a-then-b\" waits for second", 0), 0u) << lines[0];
+}
+
+TEST(MergedDump, AHungAsyncioProgramIsNamedByTheTaskItsMainTaskWaitsFor) {
+    TempDir dir;
+    dir.write("pystacks-7.json", R"J({"pid":7,"threads":[
+      {"name":"MainThread","ident":1,"native_id":7,"daemon":false,"main":true,
+       "frames":[["/app/w.py",60,"<module>"],["/usr/lib/python3.11/selectors.py",468,"select"]]}],
+      "cycle":[],
+      "loops":[{"thread":1,"tasks":[
+        {"name":"Task-1","id":100,"frames":[["/app/w.py",57,"main"]],
+         "waits_for":{"expr":"task \"uploader\" to finish","type":"task","held_by":"uploader"}},
+        {"name":"uploader","id":101,"frames":[["/app/w.py",37,"uploader"],["/usr/lib/python3.11/asyncio/queues.py",158,"get"]],
+         "waits_for":{"expr":"Queue.get() (queues.py:158)","type":"future"}}],"cycle":[]}]})J");
+    PyProcessReport rep;
+    rep.pid = 7;
+    rep.role = "root";
+    MergedDump d = build_dump(dir.path, {rep}, Outcome::Hang, 7);
+    EXPECT_FALSE(d.deadlock);
+    EXPECT_EQ(d.top_frame, "w.py:uploader");
+    auto lines = dump_excerpt(d);
+    EXPECT_NE(std::find(lines.begin(), lines.end(),
+                        "task \"uploader\" at w.py:37 in uploader, waiting for Queue.get() (queues.py:158)"),
+              lines.end());
 }

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 using namespace racehunt;
 namespace fs = std::filesystem;
@@ -167,4 +168,58 @@ TEST(PyReports, ReadsEventsAndSkipsTruncatedLastLine) {
     EXPECT_EQ(reports[0].exceptions[0].frames[0].function, "f");
     ASSERT_EQ(reports[0].invariants.size(), 1u);
     EXPECT_FALSE(reports[0].exited); // the truncated exit line was not taken
+}
+
+TEST(Classify, AsyncioWarningsFailWarnOrAreIgnored) {
+    PyProcessReport p = root_report();
+    PyProcessReport::AsyncioWarning w;
+    w.kind = "unretrieved-exception";
+    w.message = "Task exception was never retrieved";
+    w.task = "fetch-3";
+    w.type = "ValueError";
+    w.exception = "bad\nreply";
+    w.frames = {{"/app/client.py", 12, "fetch"}};
+    p.asyncio_warnings.push_back(w);
+    PyProcessReport::AsyncioWarning never;
+    never.kind = "never-awaited";
+    never.message = "coroutine 'save' was never awaited";
+    never.coroutine = "save";
+    p.asyncio_warnings.push_back(never);
+
+    CheckSpec fail;
+    fail.asyncio_warnings = "fail";
+    Verdict f = classify(exited(0), {p}, fail, true);
+    EXPECT_EQ(f.outcome, Outcome::Fail);
+    EXPECT_EQ(f.signature, "fail:asyncio:unretrieved-exception:ValueError@client.py:fetch");
+    ASSERT_EQ(f.reasons.size(), 2u);
+    EXPECT_EQ(f.reasons[0], "asyncio: task \"fetch-3\"'s exception was never retrieved: ValueError: "
+                            "bad reply at client.py:12 in fetch()");
+    EXPECT_EQ(f.reasons[1], "asyncio: coroutine 'save' was never awaited");
+
+    Verdict w2 = classify(exited(0), {p}, CheckSpec{}, true); // "warn" is the default
+    EXPECT_EQ(w2.outcome, Outcome::Pass);
+    EXPECT_EQ(w2.warnings.size(), 2u);
+
+    CheckSpec ignore;
+    ignore.asyncio_warnings = "ignore";
+    Verdict i = classify(exited(0), {p}, ignore, true);
+    EXPECT_EQ(i.outcome, Outcome::Pass);
+    EXPECT_TRUE(i.warnings.empty());
+}
+
+TEST(PyReports, AsyncioWarningsAndFailureLoopsAreRead) {
+    fs::path dir = fs::temp_directory_path() / ("rh-aio-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "py-5.jsonl")
+        << R"({"event":"start","pid":5,"ppid":1,"role":"root","python":"3.12.1"})" "\n"
+        << R"({"event":"asyncio_warning","kind":"destroyed-pending","message":"Task was destroyed but it is pending!","task":"t","frames":[["/a.py",3,"f"]]})" "\n"
+        << R"({"event":"check_failed","message":"m","ident":9,"threads":[{"name":"MainThread","ident":9,"frames":[]}],"loops":[{"thread":9,"tasks":[{"name":"w","frames":[]}]}]})" "\n";
+    auto reps = read_py_reports(dir);
+    fs::remove_all(dir);
+    ASSERT_EQ(reps.size(), 1u);
+    ASSERT_EQ(reps[0].asyncio_warnings.size(), 1u);
+    EXPECT_EQ(reps[0].asyncio_warnings[0].kind, "destroyed-pending");
+    EXPECT_EQ(reps[0].asyncio_warnings[0].frames.size(), 1u);
+    ASSERT_TRUE(reps[0].failure_snapshot.contains("loops"));
+    EXPECT_EQ(reps[0].failure_snapshot["loops"][0]["tasks"][0]["name"], "w");
 }

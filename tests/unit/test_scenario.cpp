@@ -467,3 +467,24 @@ TEST(CliFuzzRegressions, BadValuesAndEmptyOperandsNameTheirPlace) {
         EXPECT_FALSE(e.where().empty()) << e.what();
     }
 }
+
+TEST(Scenario, AsyncioJitterAndCheckKeys) {
+    Scenario s = parse(std::string(kMinimal) +
+                       "[jitter.asyncio]\nshuffle = 0.5\ndefer = 0.1\n[check]\nasyncio_warnings = \"fail\"\n");
+    EXPECT_EQ(s.jitter.loop_shuffle, 0.5);
+    EXPECT_EQ(s.jitter.loop_defer, 0.1);
+    EXPECT_EQ(s.check.asyncio_warnings, "fail");
+    EXPECT_EQ(parse(kMinimal).check.asyncio_warnings, "warn");
+    // The round trip keeps them.
+    Scenario again = parse(scenario_to_toml(s));
+    EXPECT_EQ(again.jitter, s.jitter);
+    EXPECT_EQ(again.check, s.check);
+
+    std::string e = error_of(std::string(kMinimal) + "[jitter.asyncio]\nshuffle = 2\n");
+    EXPECT_NE(e.find("scenario.toml:4:11"), std::string::npos) << e;
+    e = error_of(std::string(kMinimal) + "[jitter.asyncio]\nshufle = 0.5\n");
+    EXPECT_NE(e.find("shuffle"), std::string::npos) << e;
+    e = error_of(std::string(kMinimal) + "[check]\nasyncio_warnings = \"error\"\n");
+    EXPECT_NE(e.find("scenario.toml:4:20"), std::string::npos) << e;
+    EXPECT_NE(e.find("fail"), std::string::npos) << e;
+}

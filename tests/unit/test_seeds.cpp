@@ -142,3 +142,40 @@ TEST(Jitter, WidenedFocusIsTracedByLineOnly) {
     EXPECT_GT(widened, 50);
     EXPECT_GT(opcode, 50);
 }
+
+TEST(Jitter, AsyncioLayerIsInTheDefaultAndAggressivePortfolios) {
+    EXPECT_FALSE(plan_jitter("none", {}, 5, {}).loop.active());
+    int active = 0, shuffle_always = 0;
+    for (std::uint64_t i = 0; i < 400; ++i) {
+        JitterPlan d = plan_jitter("default", {}, run_seed(4, i), {});
+        if (d.loop.active()) {
+            ++active;
+            EXPECT_GE(d.loop.shuffle, 0.05);
+            EXPECT_LE(d.loop.shuffle, 1.0);
+            EXPECT_LE(d.loop.defer, 0.3);
+            shuffle_always += d.loop.shuffle == 1.0;
+            EXPECT_TRUE(d.to_json().contains("asyncio"));
+        }
+        JitterPlan a = plan_jitter("aggressive", {}, run_seed(4, i), {});
+        EXPECT_TRUE(a.loop.active());
+        EXPECT_GE(a.loop.shuffle, 0.3);
+        EXPECT_GE(a.loop.defer, 0.05);
+    }
+    // 80% of default runs have the layer on, 30% of those shuffle every iteration.
+    EXPECT_GT(active, 280);
+    EXPECT_LT(active, 360);
+    EXPECT_GT(shuffle_always, 50);
+    EXPECT_LT(shuffle_always, 150);
+}
+
+TEST(Jitter, AsyncioKeysOverrideAndControlledModeTurnsTheLayerOff) {
+    JitterSpec spec;
+    spec.loop_shuffle = 0.0;
+    spec.loop_defer = 0.25;
+    JitterPlan p = plan_jitter("none", spec, 9, {});
+    EXPECT_EQ(p.loop.shuffle, 0.0);
+    EXPECT_EQ(p.loop.defer, 0.25);
+    EXPECT_EQ(p.to_json()["asyncio"], (nlohmann::json{{"shuffle", 0.0}, {"defer", 0.25}}));
+    spec.mode = "controlled";
+    EXPECT_FALSE(plan_jitter("default", spec, 9, {}).loop.active());
+}
