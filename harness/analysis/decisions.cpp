@@ -216,6 +216,34 @@ Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_int
                 p.pid = pid;
                 pins.yields.push_back(p);
             }
+        } else if (name.rfind("loop-", 0) == 0 && f.extension() == ".log") {
+            int pid = pid_of(f, "loop-");
+            std::ifstream in(f);
+            std::string line;
+            std::optional<std::uint64_t> key;
+            while (std::getline(in, line)) {
+                if (line.rfind("# racehunt-loop 1 key=", 0) == 0) {
+                    key = util::parse_hex64(line.substr(22, 16));
+                    continue;
+                }
+                auto w = util::split(line, '\t');
+                if (line.empty() || line[0] == '#' || w.size() < 4)
+                    continue;
+                if (!key) {
+                    ++lost;
+                    continue;
+                }
+                LoopPin p;
+                p.key = *key;
+                p.loop = static_cast<std::uint32_t>(std::strtoul(w[0].c_str(), nullptr, 10));
+                p.iteration = std::strtoull(w[1].c_str(), nullptr, 10);
+                p.shuffle = w[2] == "shuffle";
+                p.tasks = p.shuffle ? util::split(w[3], ',') : std::vector<std::string>{w[3]};
+                if (!p.shuffle)
+                    p.iterations = w.size() > 4 ? static_cast<std::uint32_t>(std::strtoul(w[4].c_str(), nullptr, 10)) : 1;
+                p.pid = pid;
+                pins.loop.push_back(p);
+            }
         }
     }
     if (unpinnable)
@@ -311,10 +339,14 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
                 if (f.size() < 4)
                     continue;
                 o << "    loop " << f[0] << "  iteration " << f[1] << "  ";
-                if (f[2] == "defer" && f.size() > 4)
-                    o << "task \"" << f[3] << "\" deferred by " << f[4] << " iteration(s)\n";
-                else
-                    o << f[2] << ": " << f[3] << "\n";
+                if (f[2] == "defer" && f.size() > 4) {
+                    o << "task \"" << unescape_task_name(f[3]) << "\" deferred by " << f[4] << " iteration(s)\n";
+                } else {
+                    o << f[2] << ":";
+                    for (const auto& t : util::split(f[3], ','))
+                        o << " " << unescape_task_name(t);
+                    o << "\n";
+                }
             }
         }
     }

@@ -147,6 +147,8 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
         } else {
             p.jitter.yields.pinned = c.pins->yields.size();
         }
+        p.jitter.loop = LoopPlan{};
+        p.jitter.loop.pinned = c.pins->loop.size();
     }
     p.cwd = s.resolved_cwd();
 
@@ -277,6 +279,17 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"log", true}};
     if (p.jitter.loop.active())
         j["asyncio"] = {{"shuffle", p.jitter.loop.shuffle}, {"defer", p.jitter.loop.defer}};
+    if (c.pins && !c.pins->loop.empty()) {
+        json pins = json::array();
+        for (const auto& l : c.pins->loop) {
+            if (l.shuffle)
+                pins.push_back({util::hex64(l.key), l.loop, l.iteration, "shuffle", l.tasks});
+            else
+                pins.push_back({util::hex64(l.key), l.loop, l.iteration, "defer",
+                                l.tasks.empty() ? std::string() : l.tasks[0], l.iterations});
+        }
+        j["asyncio"]["pins"] = pins;
+    }
     if (p.jitter.control)
         j["control"] = {{"strategy", p.jitter.control->strategy},
                         {"depth", p.jitter.control->depth},

@@ -40,8 +40,8 @@ namespace {
 constexpr int kSearchRuns = 20; // replays of the seed to find one failing run
 
 struct Item {
-    enum Kind { Switch, Shim, Yield } kind;
-    std::size_t index; // into Pins::shim or Pins::yields
+    enum Kind { Switch, Shim, Yield, Loop } kind;
+    std::size_t index; // into Pins::shim, Pins::yields or Pins::loop
 };
 
 Pins subset_pins(const Pins& all, const std::vector<Item>& items, const Subset& s) {
@@ -52,8 +52,10 @@ Pins subset_pins(const Pins& all, const std::vector<Item>& items, const Subset& 
             p.switch_interval = all.switch_interval;
         else if (it.kind == Item::Shim)
             p.shim.push_back(all.shim[it.index]);
-        else
+        else if (it.kind == Item::Yield)
             p.yields.push_back(all.yields[it.index]);
+        else
+            p.loop.push_back(all.loop[it.index]);
     }
     return p;
 }
@@ -68,6 +70,8 @@ std::string count_layers(const Pins& p) {
         parts.push_back(std::to_string(p.shim.size()) + " shim");
     if (!p.yields.empty())
         parts.push_back(std::to_string(p.yields.size()) + " yield");
+    if (!p.loop.empty())
+        parts.push_back(std::to_string(p.loop.size()) + " asyncio");
     if (!parts.empty()) {
         o << " (";
         for (std::size_t i = 0; i < parts.size(); ++i)
@@ -295,6 +299,8 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
         items.push_back({Item::Shim, i});
     for (std::size_t i = 0; i < all.yields.size(); ++i)
         items.push_back({Item::Yield, i});
+    for (std::size_t i = 0; i < all.loop.size(); ++i)
+        items.push_back({Item::Loop, i});
     Subset everything(items.size());
     for (std::size_t i = 0; i < items.size(); ++i)
         everything[i] = i;
@@ -338,7 +344,7 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
         } else if (!everything.empty()) {
             // 3. Whole layers, then one thread's decisions at a time, then single decisions.
             step = "layers";
-            std::vector<Subset> layers(3);
+            std::vector<Subset> layers(4);
             for (std::size_t i = 0; i < items.size(); ++i)
                 layers[items[i].kind].push_back(i);
             result = shrinker.drop_groups(result, layers);
@@ -350,6 +356,8 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
                     by_thread[{1, all.shim[it.index].key, all.shim[it.index].thread}].push_back(i);
                 else if (it.kind == Item::Yield)
                     by_thread[{2, all.yields[it.index].key, all.yields[it.index].thread}].push_back(i);
+                else if (it.kind == Item::Loop)
+                    by_thread[{3, all.loop[it.index].key, all.loop[it.index].loop}].push_back(i);
             }
             std::vector<Subset> groups;
             for (auto& [key, g] : by_thread)
@@ -420,6 +428,8 @@ ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session) {
     for (const auto& p : minimal.yields)
         std::printf("  %d. %s\n", ++number, describe(p).c_str());
     for (const auto& p : minimal.shim)
+        std::printf("  %d. %s\n", ++number, describe(p).c_str());
+    for (const auto& p : minimal.loop)
         std::printf("  %d. %s\n", ++number, describe(p).c_str());
     std::printf("reproduces %d/%d: %s\n", final.matched, final.runs,
                 percent_interval(final.matched, final.runs).c_str());

@@ -221,8 +221,11 @@ nlohmann::json JitterPlan::to_json() const {
             y["pinned"] = yields.pinned;
     }
     j["yields"] = y;
-    if (loop.active())
+    if (loop.active()) {
         j["asyncio"] = {{"shuffle", loop.shuffle}, {"defer", loop.defer}};
+        if (loop.pinned)
+            j["asyncio"]["pinned"] = loop.pinned;
+    }
     if (control)
         j["control"] = {{"strategy", control->strategy}, {"depth", control->depth}, {"max_steps", control->max_steps}};
     if (pinned)

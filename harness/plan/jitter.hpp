@@ -43,7 +43,8 @@ struct YieldPlan {
 struct LoopPlan {
     double shuffle = 0;
     double defer = 0;
-    bool active() const { return shuffle > 0 || defer > 0; }
+    std::size_t pinned = 0; // with pins: the loop decisions pinned (nothing else is decided)
+    bool active() const { return shuffle > 0 || defer > 0 || pinned > 0; }
     bool operator==(const LoopPlan&) const = default;
 };
 

@@ -6,6 +6,7 @@
 #include "util/strings.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -74,6 +75,38 @@ std::string describe(const YieldPin& p) {
     return s;
 }
 
+std::string unescape_task_name(const std::string& name) {
+    std::string out;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        if (name[i] == '%' && i + 2 < name.size() &&
+            std::isxdigit(static_cast<unsigned char>(name[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(name[i + 2]))) {
+            out += static_cast<char>(std::stoi(name.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += name[i];
+        }
+    }
+    return out;
+}
+
+std::string describe(const LoopPin& p) {
+    std::string s = "asyncio: ";
+    if (p.shuffle) {
+        s += "tasks ";
+        for (std::size_t i = 0; i < p.tasks.size(); ++i)
+            s += (i ? ", \"" : "\"") + unescape_task_name(p.tasks[i]) + "\"";
+        s += " resumed in this order";
+    } else {
+        s += "task \"" + (p.tasks.empty() ? std::string("?") : unescape_task_name(p.tasks[0])) +
+             "\" resumed " + std::to_string(p.iterations) + " iteration(s) late";
+    }
+    s += " in iteration " + std::to_string(p.iteration) + " of loop " + std::to_string(p.loop);
+    if (p.pid)
+        s += ", process " + std::to_string(p.pid);
+    return s;
+}
+
 std::string describe_switch_interval(double seconds) {
     return "switch interval " + util::format_double(seconds) + " s";
 }
@@ -92,6 +125,17 @@ std::string pins_to_text(const Pins& pins, const std::string& comment) {
     for (const auto& p : pins.yields)
         o << "yield " << util::hex64(p.key) << " " << p.thread << " " << p.visit << "  # "
           << describe(p) << "\n";
+    for (const auto& p : pins.loop) {
+        o << "loop " << util::hex64(p.key) << " " << p.loop << " " << p.iteration << " ";
+        if (p.shuffle) {
+            o << "shuffle ";
+            for (std::size_t i = 0; i < p.tasks.size(); ++i)
+                o << (i ? "," : "") << p.tasks[i];
+        } else {
+            o << "defer " << (p.tasks.empty() ? std::string("?") : p.tasks[0]) << " " << p.iterations;
+        }
+        o << "  # " << describe(p) << "\n";
+    }
     return o.str();
 }
 
@@ -148,9 +192,35 @@ Pins parse_pins(const std::string& text, const std::string& name) {
                     throw util::usage_error(where(w[3].second), "visits count from 1");
                 pins.yields.push_back(p);
             }
+        } else if (kind == "loop") {
+            if (w.size() < 6 || (w[4].first == "shuffle" && w.size() != 6) ||
+                (w[4].first == "defer" && w.size() != 7) || (w[4].first != "shuffle" && w[4].first != "defer"))
+                throw util::usage_error(where(w[0].second),
+                                        "expected \"loop PROCESS-KEY LOOP ITERATION shuffle TASK,TASK,...\" or "
+                                        "\"loop PROCESS-KEY LOOP ITERATION defer TASK ITERATIONS\"");
+            auto key = util::parse_hex64(w[1].first);
+            if (!key || w[1].first.size() > 16)
+                throw util::usage_error(where(w[1].second),
+                                        "expected a process key of up to 16 hex digits, got \"" + w[1].first + "\"");
+            LoopPin p;
+            p.key = *key;
+            p.loop = static_cast<std::uint32_t>(number(2, UINT32_MAX, "a loop number"));
+            p.iteration = number(3, UINT64_MAX >> 1, "an iteration number");
+            if (p.iteration == 0)
+                throw util::usage_error(where(w[3].second), "iterations count from 1");
+            p.shuffle = w[4].first == "shuffle";
+            p.tasks = p.shuffle ? util::split(w[5].first, ',') : std::vector<std::string>{w[5].first};
+            if (std::any_of(p.tasks.begin(), p.tasks.end(), [](const std::string& t) { return t.empty(); }))
+                throw util::usage_error(where(w[5].second), "an empty task name");
+            if (!p.shuffle) {
+                p.iterations = static_cast<std::uint32_t>(number(6, 8, "a deferral of 1 to 8 iterations"));
+                if (p.iterations == 0)
+                    throw util::usage_error(where(w[6].second), "a deferral is at least 1 iteration");
+            }
+            pins.loop.push_back(p);
         } else {
             throw util::usage_error(where(w[0].second), "unknown line \"" + kind + "\"",
-                                    "expected switch-interval, shim or yield");
+                                    "expected switch-interval, shim, yield or loop");
         }
     }
     return pins;

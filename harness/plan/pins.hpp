@@ -11,6 +11,11 @@
 //     switch-interval 2e-06
 //     shim  <process key, 16 hex> <thread> <decision>   # mutex delay 120 us, process 4242
 //     yield <process key, 16 hex> <thread> <visit>      # "Worker-2" at bank.py:14
+//     loop  <process key, 16 hex> <loop> <iteration> shuffle <task>,<task>,...
+//     loop  <process key, 16 hex> <loop> <iteration> defer <task> <iterations>
+// An asyncio loop decision is named by its loop's number and iteration in the process, and
+// applied to the ready tasks of those names (task names percent-escape %, comma, # and
+// whitespace, as loop-<pid>.log writes them).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -39,17 +44,34 @@ struct YieldPin {
     int pid = 0;
 };
 
+struct LoopPin {
+    std::uint64_t key = 0;
+    std::uint32_t loop = 0;
+    std::uint64_t iteration = 0;
+    bool shuffle = false;           // else a deferral
+    std::vector<std::string> tasks; // shuffle: the new order; defer: the task (escaped names)
+    std::uint32_t iterations = 1;   // defer: by how many iterations
+    int pid = 0;
+};
+
 struct Pins {
     std::optional<double> switch_interval; // nullopt: the interpreter's own
     std::vector<ShimPin> shim;
     std::vector<YieldPin> yields;
+    std::vector<LoopPin> loop;
 
-    std::size_t size() const { return (switch_interval ? 1 : 0) + shim.size() + yields.size(); }
+    std::size_t size() const {
+        return (switch_interval ? 1 : 0) + shim.size() + yields.size() + loop.size();
+    }
 };
+
+// "Task-3" from "Task%203"-style escapes of loop-<pid>.log and .pins files.
+std::string unescape_task_name(const std::string& name);
 
 // One line a reader understands: "yield in thread "Worker-2" at bank.py:14 on its 3rd visit".
 std::string describe(const ShimPin& p);
 std::string describe(const YieldPin& p);
+std::string describe(const LoopPin& p);
 std::string describe_switch_interval(double seconds);
 
 // The text form, with `comment` lines on top.

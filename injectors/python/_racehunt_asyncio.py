@@ -34,6 +34,7 @@ _LOG_LIMIT = 200000          # decisions kept per process in loop-<pid>.log
 _MAX_DEFER = 8               # iterations a task can be deferred by, at most
 
 _settings = None             # _Settings when the loop layer perturbs, else None
+_pins = None                 # pinned mode: {loop number: {iteration: [pin, ...]}} of this process
 _check = "warn"              # [check].asyncio_warnings
 _patched = False
 _asyncio = None              # the asyncio package
@@ -59,10 +60,12 @@ class _Settings(object):
 
 class _LoopState(object):
     """One loop's decision stream: geometric gaps, so the hot path is a subtraction."""
-    __slots__ = ("number", "key", "draws", "iteration", "shuffle_in", "defer_in", "__weakref__")
+    __slots__ = ("number", "key", "draws", "iteration", "shuffle_in", "defer_in", "pins",
+                 "__weakref__")
 
     def __init__(self, number):
         self.number = number
+        self.pins = _pins.get(number) if _pins is not None else None
         self.key = _b._derive(_b._derive(_b._process_key, 0xA5), number)
         self.draws = 0
         self.iteration = 0
@@ -205,6 +208,40 @@ def _perturb(loop, state, ready, n):
         state.defer_in = place - n + 1
 
 
+def _apply_pins(loop, state, ready, pinned):
+    """Pinned mode (racehunt minimize, replay --pins): the decisions of the run the pins
+    came from, found by task name in this iteration's ready queue; nothing is drawn."""
+    for pin in pinned:
+        items = list(ready)
+        by_name = {}
+        raw = {}
+        for i, handle in enumerate(items):
+            task = _task_of(handle)
+            if task is not None:
+                name = task.get_name()
+                by_name.setdefault(_clean(name), i)
+                raw.setdefault(_clean(name), name)
+        if pin[0] == "shuffle":
+            names = [n for n in pin[1] if n in by_name]
+            places = sorted(by_name[n] for n in names)
+            if len(places) < 2:
+                continue
+            handles = [items[by_name[n]] for n in names]
+            for place, handle in zip(places, handles):
+                items[place] = handle
+            ready.clear()
+            ready.extend(items)
+            _counters["loop_shuffles"] += 1
+            _note(state, "shuffle", [raw[n] for n in names])
+        else:
+            place = by_name.get(pin[1])
+            if place is None:
+                continue
+            ready[place] = _Deferred(items[place], pin[2], loop)
+            _counters["loop_deferrals"] += 1
+            _note(state, "defer", (raw[pin[1]], pin[2]))
+
+
 _last_loop = None            # weakref to the loop of the last iteration, and its state
 _last_state = None
 
@@ -235,7 +272,12 @@ def _patch_loop(base_events):
                 else _state_for(self)
             state.iteration += 1
             _counters["loop_iterations"] += 1
-            if _settings is not None:
+            if _pins is not None:
+                if state.pins:
+                    pinned = state.pins.get(state.iteration)
+                    if pinned:
+                        _apply_pins(self, state, self._ready, pinned)
+            elif _settings is not None:
                 ready = self._ready
                 n = len(ready)
                 if n and (state.defer_in <= n or (n > 1 and state.shuffle_in <= 1)):
@@ -366,12 +408,36 @@ def install(asyncio, config):
     defer = _probability(section, "defer")
     if shuffle > 0.0 or defer > 0.0:
         _settings = _Settings(shuffle, defer)
+    _read_pins(section.get("pins"))
     checks = config.get("checks") if isinstance(config.get("checks"), dict) else {}
     _check = checks.get("asyncio_warnings") or "warn"
     _patch_loop(sys.modules["asyncio.base_events"])
     _patch_runners(asyncio)
     if _check != "ignore":
         _patch_warnings()
+
+
+def _read_pins(entries):
+    """config.json's asyncio.pins: [["<process key>", loop, iteration, "shuffle", [names]]
+    or [..., "defer", name, k]]; names as loop-<pid>.log writes them."""
+    global _pins
+    if not isinstance(entries, list):
+        return
+    _pins = {}
+    for entry in entries:
+        try:
+            key, number, iteration, kind = int(entry[0], 16), int(entry[1]), int(entry[2]), entry[3]
+            if kind == "shuffle":
+                pin = ("shuffle", [str(n) for n in entry[4]])
+            elif kind == "defer":
+                pin = ("defer", str(entry[4]), max(1, min(int(entry[5]), _MAX_DEFER)))
+            else:
+                raise ValueError(kind)
+        except (TypeError, ValueError, IndexError):
+            _b._warn("asyncio.pins entry %r is malformed; ignored" % (entry,))
+            continue
+        if key == _b._process_key:
+            _pins.setdefault(number, {}).setdefault(iteration, []).append(pin)
 
 
 def _probability(section, key):
@@ -416,8 +482,13 @@ def at_exit():
         gc.collect()
 
 
+_ESCAPE = {ord(c): "%%%02X" % ord(c) for c in "%,#\t\n\r "}
+
+
 def _clean(name):
-    return str(name).replace("\n", " ").replace("\t", " ").replace(",", ";")
+    """A task name as the loop log and pins write it: percent-escapes for the characters
+    that separate fields there (%, comma, #, whitespace)."""
+    return str(name).translate(_ESCAPE)
 
 
 def write_log():

@@ -80,3 +80,45 @@ TEST(Pins, ShimFileIsSortedAndDeduplicated) {
     EXPECT_EQ(r[1].n, 9u);
     EXPECT_EQ(r[2].process_key, 2u);
 }
+
+TEST(Pins, AsyncioLoopDecisionsRoundTripAndReadAsSentences) {
+    Pins p;
+    p.loop.push_back({0xabcull, 0, 12, true, {"Task-3", "fetch%20user%2C42", "Task-1"}, 1, 99});
+    p.loop.push_back({0xabcull, 1, 7, false, {"uploader"}, 3, 99});
+    std::string text = pins_to_text(p, "asyncio");
+    EXPECT_NE(text.find("loop 0000000000000abc 0 12 shuffle Task-3,fetch%20user%2C42,Task-1  # asyncio: "
+                        "tasks \"Task-3\", \"fetch user,42\", \"Task-1\" resumed in this order in iteration "
+                        "12 of loop 0, process 99\n"),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("loop 0000000000000abc 1 7 defer uploader 3  # asyncio: task \"uploader\" resumed 3 "
+                        "iteration(s) late in iteration 7 of loop 1"),
+              std::string::npos) << text;
+    Pins q = parse_pins(text, "t.pins");
+    ASSERT_EQ(q.loop.size(), 2u);
+    EXPECT_TRUE(q.loop[0].shuffle);
+    EXPECT_EQ(q.loop[0].tasks, p.loop[0].tasks);
+    EXPECT_EQ(q.loop[0].iteration, 12u);
+    EXPECT_FALSE(q.loop[1].shuffle);
+    EXPECT_EQ(q.loop[1].tasks, std::vector<std::string>{"uploader"});
+    EXPECT_EQ(q.loop[1].iterations, 3u);
+    EXPECT_EQ(q.loop[1].loop, 1u);
+    EXPECT_EQ(q.size(), 2u);
+    EXPECT_EQ(unescape_task_name("a%2Cb%25c%zz%2"), "a,b%c%zz%2");
+}
+
+TEST(Pins, AsyncioLoopLineErrorsNameTheColumn) {
+    auto error_of = [](const std::string& text) {
+        try {
+            parse_pins(text, "m.pins");
+        } catch (const util::Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(error_of("loop abc 0 0 defer t 1\n").find("m.pins:1:12: iterations count from 1"), std::string::npos)
+        << error_of("loop abc 0 0 defer t 1\n");
+    EXPECT_NE(error_of("loop abc 0 3 defer t 9\n").find("m.pins:1:22"), std::string::npos);
+    EXPECT_NE(error_of("loop abc 0 3 swap t\n").find("m.pins:1:1"), std::string::npos);
+    EXPECT_NE(error_of("loop abc 0 3 shuffle a,,b\n").find("an empty task name"), std::string::npos);
+    EXPECT_NE(error_of("loop xyz 0 3 shuffle a,b\n").find("m.pins:1:6"), std::string::npos);
+}
