@@ -251,6 +251,21 @@ Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_int
     return pins;
 }
 
+namespace {
+
+// The entries of a yields or loop log: its lines, less empty ones and # comments.
+std::vector<std::string> entry_lines(const fs::path& file) {
+    std::ifstream in(file);
+    std::string line;
+    std::vector<std::string> lines;
+    while (std::getline(in, line))
+        if (!line.empty() && line[0] != '#')
+            lines.push_back(line);
+    return lines;
+}
+
+} // namespace
+
 std::string render_decisions(const fs::path& run_dir, std::optional<double> switch_interval,
                              const std::string& title) {
     std::ostringstream o;
@@ -306,12 +321,7 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
             }
         }
         if (auto it = yield_logs.find(pid); it != yield_logs.end()) {
-            std::ifstream in(it->second);
-            std::string line;
-            std::vector<std::string> lines;
-            while (std::getline(in, line))
-                if (!line.empty() && line[0] != '#')
-                    lines.push_back(line);
+            const auto lines = entry_lines(it->second);
             o << "  Python yield points: " << lines.size() << " yield(s) taken\n";
             for (const auto& l : lines) {
                 // "<thread>\t<file>:<line>\t<visit>[\t<thread name>]"
@@ -325,12 +335,7 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
             }
         }
         if (auto it = loop_logs.find(pid); it != loop_logs.end()) {
-            std::ifstream in(it->second);
-            std::string line;
-            std::vector<std::string> lines;
-            while (std::getline(in, line))
-                if (!line.empty() && line[0] != '#')
-                    lines.push_back(line);
+            const auto lines = entry_lines(it->second);
             o << "  asyncio loop: " << lines.size() << " decision(s)\n";
             for (const auto& l : lines) {
                 // "<loop>\t<iteration>\tshuffle\t<tasks in their new order>" or

@@ -158,6 +158,13 @@ Pins parse_pins(const std::string& text, const std::string& name) {
                 throw util::usage_error(where(col), std::string("expected ") + what + ", got \"" + word + "\"");
             return static_cast<std::uint64_t>(v);
         };
+        auto process_key = [&] {
+            auto key = util::parse_hex64(w[1].first);
+            if (!key || w[1].first.size() > 16)
+                throw util::usage_error(where(w[1].second),
+                                        "expected a process key of up to 16 hex digits, got \"" + w[1].first + "\"");
+            return *key;
+        };
         const std::string& kind = w[0].first;
         if (kind == "switch-interval") {
             if (w.size() != 2)
@@ -173,19 +180,16 @@ Pins parse_pins(const std::string& text, const std::string& name) {
                 throw util::usage_error(where(w[0].second),
                                         "expected \"" + kind + " PROCESS-KEY THREAD " +
                                             (kind == "shim" ? "DECISION" : "VISIT") + "\"");
-            auto key = util::parse_hex64(w[1].first);
-            if (!key || w[1].first.size() > 16)
-                throw util::usage_error(where(w[1].second),
-                                        "expected a process key of up to 16 hex digits, got \"" + w[1].first + "\"");
+            const std::uint64_t key = process_key();
             if (kind == "shim") {
                 ShimPin p;
-                p.key = *key;
+                p.key = key;
                 p.thread = static_cast<std::uint32_t>(number(2, UINT32_MAX, "a thread index"));
                 p.n = static_cast<std::uint32_t>(number(3, UINT32_MAX, "a decision number"));
                 pins.shim.push_back(p);
             } else {
                 YieldPin p;
-                p.key = *key;
+                p.key = key;
                 p.thread = static_cast<std::uint32_t>(number(2, UINT32_MAX, "a thread index"));
                 p.visit = number(3, UINT64_MAX >> 1, "a visit number");
                 if (p.visit == 0)
@@ -198,12 +202,8 @@ Pins parse_pins(const std::string& text, const std::string& name) {
                 throw util::usage_error(where(w[0].second),
                                         "expected \"loop PROCESS-KEY LOOP ITERATION shuffle TASK,TASK,...\" or "
                                         "\"loop PROCESS-KEY LOOP ITERATION defer TASK ITERATIONS\"");
-            auto key = util::parse_hex64(w[1].first);
-            if (!key || w[1].first.size() > 16)
-                throw util::usage_error(where(w[1].second),
-                                        "expected a process key of up to 16 hex digits, got \"" + w[1].first + "\"");
             LoopPin p;
-            p.key = *key;
+            p.key = process_key();
             p.loop = static_cast<std::uint32_t>(number(2, UINT32_MAX, "a loop number"));
             p.iteration = number(3, UINT64_MAX >> 1, "an iteration number");
             if (p.iteration == 0)

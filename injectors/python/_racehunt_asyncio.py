@@ -141,9 +141,11 @@ def _task_of(handle):
     if type(handle) is _Deferred:
         return None
     try:
-        owner = getattr(handle._callback, "__self__", None)
+        owner = handle._callback.__self__
     except Exception:
         return None
+    if type(owner) in _task_types:
+        return owner
     return owner if isinstance(owner, _task_types) else None
 
 
@@ -176,9 +178,10 @@ def _perturb(loop, state, ready, n):
                 if task is not None:
                     places.append(i)
                     tasks.append(task)
-            if len(places) > 1:
-                order = state.permutation(len(places))
-                if order != sorted(order):
+            m = len(places)
+            if m > 1:
+                order = state.permutation(m)
+                if order != list(range(m)):
                     handles = [items[i] for i in places]
                     for place, k in zip(places, order):
                         items[place] = handles[k]

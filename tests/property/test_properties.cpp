@@ -94,7 +94,12 @@ Scenario gen_scenario() {
         s.jitter.yield_granularity = *rc::gen::element<std::string>("line", "opcode", "call");
     if (*rc::gen::arbitrary<bool>())
         s.jitter.yield_focus = std::vector<std::string>{gen_word(), gen_word() + ".py"};
+    if (*rc::gen::arbitrary<bool>())
+        s.jitter.loop_shuffle = *rc::gen::inRange(0, 1000) / 1000.0;
+    if (*rc::gen::arbitrary<bool>())
+        s.jitter.loop_defer = *rc::gen::inRange(0, 1000) / 1000.0;
     s.check.exit_code = *rc::gen::inRange(0, 256);
+    s.check.asyncio_warnings = *rc::gen::element<std::string>("fail", "warn", "ignore");
     s.check.thread_exceptions = *rc::gen::element<std::string>("fail", "ignore");
     s.check.leaked_threads = *rc::gen::element<std::string>("fail", "warn", "ignore");
     for (int i = *rc::gen::inRange(0, 3); i > 0; --i)
