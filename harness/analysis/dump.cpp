@@ -433,8 +433,11 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
             std::set<std::string> seen;
             while (seen.insert(t->name).second) {
                 std::string next = t->held_by;
-                if (next.empty() && util::starts_with(t->waits_for, "task \""))
-                    next = t->waits_for.substr(6, t->waits_for.find('"', 6) - 6);
+                for (const char* lead : {"task \"", "tasks \""})
+                    if (next.empty() && util::starts_with(t->waits_for, lead)) {
+                        const std::size_t from = std::string(lead).size();
+                        next = t->waits_for.substr(from, t->waits_for.find('"', from) - from);
+                    }
                 const DumpThread* n = nullptr;
                 for (const auto& x : loop.tasks)
                     if (!next.empty() && x.name == next)

@@ -76,6 +76,8 @@ std::string describe(const YieldPin& p) {
 }
 
 std::string unescape_task_name(const std::string& name) {
+    if (name == "%-")
+        return ""; // the empty name
     std::string out;
     for (std::size_t i = 0; i < name.size(); ++i) {
         if (name[i] == '%' && i + 2 < name.size() &&
@@ -111,6 +113,18 @@ std::string describe_switch_interval(double seconds) {
     return "switch interval " + util::format_double(seconds) + " s";
 }
 
+namespace {
+
+// A description as a comment: one line whatever the names in it hold.
+std::string one_line_comment(std::string s) {
+    for (char& c : s)
+        if (c == '\n' || c == '\r')
+            c = ' ';
+    return s;
+}
+
+} // namespace
+
 std::string pins_to_text(const Pins& pins, const std::string& comment) {
     std::ostringstream o;
     o << "# racehunt pins 1\n";
@@ -121,10 +135,10 @@ std::string pins_to_text(const Pins& pins, const std::string& comment) {
         o << "switch-interval " << util::format_double(*pins.switch_interval) << "\n";
     for (const auto& p : pins.shim)
         o << "shim " << util::hex64(p.key) << " " << p.thread << " " << p.n << "  # "
-          << describe(p) << "\n";
+          << one_line_comment(describe(p)) << "\n";
     for (const auto& p : pins.yields)
         o << "yield " << util::hex64(p.key) << " " << p.thread << " " << p.visit << "  # "
-          << describe(p) << "\n";
+          << one_line_comment(describe(p)) << "\n";
     for (const auto& p : pins.loop) {
         o << "loop " << util::hex64(p.key) << " " << p.loop << " " << p.iteration << " ";
         if (p.shuffle) {
@@ -134,7 +148,7 @@ std::string pins_to_text(const Pins& pins, const std::string& comment) {
         } else {
             o << "defer " << (p.tasks.empty() ? std::string("?") : p.tasks[0]) << " " << p.iterations;
         }
-        o << "  # " << describe(p) << "\n";
+        o << "  # " << one_line_comment(describe(p)) << "\n";
     }
     return o.str();
 }

@@ -7,15 +7,17 @@ Perturbation. Every loop derived from asyncio.BaseEventLoop (the selector and pr
 loops, whether made by asyncio.run, a policy, a Runner's loop_factory or by hand) runs its
 ready callbacks through BaseEventLoop._run_once, which is wrapped here. Before each
 iteration, from the run's seed:
-- *shuffle*: the ready handles that resume a task (a Task's step or wakeup) are permuted
-  among the places they hold in the ready queue;
-- *defer*: a ready handle that resumes a task is replaced by a stand-in that puts it back
-  at the end of the queue, so the task runs one or more iterations later.
-Other callbacks (loop.call_soon, a future's done callbacks, transports) are never moved
-relative to each other: asyncio documents that call_soon callbacks run in the order they
-were registered, and a program may rely on it. The order in which tasks resume is not
-documented, so changing it changes timing only. A deferred handle still runs exactly
-once, and a cancelled one is still skipped.
+- *shuffle*: each run of adjacent ready handles that resume a task (a Task's step or
+  wakeup) is permuted in place;
+- *defer*: a ready handle that resumes a task is replaced by a stand-in Handle that puts
+  it back at the end of the queue, so the task runs one or more iterations later, as if
+  what it awaited had completed later.
+Other callbacks (loop.call_soon, a future's done callbacks, transports) are never moved,
+and no task moves ahead of one queued before it: asyncio documents that call_soon
+callbacks run in the order they were registered, and a program may rely on it. The
+order in which tasks resume is not documented. A deferred handle still runs exactly once,
+a cancelled one is still skipped, and the queue is changed in place only (other threads
+append to it).
 
 Every decision is drawn from a counter-based stream keyed by (process key, loop number),
 so a replay with the same seed makes the same decisions as long as the workload makes the
@@ -61,11 +63,12 @@ class _Settings(object):
 class _LoopState(object):
     """One loop's decision stream: geometric gaps, so the hot path is a subtraction."""
     __slots__ = ("number", "key", "draws", "iteration", "shuffle_in", "defer_in", "pins",
-                 "__weakref__")
+                 "released", "__weakref__")
 
     def __init__(self, number):
         self.number = number
         self.pins = _pins.get(number) if _pins is not None else None
+        self.released = []       # handles a deferral put back in this iteration
         self.key = _b._derive(_b._derive(_b._process_key, 0xA5), number)
         self.draws = 0
         self.iteration = 0
@@ -106,40 +109,27 @@ class _LoopState(object):
         return order
 
 
-class _Deferred(object):
-    """Stands in a ready queue for a handle that resumes a task, `left` iterations early."""
-    __slots__ = ("handle", "left", "loop", "_cancelled")
+def _bounce(handle, left, loop, state):
+    """The callback of a stand-in: one more iteration to wait, or the deferred handle goes
+    back to the end of the ready queue (and is not deferred again there)."""
+    if left > 1:
+        loop._ready.append(_stand_in(handle, left - 1, loop, state))
+    else:
+        state.released.append(handle)
+        loop._ready.append(handle)
 
-    def __init__(self, handle, left, loop):
-        self.handle = handle
-        self.left = left
-        self.loop = loop
-        self._cancelled = False
 
-    @property
-    def _callback(self):
-        # BaseEventLoop._run_once's debug mode names slow callbacks through this.
-        return self.handle._callback
+def _stand_in(handle, left, loop, state):
+    """A real asyncio Handle in the deferred handle's place: the loop runs it like any
+    other (debug mode, exception handling, repr), in the deferred handle's context."""
+    return _Handle(_bounce, (handle, left, loop, state), loop, getattr(handle, "_context", None))
 
-    def cancelled(self):
-        return self.handle.cancelled()
 
-    def _run(self):
-        if self.left > 1:
-            self.left -= 1
-            self.loop._ready.append(self)
-        else:
-            self.loop._ready.append(self.handle)
-            self.handle = None
-
-    def __repr__(self):
-        return "<racehunt deferred %r>" % (self.handle,)
+_Handle = None               # asyncio.events.Handle
 
 
 def _task_of(handle):
-    """The task a ready handle resumes, or None (also for a stand-in: it is moved once)."""
-    if type(handle) is _Deferred:
-        return None
+    """The task a ready handle resumes, or None (a stand-in's callback is a function)."""
     try:
         owner = handle._callback.__self__
     except Exception:
@@ -156,14 +146,43 @@ def _task_name(task):
         return "Task at 0x%x" % id(task)
 
 
-def _note(state, kind, detail):
+_LOG_UNITS = 1000000         # decisions plus task names kept in memory for loop-<pid>.log
+_log_units = 0
+_log_dropped = 0
+
+
+def _note(state, kind, detail, units=1):
     # Raw values; the text is made when the log is written.
-    if len(_log) < _LOG_LIMIT:
+    global _log_units, _log_dropped
+    if _log_units + units <= _LOG_UNITS:
+        _log_units += units
         _log.append((state.number, state.iteration, kind, detail))
+    else:
+        _log_dropped += 1
+
+
+def _task_runs(items):
+    """Runs of two or more adjacent handles that resume tasks: [[(place, task), ...], ...].
+    A shuffle permutes within a run only, so no task ever resumes before a callback that
+    was queued ahead of it."""
+    runs, run = [], []
+    for i, handle in enumerate(items):
+        task = _task_of(handle)
+        if task is not None:
+            run.append((i, task))
+        else:
+            if len(run) > 1:
+                runs.append(run)
+            run = []
+    if len(run) > 1:
+        runs.append(run)
+    return runs
 
 
 def _perturb(loop, state, ready, n):
-    """Applies the decisions that fall in this iteration; n = len(ready) >= 1."""
+    """Applies the decisions that fall in this iteration; n = len(ready) >= 1. The ready
+    queue is changed in place only: other threads may append to it meanwhile
+    (call_soon_threadsafe, executor results)."""
     settings = _settings
     # Shuffle: counted over iterations with two or more ready handles.
     if n > 1 and settings.shuffle > 0.0:
@@ -171,40 +190,34 @@ def _perturb(loop, state, ready, n):
         if state.shuffle_in <= 0:
             state.shuffle_in = state.gap(settings.shuffle, settings.log_shuffle)
             items = list(ready)
-            places = []
-            tasks = []
-            for i, handle in enumerate(items):
-                task = _task_of(handle)
-                if task is not None:
-                    places.append(i)
-                    tasks.append(task)
-            m = len(places)
-            if m > 1:
+            changed = False
+            for run in _task_runs(items[:n]):
+                m = len(run)
                 order = state.permutation(m)
                 if order != list(range(m)):
-                    handles = [items[i] for i in places]
-                    for place, k in zip(places, order):
-                        items[place] = handles[k]
-                    ready.clear()
-                    ready.extend(items)
-                    _counters["loop_shuffles"] += 1
-                    _note(state, "shuffle", [tasks[k].get_name() for k in order])
+                    for (place, _), k in zip(run, order):
+                        ready[place] = items[run[k][0]]
+                    changed = True
+                    _note(state, "shuffle", [run[k][1].get_name() for k in order], m + 1)
+            if changed:
+                _counters["loop_shuffles"] += 1
     # Defer: counted over ready handles; a choice that falls on a handle that does not
-    # resume a task is not taken.
+    # resume a task, or on one a deferral has just put back, is not taken.
     if settings.defer > 0.0:
+        released = state.released
         place = state.defer_in - 1
         while place < n:
             handle = ready[place]
             task = _task_of(handle)
             out = state.bits()
-            if task is not None:
+            if task is not None and not (released and any(h is handle for h in released)):
                 # Iterations to wait: 1 + the trailing one bits of the draw's low 11 bits
                 # (each with chance 1/2), at most _MAX_DEFER; the high bits give the gap.
                 low, left = out & 0x7FF, 1
                 while low & 1 and left < _MAX_DEFER:
                     low >>= 1
                     left += 1
-                ready[place] = _Deferred(handle, left, loop)
+                ready[place] = _stand_in(handle, left, loop, state)
                 _counters["loop_deferrals"] += 1
                 _note(state, "defer", (task.get_name(), left))
             place += state.gap(settings.defer, settings.log_defer, out)
@@ -213,44 +226,48 @@ def _perturb(loop, state, ready, n):
 
 def _apply_pins(loop, state, ready, pinned):
     """Pinned mode (racehunt minimize, replay --pins): the decisions of the run the pins
-    came from, found by task name in this iteration's ready queue; nothing is drawn."""
+    came from, found by task name in this iteration's ready queue (tasks of one name in
+    queue order); nothing is drawn. A pin whose tasks are not ready, or not adjacent, is
+    skipped: the run has gone another way."""
     for pin in pinned:
         items = list(ready)
-        by_name = {}
-        raw = {}
+        positions = {}
+        tasks_at = {}
         for i, handle in enumerate(items):
             task = _task_of(handle)
             if task is not None:
-                name = task.get_name()
-                by_name.setdefault(_clean(name), i)
-                raw.setdefault(_clean(name), name)
+                positions.setdefault(_clean(task.get_name()), []).append(i)
+                tasks_at[i] = task
         if pin[0] == "shuffle":
-            names = [n for n in pin[1] if n in by_name]
-            places = sorted(by_name[n] for n in names)
-            if len(places) < 2:
+            chosen = []
+            for name in pin[1]:
+                free = positions.get(name)
+                if free:
+                    chosen.append(free.pop(0))
+            if len(chosen) < 2:
                 continue
-            handles = [items[by_name[n]] for n in names]
-            for place, handle in zip(places, handles):
-                items[place] = handle
-            ready.clear()
-            ready.extend(items)
+            places = sorted(chosen)
+            if any(p not in tasks_at for p in range(places[0], places[-1] + 1)):
+                continue
+            for place, source in zip(places, chosen):
+                ready[place] = items[source]
             _counters["loop_shuffles"] += 1
-            _note(state, "shuffle", [raw[n] for n in names])
+            _note(state, "shuffle", [tasks_at[p].get_name() for p in chosen], len(chosen) + 1)
         else:
-            place = by_name.get(pin[1])
-            if place is None:
+            free = positions.get(pin[1])
+            if not free:
                 continue
-            ready[place] = _Deferred(items[place], pin[2], loop)
+            place = free[0]
+            ready[place] = _stand_in(items[place], pin[2], loop, state)
             _counters["loop_deferrals"] += 1
-            _note(state, "defer", (raw[pin[1]], pin[2]))
+            _note(state, "defer", (tasks_at[place].get_name(), pin[2]))
 
 
-_last_loop = None            # weakref to the loop of the last iteration, and its state
-_last_state = None
+_last = None                 # (weakref to the loop of the last iteration, its state)
 
 
 def _state_for(loop):
-    global _last_loop, _last_state, _loop_count
+    global _last, _loop_count
     import weakref
     state = getattr(loop, "_racehunt_loop", None)
     if state is None:
@@ -261,18 +278,29 @@ def _state_for(loop):
         except Exception:
             pass
     _loops.add(loop)
-    _last_loop = weakref.ref(loop)
-    _last_state = state
+    # One tuple, replaced whole: a loop in another thread reads either pair, never a mix.
+    _last = (weakref.ref(loop), state)
     return state
 
 
+def _raised_here(exc):
+    """The exception came from racehunt's own code (an internal error), not from the
+    workload (a signal handler's exception can surface in any Python code)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is None or tb.tb_frame.f_code.co_filename in _b._OUR_FILES
+
+
 def _patch_loop(base_events):
+    global _Handle
+    _Handle = sys.modules["asyncio.events"].Handle
     orig = base_events.BaseEventLoop._run_once
 
     def _run_once(self):
         try:
-            state = _last_state if (_last_loop is not None and _last_loop() is self) \
-                else _state_for(self)
+            last = _last
+            state = last[1] if (last is not None and last[0]() is self) else _state_for(self)
             state.iteration += 1
             _counters["loop_iterations"] += 1
             if _pins is not None:
@@ -289,7 +317,11 @@ def _patch_loop(base_events):
                     state.defer_in -= n
                     if n > 1 and _settings.shuffle > 0.0:
                         state.shuffle_in -= 1
+            if state.released:
+                del state.released[:]
         except Exception as exc:
+            if not _raised_here(exc):
+                raise
             _b._internal_error("asyncio loop", exc)
         return orig(self)
 
@@ -302,6 +334,8 @@ def _patch_loop(base_events):
         try:
             _exception_context(context)
         except Exception as exc:
+            if not _raised_here(exc):
+                raise
             _b._internal_error("asyncio exception handler", exc)
         return orig_handler(self, context)
 
@@ -362,6 +396,8 @@ def _patch_warnings():
                                      code.co_name]]
             _warning_event(fields)
         except Exception as exc:
+            if not _raised_here(exc):
+                raise
             _b._internal_error("unawaited coroutine", exc)
         return orig(coro)
 
@@ -384,6 +420,8 @@ def _patch_runners(asyncio):
             if _b._installed and asyncio.all_tasks(loop):
                 _at_end = snapshot_loops(only=loop, reason="asyncio.run() ended")
         except Exception as exc:
+            if not _raised_here(exc):
+                raise
             _b._internal_error("asyncio.run end", exc)
         return orig(loop)
 
@@ -454,9 +492,10 @@ def _probability(section, key):
 
 def after_fork():
     """A forked child numbers its loops and keeps its decisions from 0."""
-    global _loop_count, _last_loop, _last_state, _at_end
+    global _loop_count, _last, _at_end, _log_units, _log_dropped
     _loop_count = 0
-    _last_loop = _last_state = None
+    _last = None
+    _log_units = _log_dropped = 0
     _at_end = None
     del _log[:]
     for key in _counters:
@@ -485,22 +524,22 @@ def at_exit():
         gc.collect()
 
 
-_ESCAPE = {ord(c): "%%%02X" % ord(c) for c in "%,#\t\n\r "}
+_ESCAPE = {ord(c): "%%%02X" % ord(c) for c in "%,#\t\n\r\x0b\x0c "}
 
 
 def _clean(name):
     """A task name as the loop log and pins write it: percent-escapes for the characters
-    that separate fields there (%, comma, #, whitespace)."""
-    return str(name).translate(_ESCAPE)
+    that separate fields there (%, comma, #, whitespace); "%-" for the empty name."""
+    return str(name).translate(_ESCAPE) or "%-"
 
 
 def write_log():
     """loop-<pid>.log: every decision of the loop layer (docs/PROTOCOL.md)."""
     if _b._run_dir is None or (not _log and not _counters["loop_iterations"]):
         return
-    out = ["# racehunt-loop 1 key=%016x shuffle=%r defer=%r iterations=%d\n"
+    out = ["# racehunt-loop 1 key=%016x shuffle=%r defer=%r iterations=%d dropped=%d\n"
            % (_b._process_key, _settings.shuffle if _settings else 0.0,
-              _settings.defer if _settings else 0.0, _counters["loop_iterations"])]
+              _settings.defer if _settings else 0.0, _counters["loop_iterations"], _log_dropped)]
     for number, iteration, kind, detail in _log:
         if kind == "shuffle":
             text = ",".join(_clean(name) for name in detail)
@@ -565,6 +604,16 @@ def _waiting_on(task, frames):
     if isinstance(waiter, _task_types):
         return {"expr": "task \"%s\" to finish" % _task_name(waiter), "type": "task",
                 "task": id(waiter), "held_by": _task_name(waiter), "held_by_task": id(waiter)}
+    children = getattr(waiter, "_children", None)       # asyncio.gather's future
+    if isinstance(children, (list, tuple)):
+        pending = [c for c in children if isinstance(c, _task_types) and not c.done()]
+        if pending:
+            names = ", ".join("\"%s\"" % _task_name(c) for c in pending[:5])
+            more = " and %d more" % (len(pending) - 5) if len(pending) > 5 else ""
+            return {"expr": "task%s %s%s to finish (gather)" % ("s" if len(pending) > 1 else "",
+                                                               names, more),
+                    "type": "task", "held_by": _task_name(pending[0]),
+                    "held_by_task": id(pending[0])}
     if waiter is None:
         return {"expr": "its turn to run (scheduled, not waiting)", "type": "ready"}
     for frame in reversed(frames):
@@ -611,13 +660,10 @@ def snapshot_loops(only=None, reason=None):
         for task in all_tasks:
             try:
                 if task.done():
-                    if not task.cancelled() and getattr(task, "_log_traceback", False):
-                        exc = task.exception()
-                        # exception() marked it retrieved; the workload did not.
-                        try:
-                            task._log_traceback = True
-                        except Exception:
-                            pass
+                    # Read without exception(), which would mark it retrieved (and the
+                    # flag cannot be set back): asyncio must still report it.
+                    exc = getattr(task, "_exception", None)
+                    if exc is not None and getattr(task, "_log_traceback", False):
                         item = {"name": _task_name(task), "type": _b._qualified_type(type(exc)),
                                 "message": _b._exc_message(exc)}
                         _b._trim_frames(_b._tb_frames(exc.__traceback__), item)

@@ -1310,26 +1310,33 @@ class _ImportWatcher(object):
         self.patches = patches
 
     def find_spec(self, name, path=None, target=None):
-        patch = self.patches.pop(name, None)
-        if patch is None:
+        # Only looked up here: a find_spec() that probes for the module without importing
+        # it must leave the patch armed. The loader takes it when the module executes.
+        if name not in self.patches:
             return None
-        if not self.patches:
-            try:
-                sys.meta_path.remove(self)
-            except ValueError:
-                pass
         spec = None
         for finder in list(sys.meta_path):
             find = getattr(finder, "find_spec", None)
-            if find is None:
+            if find is None or finder is self:
                 continue
             spec = find(name, path, target)
             if spec is not None:
                 break
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _PatchingLoader(spec.loader, patch)
+        spec.loader = _PatchingLoader(spec.loader, self, name)
         return spec
+
+    def take(self, name):
+        """The patch for a module that is being executed, once; the watcher leaves
+        sys.meta_path when it has none left."""
+        patch = self.patches.pop(name, None)
+        if not self.patches:
+            try:
+                sys.meta_path.remove(self)
+            except ValueError:
+                pass
+        return patch
 
     # Python 3.8-3.11 still consult this legacy method on some paths.
     def find_module(self, name, path=None):
@@ -1337,9 +1344,10 @@ class _ImportWatcher(object):
 
 
 class _PatchingLoader(object):
-    def __init__(self, loader, patch):
+    def __init__(self, loader, watcher, name):
         self.loader = loader
-        self.patch = patch
+        self.watcher = watcher
+        self.name = name
 
     def create_module(self, spec):
         create = getattr(self.loader, "create_module", None)
@@ -1354,8 +1362,11 @@ class _PatchingLoader(object):
         except Exception:
             pass
         self.loader.exec_module(module)
+        patch = self.watcher.take(self.name)
+        if patch is None:
+            return          # patched already (a second module object, importlib.reload)
         try:
-            self.patch(module)
+            patch(module)
         except Exception as exc:
             _warn("racehunt could not patch %s: %s: %s"
                   % (module.__name__, type(exc).__name__, exc))

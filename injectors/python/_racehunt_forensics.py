@@ -191,21 +191,28 @@ def _join_target(frames):
     return None
 
 
+def _is_stdlib(filename, *parts):
+    """The standard library's file <parts> (threading.py, asyncio/locks.py), not a
+    workload file that merely ends the same way (rwlocks.py)."""
+    return filename.startswith(_STDLIB) and filename.endswith(os.sep + os.sep.join(parts))
+
+
 def _condition_waited_on(frames):
     """ids of the Condition a thread waits on (and its lock): Condition.wait() releases
     them, so the enclosing `with cond:` does not hold them while the thread waits."""
     out = set()
     for frame in reversed(frames):
         code = frame.f_code
-        if code.co_name == "wait" and (code.co_filename.endswith("threading.py") or
-                                       code.co_filename.endswith("locks.py")):
+        if code.co_name == "wait" and (_is_stdlib(code.co_filename, "threading.py") or
+                                       _is_stdlib(code.co_filename, "asyncio", "locks.py")):
             cond = frame.f_locals.get("self")
             if cond is not None and hasattr(type(cond), "notify"):
                 out.add(id(cond))
                 lock = getattr(cond, "__dict__", {}).get("_lock")
                 if lock is not None:
                     out.add(id(lock))
-        elif not (code.co_filename.endswith("threading.py") or code.co_filename.endswith("locks.py")):
+        elif not (_is_stdlib(code.co_filename, "threading.py") or
+                  _is_stdlib(code.co_filename, "asyncio", "locks.py")):
             break
     return out
 

@@ -407,3 +407,146 @@ def test_minimize_shrinks_an_asyncio_failure_to_loop_decisions(rh):
     recs = r.records(again)
     assert sum(x["outcome"] == "fail" for x in recs) >= 3, [x["outcome"] for x in recs]
     assert all(x["jitter"]["asyncio"]["pinned"] == int(m.group(1)) for x in recs), recs[0]["jitter"]
+
+
+# Each workload checks one promise of "timing only" under the hardest settings; they came
+# from a review that broke each of them (an earlier version lost callbacks queued from other
+# threads, ran a task ahead of a callback queued before it, crashed in debug mode, never
+# finished with defer = 1, and hid unretrieved exceptions).
+PROMISES = {
+    "threadsafe": '''
+import asyncio, sys, threading
+sys.setswitchinterval(1e-6)
+got = [0]
+def cb():
+    got[0] += 1
+async def spinner():
+    for _ in range(5000):
+        await asyncio.sleep(0)
+async def main():
+    loop = asyncio.get_running_loop()
+    def producer():
+        for _ in range(5000):
+            loop.call_soon_threadsafe(cb)
+    ts = [threading.Thread(target=producer) for _ in range(2)]
+    for t in ts: t.start()
+    await asyncio.gather(*(spinner() for _ in range(4)))
+    for t in ts: t.join()
+    for _ in range(50):
+        await asyncio.sleep(0)
+asyncio.run(main())
+assert got[0] == 10000, got
+''',
+    "callback-before-task": '''
+import asyncio
+bad = 0
+async def other():
+    for _ in range(300):
+        await asyncio.sleep(0)
+async def b():
+    global bad
+    loop = asyncio.get_running_loop()
+    for _ in range(300):
+        flag = []
+        loop.call_soon(flag.append, 1)
+        await asyncio.sleep(0)
+        bad += not flag
+async def main():
+    await asyncio.gather(other(), b(), other())
+asyncio.run(main())
+assert bad == 0, bad
+''',
+    "debug-mode": '''
+import asyncio, logging
+logging.basicConfig(level=logging.CRITICAL)
+async def w(i):
+    for _ in range(20):
+        await asyncio.sleep(0)
+    return i
+async def main():
+    asyncio.get_running_loop().slow_callback_duration = 0.0
+    assert sum(await asyncio.gather(*(w(i) for i in range(5)))) == 10
+asyncio.run(main(), debug=True)
+''',
+    "probe-then-import": '''
+import importlib.util
+assert importlib.util.find_spec("asyncio") is not None
+import asyncio
+async def w():
+    for _ in range(50):
+        await asyncio.sleep(0)
+async def main():
+    await asyncio.gather(w(), w(), w())
+asyncio.run(main())
+assert hasattr(asyncio.base_events.BaseEventLoop._run_once, "__wrapped__")
+''',
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROMISES))
+def test_the_layer_keeps_its_promises(rh, name):
+    s = rh.scenario(scenario_toml(runs=4, timeout="20s",
+                                  jitter='profile = "none"\n[jitter.asyncio]\nshuffle = 1.0\ndefer = 1.0'),
+                    {"w.py": PROMISES[name]})
+    out = rh.dir / "o"
+    r = rh.run(s, "-j", 2, "--quiet", "--out", out)
+    assert r.returncode == 0, r.explain()
+    recs = r.records(out)
+    assert [x["outcome"] for x in recs] == ["pass"] * 4
+    assert all(x["counters"]["python"]["loop_deferrals"] > 0 for x in recs), recs[0]["counters"]
+
+
+UNRETRIEVED_AT_END = '''
+import asyncio
+keep = []
+async def boom():
+    raise ValueError("lost")
+async def main():
+    keep.append(asyncio.create_task(boom(), name="boom"))
+    asyncio.create_task(asyncio.sleep(10))      # still pending when asyncio.run ends
+    await asyncio.sleep(0.01)
+asyncio.run(main())
+assert keep[0]._log_traceback
+del keep[:]
+'''
+
+
+def test_a_snapshot_at_the_end_of_asyncio_run_hides_no_unretrieved_exception(rh):
+    s = rh.scenario(scenario_toml(runs=1, jitter='profile = "none"', check='asyncio_warnings = "fail"'),
+                    {"w.py": UNRETRIEVED_AT_END})
+    out = rh.dir / "o"
+    r = rh.run(s, "--quiet", "--out", out)
+    rec = r.records(out)[0]
+    assert rec["signature"] == "fail:asyncio:unretrieved-exception:ValueError@w.py:boom", r.explain()
+    assert "Task exception was never retrieved" in (Path(rec["artifacts"]) / "stderr.txt").read_text()
+
+
+DUPLICATE_NAMES = '''
+import asyncio
+log = []
+async def w(tag):
+    for i in range(3):
+        log.append(tag)
+        await asyncio.sleep(0)
+async def main():
+    await asyncio.gather(asyncio.create_task(w("a"), name="worker"),
+                         asyncio.create_task(w("b"), name="worker"),
+                         asyncio.create_task(w("c"), name="other"))
+asyncio.run(main())
+print("".join(log))
+raise SystemExit(3)     # keep the run's directory
+'''
+
+
+def test_pins_name_tasks_that_share_a_name_in_queue_order(rh):
+    s = rh.scenario(scenario_toml(runs=1, jitter='profile = "none"'), {"w.py": DUPLICATE_NAMES})
+    pins = rh.dir / "p.pins"
+    pins.write_text("loop 0000000000000abc 0 2 shuffle other,worker,worker\n"
+                    "loop 0000000000000abc 0 3 defer worker 2\n")
+    out = rh.dir / "o"
+    r = rh.run("replay", s, "--seed", "abc", "--pins", pins, "--quiet", "--out", out)
+    rec = r.records(out)[0]
+    assert rec["signature"] == "fail:exit-code:3", r.explain()
+    run_dir = Path(rec["artifacts"])
+    assert (run_dir / "stdout.txt").read_text().strip() == "cabcbcbaa"
+    assert loop_log(run_dir).splitlines()[1:] == ["0\t2\tshuffle\tother,worker,worker", "0\t3\tdefer\tworker\t2"]

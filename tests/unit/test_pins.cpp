@@ -122,3 +122,16 @@ TEST(Pins, AsyncioLoopLineErrorsNameTheColumn) {
     EXPECT_NE(error_of("loop abc 0 3 shuffle a,,b\n").find("an empty task name"), std::string::npos);
     EXPECT_NE(error_of("loop xyz 0 3 shuffle a,b\n").find("m.pins:1:6"), std::string::npos);
 }
+
+TEST(Pins, CommentsStayOnOneLineAndTheEmptyTaskNameRoundTrips) {
+    Pins p;
+    p.loop.push_back({0x1ull, 0, 4, true, {"%-", "Task-2"}, 1, 0});
+    p.yields.push_back({0x2ull, 1, 5, "/w/a.py:3", "evil\nname", 0});
+    std::string text = pins_to_text(p, "c");
+    Pins q = parse_pins(text, "t.pins"); // a newline in a name must not break the file
+    ASSERT_EQ(q.loop.size(), 1u);
+    EXPECT_EQ(q.loop[0].tasks, (std::vector<std::string>{"%-", "Task-2"}));
+    EXPECT_EQ(unescape_task_name("%-"), "");
+    EXPECT_NE(text.find("tasks \"\", \"Task-2\" resumed"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"evil name\""), std::string::npos) << text;
+}
