@@ -292,6 +292,17 @@ def _raised_here(exc):
     return tb is None or tb.tb_frame.f_code.co_filename in _b._OUR_FILES
 
 
+def _guarded(where, func, *args):
+    """Runs racehunt's own part of a hook: an error of racehunt's becomes one warning; an
+    exception of the workload's (a signal handler's) goes on as it would have."""
+    try:
+        return func(*args)
+    except Exception as exc:
+        if not _raised_here(exc):
+            raise
+        _b._internal_error(where, exc)
+
+
 def _patch_loop(base_events):
     global _Handle
     _Handle = sys.modules["asyncio.events"].Handle
@@ -331,12 +342,7 @@ def _patch_loop(base_events):
     orig_handler = base_events.BaseEventLoop.call_exception_handler
 
     def call_exception_handler(self, context):
-        try:
-            _exception_context(context)
-        except Exception as exc:
-            if not _raised_here(exc):
-                raise
-            _b._internal_error("asyncio exception handler", exc)
+        _guarded("asyncio exception handler", _exception_context, context)
         return orig_handler(self, context)
 
     call_exception_handler.__wrapped__ = orig_handler
@@ -380,6 +386,15 @@ def _warning_event(fields):
         _b._emit("asyncio_warning", fields)
 
 
+def _never_awaited(coro):
+    fields = {"kind": "never-awaited", "coroutine": _coro_name(coro),
+              "message": "coroutine '%s' was never awaited" % _coro_name(coro)}
+    code = getattr(coro, "cr_code", None)
+    if code is not None:
+        fields["frames"] = [[_b._abs_file(code.co_filename), code.co_firstlineno, code.co_name]]
+    _warning_event(fields)
+
+
 def _patch_warnings():
     warnings = sys.modules.get("warnings")
     orig = getattr(warnings, "_warn_unawaited_coroutine", None) if warnings is not None else None
@@ -387,18 +402,7 @@ def _patch_warnings():
         return
 
     def _warn_unawaited_coroutine(coro):
-        try:
-            fields = {"kind": "never-awaited", "coroutine": _coro_name(coro),
-                      "message": "coroutine '%s' was never awaited" % _coro_name(coro)}
-            code = getattr(coro, "cr_code", None)
-            if code is not None:
-                fields["frames"] = [[_b._abs_file(code.co_filename), code.co_firstlineno,
-                                     code.co_name]]
-            _warning_event(fields)
-        except Exception as exc:
-            if not _raised_here(exc):
-                raise
-            _b._internal_error("unawaited coroutine", exc)
+        _guarded("unawaited coroutine", _never_awaited, coro)
         return orig(coro)
 
     _warn_unawaited_coroutine.__wrapped__ = orig
@@ -411,18 +415,16 @@ def _patch_runners(asyncio):
     if orig is None:
         return
 
+    def remember(loop):
+        global _at_end
+        if _b._installed and asyncio.all_tasks(loop):
+            _at_end = snapshot_loops(only=loop, reason="asyncio.run() ended")
+
     def _cancel_all_tasks(loop):
         # asyncio.run() ends (returned or raised) and is about to cancel what is still
         # pending: the last moment the tasks' stacks can be seen. Kept for a failure
         # report of this process.
-        global _at_end
-        try:
-            if _b._installed and asyncio.all_tasks(loop):
-                _at_end = snapshot_loops(only=loop, reason="asyncio.run() ended")
-        except Exception as exc:
-            if not _raised_here(exc):
-                raise
-            _b._internal_error("asyncio.run end", exc)
+        _guarded("asyncio.run end", remember, loop)
         return orig(loop)
 
     _cancel_all_tasks.__wrapped__ = orig
