@@ -46,9 +46,11 @@ def loop_log(run_dir):
 def test_example_fails_under_default_and_never_under_none(rh, name, signature):
     _, _, none_counts, _ = hunt(rh, name, 60, "--profile", "none")
     assert none_counts == {"pass": 60}, none_counts
-    r, recs, counts, _ = hunt(rh, name, 60, "--profile", "default")
+    r, recs, counts, _ = hunt(rh, name, 200, "--profile", "default", "--stop-after", 3)
     failed = [x for x in recs if x["outcome"] != "pass"]
-    # Measured rates under default: 15-65% (bench/RESULTS.md); 3 of 60 is far below.
+    # Measured under default, campaign seed 1: 12/200 (cancellation) to 65/200 (counter),
+    # bench/RESULTS.md; these workloads do not depend on the clock, so a run seed's outcome
+    # barely varies with load. 3 within 200 (the issue's bound) is the test.
     assert len(failed) >= 3, counts
     assert {x["signature"] for x in failed} == {signature}, {x["signature"] for x in failed}
     # The failing runs' perturbations came from the loop layer, and the record says so.
@@ -105,7 +107,7 @@ def test_a_seed_replays_the_same_task_order(rh):
 
 @pytest.mark.statistical
 def test_a_stuck_task_is_named_in_the_hang_dump(rh):
-    r, recs, counts, out = hunt(rh, "async-lost-cancellation", 40, "--profile", "default",
+    r, recs, counts, out = hunt(rh, "async-lost-cancellation", 200, "--profile", "default",
                                 "--stop-after", 1)
     hang = next((x for x in recs if x["outcome"] == "hang"), None)
     assert hang is not None, counts
@@ -322,7 +324,7 @@ def test_other_pythons(rh, version):
     assert none_counts == {"pass": 20}
     _, recs, counts, _ = hunt(rh, "async-counter-lost-update", 30, "--profile", "default", python=python)
     assert counts.get("fail", 0) >= 3, counts
-    _, recs, counts, _ = hunt(rh, "async-lost-cancellation", 20, "--profile", "default",
+    _, recs, counts, _ = hunt(rh, "async-lost-cancellation", 200, "--profile", "default",
                               "--stop-after", 1, python=python)
     hang = next(x for x in recs if x["outcome"] == "hang")
     assert hang["signature"] == "hang@uploader.py:uploader"
