@@ -32,7 +32,6 @@ from math import log1p as _log1p
 
 import _racehunt_bootstrap as _b
 
-_LOG_LIMIT = 200000          # decisions kept per process in loop-<pid>.log
 _MAX_DEFER = 8               # iterations a task can be deferred by, at most
 
 _settings = None             # _Settings when the loop layer perturbs, else None
