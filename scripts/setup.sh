@@ -31,3 +31,20 @@ cmake "${cmake_args[@]}" >/dev/null
 cmake --build build -j"$(nproc)" 2>&1 | grep -E "error|warning|Error" || true
 test -x build/racehunt || { echo "setup: build failed" >&2; exit 1; }
 echo "setup: built build/racehunt" >&2
+
+# Install: bin/racehunt and lib/racehunt/ (the shim and the Python injectors it loads), so
+# that racehunt works from anywhere and without the build tree. As root into /usr/local,
+# else into ~/.local; RACEHUNT_PREFIX chooses another place.
+prefix="${RACEHUNT_PREFIX:-}"
+if [ -z "$prefix" ]; then
+  if [ "$(id -u)" -eq 0 ]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
+fi
+cmake --install build --prefix "$prefix" --strip >/dev/null
+found="$(command -v racehunt || true)"
+if [ "$found" -ef "$prefix/bin/racehunt" ]; then
+  echo "setup: installed $prefix/bin/racehunt (on PATH: run it as racehunt)" >&2
+elif [ -n "$found" ]; then
+  echo "setup: installed $prefix/bin/racehunt; note: PATH finds another racehunt first ($found)" >&2
+else
+  echo "setup: installed $prefix/bin/racehunt; $prefix/bin is not on PATH (add it: export PATH=\"$prefix/bin:\$PATH\")" >&2
+fi

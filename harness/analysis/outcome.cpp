@@ -229,11 +229,16 @@ Verdict classify(const RunResult& run, const std::vector<PyProcessReport>& repor
     for (const auto& r : reports)
         if (r.pid == run.root_pid || (!root && r.role == "root"))
             root = &r;
-    if (root_is_python && !root) {
+    if (root_is_python && !root && run.timed_out) {
+        // Killed before the interpreter got as far as the bootstrap: the timeout is shorter
+        // than Python's start-up, which says nothing about the bootstrap.
+        v.warnings.push_back("the run timed out before the workload's Python process had started "
+                             "(the timeout is shorter than the interpreter's start-up?)");
+    } else if (root_is_python && !root) {
         v.injected = false;
         v.warnings.push_back("the workload's Python process did not load racehunt's bootstrap "
                              "(started with -I or -S, or an interpreter racehunt cannot inject "
-                             "into?): no Python checks and no Python-level jitter in this run");
+                             "into?): no Python checks and no Python-level jitter");
     }
 
     // Failures the Python side saw, most telling first; the first one names the bucket.

@@ -27,6 +27,10 @@ double rule_of_three(std::uint64_t n) {
     return n == 0 ? 1.0 : std::min(1.0, 3.0 / static_cast<double>(n));
 }
 
+double zero_failures_upper_bound(std::uint64_t n) {
+    return n == 0 ? 1.0 : 1.0 - std::pow(0.05, 1.0 / static_cast<double>(n));
+}
+
 double fisher_exact_two_sided(std::uint64_t a, std::uint64_t n1, std::uint64_t b, std::uint64_t n2) {
     // Margins: k failures in all, n runs in all; X = failures in the first group is
     // hypergeometric(n, k, n1).

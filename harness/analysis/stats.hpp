@@ -15,6 +15,10 @@ Interval wilson_interval(std::uint64_t k, std::uint64_t n, double z = 1.96);
 // With 0 failures in n runs, the failure rate is below 3/n at 95% confidence.
 double rule_of_three(std::uint64_t n);
 
+// With 0 failures in n runs, the exact one-sided 95% upper bound on the failure rate:
+// the p at which 0 of n has probability 0.05, 1 - 0.05^(1/n) (about 3/n for large n).
+double zero_failures_upper_bound(std::uint64_t n);
+
 // Fisher's exact test on the 2x2 table (a failures of n1 runs before, b failures of n2
 // after): the two-sided p-value, summing every table with the same margins that is no
 // more probable than the observed one. Exact for any counts (log-space hypergeometric).

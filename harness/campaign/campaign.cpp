@@ -10,6 +10,7 @@
 #include "analysis/shim_counters.hpp"
 #include "protocol.h"
 #include "util/duration.hpp"
+#include "util/error.hpp"
 #include "util/strings.hpp"
 
 #include <cerrno>
@@ -36,6 +37,11 @@ fs::path self_exe() {
     std::error_code ec;
     fs::path p = fs::read_symlink("/proc/self/exe", ec);
     return ec ? fs::path("racehunt") : p;
+}
+
+std::string& invoked_as() {
+    static std::string name;
+    return name;
 }
 
 bool write_text(const fs::path& p, const std::string& text) {
@@ -96,9 +102,30 @@ std::optional<fs::path> find_executable(const std::string& name, const fs::path&
     return std::nullopt;
 }
 
-std::string replay_command(const CampaignConfig& c, std::uint64_t seed) {
-    std::vector<std::string> argv = {"racehunt", "replay", c.scenario_arg, "--seed",
-                                     util::hex64(seed)};
+void set_invocation(const std::string& argv0) {
+    invoked_as() = argv0;
+}
+
+std::string program_for_commands() {
+    static const std::string name = [] {
+        std::error_code ec;
+        const fs::path self = self_exe();
+        const char* path = std::getenv("PATH");
+        if (auto on_path = find_executable("racehunt", fs::current_path(ec), path ? path : ""))
+            if (fs::equivalent(*on_path, self, ec))
+                return std::string("racehunt");
+        const std::string& argv0 = invoked_as();
+        if (argv0.find('/') != std::string::npos && fs::exists(argv0, ec) && fs::equivalent(argv0, self, ec))
+            return argv0;
+        return self.string();
+    }();
+    return name;
+}
+
+namespace {
+
+// The options that change what a run does, as the command line gave them.
+void add_run_options(const CampaignConfig& c, std::vector<std::string>& argv) {
     if (c.profile_from_cli) {
         argv.push_back("--profile");
         argv.push_back(c.profile);
@@ -113,15 +140,65 @@ std::string replay_command(const CampaignConfig& c, std::uint64_t seed) {
         argv.push_back("--timeout");
         argv.push_back(util::format_duration(c.timeout));
     }
-    if (!c.pins_arg.empty()) {
-        argv.push_back("--pins");
-        argv.push_back(c.pins_arg);
-    }
     if (c.start_from_cli) {
         argv.push_back("--start");
         argv.push_back(c.start);
     }
+}
+
+// The replay command's arguments after the program name.
+std::vector<std::string> replay_args(const CampaignConfig& c, std::uint64_t seed) {
+    std::vector<std::string> argv = {"replay", c.scenario_arg, "--seed", util::hex64(seed)};
+    add_run_options(c, argv);
+    if (!c.pins_arg.empty()) {
+        argv.push_back("--pins");
+        argv.push_back(c.pins_arg);
+    }
+    return argv;
+}
+
+} // namespace
+
+std::string resume_command(const CampaignConfig& c, const fs::path& results) {
+    std::vector<std::string> argv = {program_for_commands(), c.scenario_arg, "--resume", results.string()};
+    add_run_options(c, argv);
     return util::shell_join(argv);
+}
+
+std::string replay_command(const CampaignConfig& c, std::uint64_t seed) {
+    auto argv = replay_args(c, seed);
+    argv.insert(argv.begin(), program_for_commands());
+    return util::shell_join(argv);
+}
+
+std::optional<fs::path> set_aside_previous_campaign(const fs::path& out_dir) {
+    // What a campaign writes into its directory; anything else there is left alone.
+    // (.work/ holds only runs in flight, and a fork server may already be using it.)
+    static const char* const ours[] = {"results.jsonl", "summary.json", "failures"};
+    std::error_code ec;
+    if (!fs::exists(out_dir / "results.jsonl", ec) && !fs::exists(out_dir / "failures", ec))
+        return std::nullopt;
+    fs::path dest;
+    for (int n = 1;; ++n) {
+        dest = out_dir.string() + ".previous-" + std::to_string(n);
+        if (!fs::exists(dest, ec))
+            break;
+    }
+    fs::create_directories(dest, ec);
+    if (ec)
+        throw util::usage_error("--out", "cannot set the previous campaign in " + out_dir.string() + " aside: " +
+                                             dest.string() + ": " + ec.message(),
+                                "choose another --out directory");
+    for (const char* name : ours) {
+        if (!fs::exists(out_dir / name, ec))
+            continue;
+        fs::rename(out_dir / name, dest / name, ec);
+        if (ec)
+            throw util::usage_error("--out", "cannot move " + (out_dir / name).string() + " to " + dest.string() +
+                                                 ": " + ec.message(),
+                                    "choose another --out directory");
+    }
+    return dest;
 }
 
 RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t seed,
@@ -319,9 +396,10 @@ fs::path failure_dir(const fs::path& out, std::uint64_t seed) {
 
 std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
     std::error_code ec;
-    std::string cmd = replay_command(c, r.seed);
     // The script runs from anywhere: the racehunt binary and the user's directory are pinned.
-    cmd.replace(0, std::string("racehunt").size(), util::shell_quote(self_exe().string()));
+    auto argv = replay_args(c, r.seed);
+    argv.insert(argv.begin(), self_exe().string());
+    std::string cmd = util::shell_join(argv);
     std::string out = "#!/bin/sh\n";
     out += "# racehunt: run " + std::to_string(r.run) + " of campaign seed " +
            std::to_string(c.campaign_seed) + " (" + c.scenario.name + "): " + r.signature + "\n";
@@ -538,7 +616,7 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     const bool happened = shim.yields + shim.delays + py_yields + switches + loop_moves > 0 ||
                           (plan.jitter.switch_interval.has_value() && !reports.empty());
     if (planned && !happened && r.injected)
-        r.warnings.push_back("no perturbation was injected in this run (no sync point or "
+        r.warnings.push_back("no perturbation was injected (no sync point or "
                              "line in focus was reached)");
     if (result.leftover_processes)
         counters["leftover_processes"] = result.leftover_processes;

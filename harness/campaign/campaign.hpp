@@ -64,9 +64,18 @@ struct CampaignConfig {
     std::vector<std::string> preload;
 };
 
+// How printed commands name racehunt: "racehunt" when the running binary is the one PATH
+// finds, else the path it was started by (argv[0] holding a '/'), else its absolute path.
+// main() records argv[0] first.
+void set_invocation(const std::string& argv0);
+std::string program_for_commands();
+
 // The command that re-creates run `seed` of this campaign (options that change a run's
 // behaviour are carried over; output options are not).
 std::string replay_command(const CampaignConfig& c, std::uint64_t seed);
+
+// The command that continues an interrupted campaign from its results file.
+std::string resume_command(const CampaignConfig& c, const std::filesystem::path& results);
 
 // Everything about one run, decided before it starts: a pure function of config and seed.
 struct RunPlan {
@@ -94,6 +103,12 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
 // before any run.
 std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string& note,
                                            const Cancellation* cancel = nullptr);
+
+// A new campaign (not --resume) into a directory that holds another campaign's results
+// moves that campaign's files (results.jsonl, summary.json, failures/) to the
+// first free DIR.previous-N and returns it, so no two campaigns mix. Throws util::Error
+// (Usage) when they cannot be moved.
+std::optional<std::filesystem::path> set_aside_previous_campaign(const std::filesystem::path& out_dir);
 
 // Resolves an interpreter or program name: a path (relative to `base`) or a name on PATH.
 std::optional<std::filesystem::path> find_executable(const std::string& name,

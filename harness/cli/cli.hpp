@@ -29,6 +29,7 @@ struct Command {
     const char* summary;
     const char* usage;
     ExitCode (*execute)(const std::vector<std::string>& args, Session& session);
+    std::string (*options)(); // the options, formatted for `racehunt NAME --help`
 };
 
 const std::vector<Command>& commands();
@@ -38,6 +39,8 @@ ExitCode cmd_replay(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_merge(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_compare(const std::vector<std::string>& args, Session& session);
+std::string merge_options_help();
+std::string compare_options_help();
 
 // The whole program; harness/main.cpp only calls this.
 int main(int argc, char** argv);

@@ -7,11 +7,13 @@
 #include "util/error.hpp"
 #include "util/file.hpp"
 
+#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <sstream>
 
 namespace racehunt {
 
@@ -76,7 +78,7 @@ std::string rate_text(const Rate& r) {
     if (r.runs == 0)
         return "no runs";
     if (r.failures == 0)
-        return "0/" + std::to_string(r.runs) + " (< " + pct(rule_of_three(r.runs)) + ")";
+        return "0/" + std::to_string(r.runs) + " (< " + pct(zero_failures_upper_bound(r.runs)) + ")";
     Interval i = wilson_interval(r.failures, r.runs);
     return pct(static_cast<double>(r.failures) / static_cast<double>(r.runs)) + " [" + pct(i.low) + "–" +
            pct(i.high) + "] (" + std::to_string(r.failures) + "/" + std::to_string(r.runs) + ")";
@@ -90,27 +92,57 @@ std::string p_text(double p) {
     return b;
 }
 
+namespace po = boost::program_options;
+
+po::options_description compare_options() {
+    po::options_description d("Options");
+    d.add_options()("help,h", "show this help")(
+        "alpha", po::value<std::string>(), "significance level of the test (default 0.05)");
+    return d;
+}
+
 } // namespace
 
+std::string compare_options_help() {
+    std::ostringstream o;
+    o << compare_options();
+    return o.str();
+}
+
 ExitCode cmd_compare(const std::vector<std::string>& args, Session&) {
+    po::options_description d = compare_options();
+    d.add_options()("files", po::value<std::vector<std::string>>(), "summaries");
+    po::positional_options_description pos;
+    pos.add("files", -1);
+    po::variables_map vm;
+    try {
+        auto style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
+        po::store(po::command_line_parser(args).options(d).positional(pos).style(style).run(), vm);
+        po::notify(vm);
+    } catch (const po::error_with_option_name& e) {
+        const std::string opt = e.get_option_name();
+        throw util::usage_error(opt.empty() ? std::string("racehunt compare") : opt,
+                                dynamic_cast<const po::unknown_option*>(&e) ? "unknown option"
+                                                                             : "is missing its value or has a bad one",
+                                "see racehunt compare --help");
+    } catch (const po::error& e) {
+        throw util::usage_error("racehunt compare", e.what(), "see racehunt compare --help");
+    }
     std::vector<std::string> files;
+    if (vm.count("files"))
+        files = vm["files"].as<std::vector<std::string>>();
     double alpha = 0.05;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--alpha" && i + 1 < args.size()) {
-            char* end = nullptr;
-            alpha = std::strtod(args[++i].c_str(), &end);
-            if (*end || !(alpha > 0 && alpha < 1))
-                throw util::usage_error("--alpha", "\"" + args[i] + "\" is not a significance level",
-                                        "give a number between 0 and 1, e.g. 0.01");
-        } else if (args[i].rfind("--", 0) == 0) {
-            throw util::usage_error(args[i], "unknown option", "racehunt compare BEFORE.json AFTER.json [--alpha A]");
-        } else {
-            files.push_back(args[i]);
-        }
+    if (vm.count("alpha")) {
+        const std::string text = vm["alpha"].as<std::string>();
+        char* end = nullptr;
+        alpha = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end || !(alpha > 0 && alpha < 1))
+            throw util::usage_error("--alpha", "\"" + text + "\" is not a significance level",
+                                    "give a number between 0 and 1, e.g. 0.01");
     }
     if (files.size() != 2)
         throw util::usage_error("racehunt compare", "needs two summaries, before and after",
-                                "racehunt compare BEFORE/summary.json AFTER/summary.json");
+                                "racehunt compare BEFORE/summary.json AFTER/summary.json; see racehunt compare --help");
     auto before = read_summary(files[0]);
     auto after = read_summary(files[1]);
     // Interpreter versions that do not pair up (a patch upgrade, an older summary without

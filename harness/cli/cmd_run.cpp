@@ -3,6 +3,7 @@
 #include "run/fork_server.hpp"
 #include "cli/cli.hpp"
 #include "cli/options.hpp"
+#include "plan/seeds.hpp"
 #include "report/console.hpp"
 #include "report/write_reports.hpp"
 #include "report/results_file.hpp"
@@ -42,6 +43,9 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     console.header(header);
     if (!start_note.empty())
         console.warning(start_note);
+    if (!c.resume)
+        if (auto moved = set_aside_previous_campaign(c.out_dir))
+            console.note("the previous campaign in " + c.out_dir.string() + " was moved to " + moved->string());
 
     util::AppendFile jsonl;
     // Resuming appends to the file given, whatever its name.
@@ -79,6 +83,7 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     summary.scenarios.push_back(builder.finish());
     summary.scenarios.back().python = c.python_version;
     summary.scenarios.back().campaign_seed = c.campaign_seed;
+    summary.scenarios.back().elapsed_s = summary.elapsed_s;
     std::string written = jsonl.path().string();
     bool write_failed = result.results_write_failed;
     try {
@@ -95,6 +100,12 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
                      " run(s) failed");
     }
     console.summary(summary, "results: " + written);
+    if (summary.interrupted && !replay && !summary.scenarios.empty() &&
+        summary.scenarios[0].runs < summary.scenarios[0].planned)
+        std::printf("\ninterrupted after %llu of %llu runs; to run the rest:\n  %s\n",
+                    static_cast<unsigned long long>(summary.scenarios[0].runs),
+                    static_cast<unsigned long long>(summary.scenarios[0].planned),
+                    resume_command(c, jsonl.path()).c_str());
 
     if (out)
         *out = summary;
@@ -232,9 +243,14 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
     for (std::size_t i = 0; i < scenarios.size(); ++i) {
         const Scenario& s = scenarios[i];
         const std::size_t matrix = s.kind != WorkloadKind::Command && !o.python ? s.python.size() : 1;
+        // Every interpreter of a matrix runs the same run seeds, so their rates compare.
+        std::optional<std::string> shared_seed = o.seed;
+        if (matrix > 1 && !o.seed && !s.run.seed)
+            shared_seed = std::to_string(fresh_campaign_seed());
         for (std::size_t p = 0; p < matrix; ++p) {
             RunOptions oi = o;
             oi.scenario = files[i];
+            oi.seed = shared_seed;
             if (many || matrix > 1) {
                 // The combined reports are written once at the end.
                 oi.json.reset();

@@ -1,6 +1,10 @@
 #include "cli/cli.hpp"
 
+#include "campaign/campaign.hpp"
+#include "cli/options.hpp"
 #include "util/error.hpp"
+
+#include "racehunt_commit.h"
 
 #include <csignal>
 #include <cstdio>
@@ -14,28 +18,29 @@ namespace racehunt {
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"run", "run a scenario many times under seeded perturbations (the default)",
-         "racehunt [run] SCENARIO.toml [--runs N] [-j N] [--seed S] [--timeout DUR]\n"
-         "         [--profile none|default|aggressive] [--stop-after K] [--time-budget DUR]\n"
-         "         [--shard K/N] [--out DIR] [--json FILE] [--junit FILE] [--python EXE]\n"
-         "         [--fail-threshold RATE] [--resume RESULTS.jsonl] [--native-stacks]\n"
-         "         [--quiet] [--no-color]",
-         cmd_run},
+         "racehunt [run] SCENARIO.toml|DIR... [--runs N] [-j N] [--seed S] [--timeout DUR]\n"
+         "         [--profile none|default|aggressive] [--start fresh|fork-server]\n"
+         "         [--stop-after K] [--time-budget DUR] [--shard K/N] [--out DIR] [--json FILE]\n"
+         "         [--junit FILE] [--python EXE] [--fail-threshold RATE] [--resume RESULTS.jsonl]\n"
+         "         [--native-stacks] [--quiet] [--no-color]",
+         cmd_run, [] { return options_help(CommandKind::Run); }},
         {"replay", "re-create one run from its run seed, optionally many times",
          "racehunt replay SCENARIO.toml --seed RUNSEED [--repeat N] [--pins FILE] [-j N]\n"
-         "         [--out DIR] [--profile P] [--python EXE] [--timeout DUR] [--json FILE]\n"
-         "         [--native-stacks] [--quiet]",
-         cmd_replay},
+         "         [--out DIR] [--profile P] [--start fresh|fork-server] [--python EXE]\n"
+         "         [--timeout DUR] [--json FILE] [--native-stacks] [--quiet] [--no-color]",
+         cmd_replay, [] { return options_help(CommandKind::Replay); }},
         {"minimize", "shrink a failing run to the perturbations that matter",
          "racehunt minimize SCENARIO.toml --seed RUNSEED [--confirm K/N] [--time-budget DUR]\n"
-         "         [--final-runs N] [--resume] [-j N] [--out DIR] [--profile P] [--python EXE] [--timeout DUR]\n"
-         "         [--quiet]",
-         cmd_minimize},
+         "         [--final-runs N] [--resume] [-j N] [--out DIR] [--profile P]\n"
+         "         [--start fresh|fork-server] [--python EXE] [--timeout DUR] [--json FILE]\n"
+         "         [--native-stacks] [--quiet] [--no-color]",
+         cmd_minimize, [] { return options_help(CommandKind::Minimize); }},
         {"merge", "merge the results of shards into one summary and report",
          "racehunt merge RESULTS.jsonl... [--out DIR] [--json FILE] [--junit FILE]\n"
-         "         [--fail-threshold RATE] [--quiet]",
-         cmd_merge},
+         "         [--fail-threshold RATE] [--quiet] [--no-color]",
+         cmd_merge, merge_options_help},
         {"compare", "did the failure rate change between two summaries? (Fisher's exact test)",
-         "racehunt compare BEFORE.json AFTER.json [--alpha A]", cmd_compare},
+         "racehunt compare BEFORE.json AFTER.json [--alpha A]", cmd_compare, compare_options_help},
     };
     return table;
 }
@@ -52,9 +57,21 @@ void print_help() {
     std::printf("\nUsage:\n");
     for (const auto& c : commands())
         std::printf("%s\n", c.usage);
-    std::printf("racehunt --version | --help\n\n"
+    std::printf("racehunt COMMAND --help | -h\n"
+                "racehunt --version | --help\n\n"
                 "Exit status: 0 all runs passed; 1 a run failed, hung or crashed; 2 usage or\n"
                 "scenario error (nothing was run); 3 racehunt itself failed; 130 interrupted.\n");
+}
+
+void print_command_help(const Command& c) {
+    std::printf("racehunt %s: %s\n\nUsage:\n%s\n\n%s", c.name, c.summary, c.usage, c.options().c_str());
+}
+
+bool asks_for_help(const std::vector<std::string>& args) {
+    for (const auto& a : args)
+        if (a == "--help" || a == "-h")
+            return true;
+    return false;
 }
 
 } // namespace
@@ -83,6 +100,7 @@ int main(int argc, char** argv) {
     }).detach();
 
     std::vector<std::string> args(argv + 1, argv + argc);
+    set_invocation(argc > 0 ? argv[0] : "racehunt");
     try {
         if (args.empty()) {
             print_help();
@@ -93,7 +111,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (args[0] == "--version" || args[0] == "-V") {
-            std::printf("racehunt %s\n", RACEHUNT_VERSION);
+            std::printf("racehunt %s (commit %s)\n", RACEHUNT_VERSION, RACEHUNT_COMMIT);
             return 0;
         }
         const Command* chosen = &commands()[0]; // `run` is the default subcommand
@@ -103,6 +121,10 @@ int main(int argc, char** argv) {
                 args.erase(args.begin());
                 break;
             }
+        }
+        if (asks_for_help(args)) {
+            print_command_help(*chosen);
+            return 0;
         }
         return static_cast<int>(chosen->execute(args, session));
     } catch (const util::Error& e) {

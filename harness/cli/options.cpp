@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cctype>
+#include <sstream>
 #include <thread>
 
 namespace racehunt {
@@ -24,43 +26,51 @@ namespace fs = std::filesystem;
 
 namespace {
 
+const char* command_name(CommandKind kind) {
+    return kind == CommandKind::Run ? "run" : kind == CommandKind::Replay ? "replay" : "minimize";
+}
+
+std::string help_hint(CommandKind kind) {
+    return std::string("see racehunt ") + command_name(kind) + " --help";
+}
+
+// The options a command shows in its --help; the scenario operand is added by the parser.
 po::options_description describe(CommandKind kind) {
-    po::options_description d;
+    po::options_description d("Options");
     // clang-format off
     d.add_options()
-        ("help,h", "show help")
-        ("jobs,j", po::value<std::int64_t>(), "parallel runs (default: number of cores)")
-        ("seed", po::value<std::string>(), kind == CommandKind::Run
-            ? "campaign seed (decimal, or 0x-prefixed hex)" : "run seed (16 hex digits)")
-        ("timeout", po::value<std::string>(), "per-run timeout, e.g. 10s")
-        ("profile", po::value<std::string>(), "none | default | aggressive")
-        ("out", po::value<std::string>(), "output directory")
-        ("json", po::value<std::string>(), "also write the JSON summary here")
-        ("python", po::value<std::string>(), "interpreter (name on PATH or path)")
+        ("help,h", "show this help")
+        ("jobs,j", po::value<std::int64_t>()->value_name("N"), "parallel runs (0 or default: number of cores)")
+        ("seed", po::value<std::string>()->value_name("SEED"), kind == CommandKind::Run
+            ? "campaign seed (decimal, or 0x-prefixed hex)" : "run seed: the 16 hex digits racehunt printed")
+        ("timeout", po::value<std::string>()->value_name("DUR"), "per-run timeout, e.g. 10s")
+        ("profile", po::value<std::string>()->value_name("P"), "none | default | aggressive")
+        ("out", po::value<std::string>()->value_name("DIR"), "output directory")
+        ("json", po::value<std::string>()->value_name("FILE"), "also write the JSON summary here")
+        ("python", po::value<std::string>()->value_name("EXE"), "interpreter (name on PATH or path)")
         ("quiet,q", po::bool_switch(), "no progress output")
         ("no-color", po::bool_switch(), "no colours")
         ("native-stacks", po::bool_switch(), "on a hang, native backtraces of every process too (gdb)")
-        ("start", po::value<std::string>(), "fresh | fork-server (default: the scenario's run.start, else fresh)")
-        ("scenario", po::value<std::vector<std::string>>(), "scenario file");
+        ("start", po::value<std::string>()->value_name("MODE"), "fresh | fork-server (default: the scenario's run.start, else fresh)");
     if (kind == CommandKind::Run) {
         d.add_options()
-            ("runs,n", po::value<std::int64_t>(), "number of runs")
-            ("stop-after", po::value<std::int64_t>(), "stop after K failures")
-            ("time-budget", po::value<std::string>(), "start no run after this long")
-            ("shard", po::value<std::string>(), "run shard K of N (K/N)")
-            ("junit", po::value<std::string>(), "also write a JUnit XML report here")
-            ("fail-threshold", po::value<std::string>(),
+            ("runs,n", po::value<std::int64_t>()->value_name("N"), "number of runs")
+            ("stop-after", po::value<std::int64_t>()->value_name("K"), "stop after K failures")
+            ("time-budget", po::value<std::string>()->value_name("DUR"), "start no run after this long")
+            ("shard", po::value<std::string>()->value_name("K/N"), "run shard K of N (K/N)")
+            ("junit", po::value<std::string>()->value_name("FILE"), "also write a JUnit XML report here")
+            ("fail-threshold", po::value<std::string>()->value_name("RATE"),
              "exit 1 only when the failure rate is surely above this (e.g. 0.01 or 1%)")
-            ("resume", po::value<std::string>(), "continue the campaign recorded in this results.jsonl");
+            ("resume", po::value<std::string>()->value_name("RESULTS.jsonl"), "continue the campaign recorded in this results.jsonl");
     } else if (kind == CommandKind::Replay) {
         d.add_options()
-            ("repeat", po::value<std::int64_t>(), "replay this many times")
-            ("pins", po::value<std::string>(), "apply only the perturbations listed in this .pins file");
+            ("repeat", po::value<std::int64_t>()->value_name("N"), "replay this many times")
+            ("pins", po::value<std::string>()->value_name("FILE"), "apply only the perturbations listed in this .pins file");
     } else {
         d.add_options()
-            ("confirm", po::value<std::string>(), "a candidate reproduces when K of N runs fail (K/N, default 3/5)")
-            ("time-budget", po::value<std::string>(), "stop shrinking after this long (default 10m)")
-            ("final-runs", po::value<std::int64_t>(), "runs that measure the minimal set's reproduction rate (default 20)")
+            ("confirm", po::value<std::string>()->value_name("K/N"), "a candidate reproduces when K of N runs fail (K/N, default 3/5)")
+            ("time-budget", po::value<std::string>()->value_name("DUR"), "stop shrinking after this long (default 10m)")
+            ("final-runs", po::value<std::int64_t>()->value_name("N"), "runs that measure the minimal set's reproduction rate (default 20)")
             ("resume", po::bool_switch(), "continue an interrupted minimization of this seed (same --out)");
     }
     // clang-format on
@@ -70,9 +80,30 @@ po::options_description describe(CommandKind kind) {
 std::vector<std::string> option_names(const po::options_description& d) {
     std::vector<std::string> names;
     for (const auto& o : d.options())
-        if (o->long_name() != "scenario")
-            names.push_back("--" + o->long_name());
+        names.push_back("--" + o->long_name());
     return names;
+}
+
+// The value the command line gave an option (--name V, --name=V, -x V), to echo it back.
+std::optional<std::string> given_value(const std::vector<std::string>& args, const po::options_description& d,
+                                       const std::string& option) {
+    const po::option_description* o = nullptr;
+    try {
+        o = d.find_nothrow(option.rfind("--", 0) == 0 ? option.substr(2) : option, false);
+    } catch (const po::error&) {
+        return std::nullopt;
+    }
+    if (!o)
+        return std::nullopt;
+    const std::string long_form = "--" + o->long_name();
+    const std::string short_form = o->canonical_display_name(po::command_line_style::allow_dash_for_short);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i].rfind(long_form + "=", 0) == 0)
+            return args[i].substr(long_form.size() + 1);
+        if ((args[i] == long_form || (short_form.size() == 2 && args[i] == short_form)) && i + 1 < args.size())
+            return args[i + 1];
+    }
+    return std::nullopt;
 }
 
 std::int64_t positive(const std::optional<std::int64_t>& v, const char* option, std::int64_t min) {
@@ -119,6 +150,18 @@ std::string probe_interpreter(const fs::path& python, const fs::path& bootstrap,
 }
 
 } // namespace
+
+std::string options_help(CommandKind kind) {
+    std::ostringstream o;
+    o << describe(kind);
+    return o.str();
+}
+
+bool is_run_seed(const std::string& text) {
+    return text.size() == 16 && std::all_of(text.begin(), text.end(), [](char ch) {
+               return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+           });
+}
 
 namespace {
 
@@ -293,7 +336,8 @@ SeedCommand prepare_seed_command(const std::vector<std::string>& args, CommandKi
     const char* name = kind == CommandKind::Replay ? "replay" : "minimize";
     if (!sc.options.seed)
         throw util::usage_error("--seed", std::string(name) + " needs the seed of a run",
-                                std::string("racehunt ") + name + " SCENARIO.toml --seed 0123456789abcdef");
+                                std::string("racehunt ") + name + " SCENARIO.toml --seed 0123456789abcdef; " +
+                                    help_hint(kind));
     Scenario s = load_scenario(sc.options.scenario);
     check_scenario_files(s);
     sc.config = make_campaign_config(s, sc.options, kind);
@@ -303,17 +347,20 @@ SeedCommand prepare_seed_command(const std::vector<std::string>& args, CommandKi
 
 RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind) {
     po::options_description desc = describe(kind);
+    po::options_description all;
+    all.add(desc).add_options()("scenario", po::value<std::vector<std::string>>(), "scenario file");
     po::positional_options_description pos;
     pos.add("scenario", -1);
+    const std::string hint_help = help_hint(kind);
     po::variables_map vm;
     try {
         auto style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
-        po::store(po::command_line_parser(args).options(desc).positional(pos).style(style).run(),
+        po::store(po::command_line_parser(args).options(all).positional(pos).style(style).run(),
                   vm);
         po::notify(vm);
     } catch (const po::unknown_option& e) {
         std::string opt = e.get_option_name();
-        std::string hint = "see racehunt --help";
+        std::string hint = hint_help;
         if (auto m = util::closest_match(opt, option_names(desc)))
             hint = "did you mean " + *m + "?";
         throw util::usage_error(opt.empty() ? std::string("racehunt") : opt, "unknown option", hint);
@@ -328,9 +375,11 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
             what = "is given more than once";
         else if (dynamic_cast<const po::invalid_command_line_syntax*>(&e))
             what = "is missing its value or has one it does not take";
-        throw util::usage_error(opt.empty() ? std::string("racehunt") : opt, what, "see racehunt --help");
+        if (auto value = given_value(args, desc, opt))
+            what += ": \"" + *value + "\"";
+        throw util::usage_error(opt.empty() ? std::string("racehunt") : opt, what, hint_help);
     } catch (const po::error& e) {
-        throw util::usage_error("racehunt", e.what(), "see racehunt --help");
+        throw util::usage_error("racehunt", e.what(), hint_help);
     }
 
     RunOptions o;
@@ -340,11 +389,12 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
     auto num = [&](const char* k) -> std::optional<std::int64_t> {
         return vm.count(k) ? std::optional(vm[k].as<std::int64_t>()) : std::nullopt;
     };
-    if (vm.count("help"))
-        throw util::usage_error("racehunt", "help requested", "run racehunt --help");
     if (!vm.count("scenario"))
-        throw util::usage_error("racehunt", "no scenario file given",
-                                "racehunt --runs 500 path/to/scenario.toml");
+        throw util::usage_error(std::string("racehunt ") + command_name(kind), "no scenario file given",
+                                kind == CommandKind::Run
+                                    ? "racehunt --runs 500 path/to/scenario.toml; " + hint_help
+                                    : std::string("racehunt ") + command_name(kind) +
+                                          " SCENARIO.toml --seed RUNSEED; " + hint_help);
     auto files = vm["scenario"].as<std::vector<std::string>>();
     if (files.size() > 1 && kind != CommandKind::Run)
         throw util::usage_error(files[1].empty() ? std::string("\"\" (an empty operand)") : files[1],
@@ -385,7 +435,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
     if (o.runs)
         positive(o.runs, "--runs", 1);
     if (o.jobs)
-        positive(o.jobs, "--jobs", 1);
+        positive(o.jobs, "--jobs", 0); // 0: one run per core, as jobs = 0 in a scenario
     if (o.stop_after)
         positive(o.stop_after, "--stop-after", 1);
     if (o.repeat)
@@ -414,9 +464,9 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
     }
     if (o.fail_threshold)
         parse_rate(*o.fail_threshold, "--fail-threshold");
-    if (o.seed && kind != CommandKind::Run && !util::parse_hex64(*o.seed))
+    if (o.seed && kind != CommandKind::Run && !is_run_seed(*o.seed))
         throw util::usage_error("--seed", "\"" + *o.seed + "\" is not a run seed",
-                                "a run seed is the 16 hex digits racehunt printed");
+                                "a run seed is exactly 16 hex digits, as racehunt printed it, e.g. --seed 0123456789abcdef");
     return o;
 }
 

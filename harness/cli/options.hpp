@@ -26,6 +26,12 @@ enum class CommandKind { Run, Replay, Minimize };
 // Throws util::Error (Usage) naming the option and the fix.
 RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind);
 
+// The options of `racehunt run|replay|minimize --help`, formatted.
+std::string options_help(CommandKind kind);
+
+// A run seed as racehunt prints it: exactly 16 hex digits.
+bool is_run_seed(const std::string& text);
+
 // Builds the campaign: validates values, finds the interpreter, prepares the output
 // directory. Throws util::Error (Usage) naming the option or the scenario key.
 // `python_index` picks an entry of a version matrix (workload.python as a list).

@@ -134,9 +134,9 @@ void Console::summary(const CampaignSummary& c, const std::string& results_hint)
                         static_cast<unsigned long long>(s.planned - s.runs),
                         static_cast<unsigned long long>(s.planned), c.stop_reason.c_str());
         if (s.failures == 0) {
-            std::printf("  %s 0 failures in %llu runs: failure rate < %s at 95%% confidence (rule of three)\n",
-                        paint("32", "OK").c_str(), static_cast<unsigned long long>(s.runs),
-                        format_percent(s.upper_bound_rule_of_three).c_str());
+            std::printf("  %s 0 failures in %llu run%s: failure rate < %s at 95%% confidence\n",
+                        paint("32", "OK").c_str(), static_cast<unsigned long long>(s.runs), s.runs == 1 ? "" : "s",
+                        format_percent(s.upper_bound_95).c_str());
         } else if (c.passes_threshold(s)) {
             std::printf("  %s failure rate %s %s (95%% Wilson), %llu of %llu runs: within "
                         "--fail-threshold %s (the interval's lower end is not above it)\n",

@@ -61,6 +61,7 @@ ScenarioSummary SummaryBuilder::finish() const {
     s.rate = s.runs ? static_cast<double>(s.failures) / static_cast<double>(s.runs) : 0;
     s.interval = wilson_interval(s.failures, s.runs);
     s.upper_bound_rule_of_three = rule_of_three(s.runs);
+    s.upper_bound_95 = zero_failures_upper_bound(s.runs);
     s.mean_duration_ms = s.runs ? total_ms_ / static_cast<double>(s.runs) : 0;
     for (const auto& [sig, st0] : by_sig_) {
         SignatureStats st = st0;
@@ -119,7 +120,10 @@ json CampaignSummary::to_json() const {
         sj["failure_rate"] = s.rate;
         sj["interval_95"] = {s.interval.low, s.interval.high};
         if (s.failures == 0)
+        {
             sj["rule_of_three_upper_bound"] = s.upper_bound_rule_of_three;
+            sj["upper_bound_95"] = s.upper_bound_95;
+        }
         sj["mean_duration_ms"] = s.mean_duration_ms;
         if (!s.python.empty())
             sj["python"] = s.python;

@@ -37,6 +37,8 @@ struct ScenarioSummary {
     double rate = 0;
     Interval interval;
     double upper_bound_rule_of_three = 0; // meaningful when failures == 0
+    double upper_bound_95 = 0;            // exact (1 - 0.05^(1/n)); when failures == 0
+    double elapsed_s = 0; // the campaign's wall time; 0 when not known (merged shards)
     std::vector<SignatureStats> signatures; // most frequent first
     std::vector<std::pair<std::string, std::uint64_t>> warnings; // distinct, with counts
     std::uint64_t not_injected = 0;

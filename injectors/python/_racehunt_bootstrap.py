@@ -1661,6 +1661,17 @@ def _start_fields(forked=False):
         # A run forked by racehunt's fork server (or a fork of one): /proc/PID/cmdline is
         # the server's.
         fields["command"] = list(_fork_server_command)
+    elif not forked:
+        # The whole command line, interpreter first: sys.argv lacks the interpreter, and
+        # under -m it is still ["-m", ...] this early. A dump reads it when the process is
+        # gone.
+        try:
+            with open("/proc/self/cmdline", "rb") as f:
+                data = f.read()
+            if data:
+                fields["command"] = [os.fsdecode(a) for a in data.rstrip(b"\0").split(b"\0")]
+        except OSError:
+            pass
     if _dump_signal is not None:
         fields["dump_signal"] = _dump_signal
     return fields

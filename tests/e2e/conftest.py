@@ -82,6 +82,9 @@ class Result:
 class Racehunt:
     def __init__(self, tmp_path):
         self.exe = str(build_dir() / "racehunt")
+        # How printed commands name this binary: by its path, as it is not the racehunt
+        # PATH finds (setup.sh installs one; the tests check the build).
+        self.printed = self.exe
         self.dir = tmp_path
         self.mark = "rhtest-" + uuid.uuid4().hex[:12]
 

@@ -59,7 +59,7 @@ def test_example_fails_under_default_and_never_under_none(rh, name, signature):
     python = first["counters"]["python"]      # a hung run's come from the dump signal
     assert python["loop_iterations"] > 10
     assert python["loop_shuffles"] + python["loop_deferrals"] > 0, python
-    assert "replay: racehunt replay" in r.stdout or "--quiet" in r.argv
+    assert ("replay: %s replay" % rh.printed) in r.stdout or "--quiet" in r.argv
 
 
 @pytest.mark.statistical

@@ -77,9 +77,10 @@ def test_runs_must_be_positive(rh, value):
     assert_usage_error(rh, rh.run(s, "--runs", value), "--runs", "at least 1")
 
 
-def test_jobs_zero_on_command_line(rh):
+def test_negative_jobs_on_command_line(rh):
+    # -j 0 means one run per core, as jobs = 0 in a scenario (test_first_contact.py).
     s = rh.scenario(GOOD, {"w.py": ""})
-    assert_usage_error(rh, rh.run(s, "-j", "0"), "--jobs", "at least 1")
+    assert_usage_error(rh, rh.run(s, "-j", "-1"), "--jobs", "at least 0")
 
 
 def test_unwritable_results_path(rh):

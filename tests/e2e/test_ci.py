@@ -78,7 +78,7 @@ def test_four_shards_merged_equal_one_campaign_run_by_run(rh):
     xml = (rh.dir / "merged.xml").read_text()
     assert '<testsuite name="t" tests="1" failures="1"' in xml, xml[:800]
     assert re.search(r'<failure message="%d of 40 runs failed' % failures, xml), xml[:1500]
-    assert "replay: racehunt replay " in xml and "RuntimeError" in xml
+    assert ("replay: %s replay " % rh.printed) in xml and "RuntimeError" in xml
 
 
 def test_shards_come_from_the_environment_of_ci_engines(rh):

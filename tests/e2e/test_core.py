@@ -35,7 +35,8 @@ def test_passing_workload_exits_zero_and_writes_one_line_per_run(rh):
         for key in ("scenario", "exit_code", "signal", "duration_ms", "signature", "jitter", "artifacts"):
             assert key in x
         assert x["injected"] is True
-    assert "rule of three" in r.stdout
+    # The exact one-sided bound for 0 of 6: 1 - 0.05^(1/6) = 39.3%.
+    assert "0 failures in 6 runs: failure rate < 39.3% at 95% confidence" in r.stdout, r.stdout
     summ = r.summary(rh.dir / OUT)
     assert summ["scenarios"][0]["runs"] == 6
     assert summ["scenarios"][0]["failures"] == 0
@@ -58,7 +59,7 @@ def test_broken_invariant_is_fail_with_the_expression_in_the_report(rh):
     assert all(x["signature"] == "fail:invariant:total == 10" for x in recs)
     summ = r.summary(rh.dir / OUT)["scenarios"][0]
     assert summ["signatures"][0]["count"] == 3
-    assert summ["signatures"][0]["replay"].startswith("racehunt replay ")
+    assert summ["signatures"][0]["replay"].startswith(rh.printed + " replay ")
     # Every failing run keeps its output and a replay script.
     art = Path(recs[0]["artifacts"])
     assert (art / "replay.sh").exists() and (art / "stdout.txt").exists()
@@ -219,7 +220,7 @@ def test_replay_recreates_the_same_switch_interval(rh):
     else:
         assert got == pytest.approx(want, rel=1e-6)
     # The printed replay command is what was run.
-    assert ("racehunt replay %s --seed %s --profile default" % (s, seed)) in r.stdout
+    assert ("%s replay %s --seed %s --profile default" % (rh.printed, s, seed)) in r.stdout
 
 
 def test_profile_none_keeps_the_default_switch_interval(rh):

@@ -157,7 +157,7 @@ def test_minimize_shrinks_a_lost_update_to_a_few_yields(rh):
     assert k >= 2, r.explain()
     assert 'yield in thread "depositor-' in r.stdout
     replay = lines[-1]
-    assert replay.startswith("racehunt replay ") and "--pins" in replay and "--seed " + failing["seed"] in replay
+    assert replay.startswith(rh.printed + " replay ") and "--pins" in replay and "--seed " + failing["seed"] in replay
     pins = (out / "minimal.pins").read_text()
     assert len(pin_lines(pins, "yield")) == size
     # A failing replay of the minimal set was traced: its interleaving shows where each

@@ -57,7 +57,7 @@ def test_racy_scenario_fails_under_default_far_more_than_under_none(rh, name, si
     assert sigs == {signature}, sigs
     # The report names the bucket with its interval and a replay line.
     assert signature in r.stdout and "95% Wilson" in r.stdout
-    assert "replay: racehunt replay" in r.stdout
+    assert ("replay: %s replay" % rh.printed) in r.stdout
 
 
 @pytest.mark.statistical

@@ -61,3 +61,24 @@ TEST(Junit, ReportOfHostileTextIsWellFormed) {
     std::filesystem::remove(file);
     EXPECT_EQ(rc, 0) << xml;
 }
+
+TEST(Junit, TimeIsTheCampaignsWallTimeNotTheRunsAddedUp) {
+    CampaignSummary c;
+    c.elapsed_s = 49;
+    ScenarioSummary s;
+    s.name = "w";
+    s.runs = 100;
+    s.outcomes[Outcome::Pass] = 100;
+    s.mean_duration_ms = 850; // 85 s of runs, two at a time
+    s.elapsed_s = 49;
+    c.scenarios.push_back(s);
+    pugi::xml_document doc;
+    ASSERT_TRUE(doc.load_string(junit_xml(c).c_str()));
+    EXPECT_DOUBLE_EQ(doc.child("testsuites").attribute("time").as_double(), 49);
+    EXPECT_DOUBLE_EQ(doc.child("testsuites").child("testsuite").attribute("time").as_double(), 49);
+    // Merged shards ran apart: their wall time is not known, the runs' time is given.
+    c.elapsed_s = 0;
+    c.scenarios[0].elapsed_s = 0;
+    ASSERT_TRUE(doc.load_string(junit_xml(c).c_str()));
+    EXPECT_DOUBLE_EQ(doc.child("testsuites").child("testsuite").attribute("time").as_double(), 85);
+}

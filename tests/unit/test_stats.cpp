@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 using namespace racehunt;
 
 TEST(Wilson, MatchesPublishedValueForTenOfHundred) {
@@ -38,6 +40,17 @@ TEST(Wilson, IntervalContainsTheEstimate) {
             EXPECT_LE(iv.low, p + 1e-12);
             EXPECT_GE(iv.high, p - 1e-12);
         }
+}
+
+TEST(ZeroFailures, ExactBoundIsWhereNoFailureHasFivePercentChance) {
+    EXPECT_DOUBLE_EQ(zero_failures_upper_bound(1), 0.95);
+    EXPECT_NEAR(zero_failures_upper_bound(6), 0.3930, 1e-4);
+    for (std::uint64_t n : {1u, 10u, 500u, 100000u}) {
+        const double p = zero_failures_upper_bound(n);
+        EXPECT_NEAR(std::pow(1 - p, static_cast<double>(n)), 0.05, 1e-9);
+        EXPECT_LT(p, rule_of_three(n) + 1e-12);
+    }
+    EXPECT_NEAR(zero_failures_upper_bound(500), 0.00597, 1e-5);
 }
 
 TEST(RuleOfThree, FiveHundredRunsBoundIsSixTenthsOfAPercent) {
