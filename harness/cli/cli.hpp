@@ -39,8 +39,6 @@ ExitCode cmd_replay(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_minimize(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_merge(const std::vector<std::string>& args, Session& session);
 ExitCode cmd_compare(const std::vector<std::string>& args, Session& session);
-std::string merge_options_help();
-std::string compare_options_help();
 
 // The whole program; harness/main.cpp only calls this.
 int main(int argc, char** argv);

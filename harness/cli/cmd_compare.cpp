@@ -4,6 +4,7 @@
 // regression), 0 otherwise, 2 for bad input.
 #include "analysis/stats.hpp"
 #include "cli/cli.hpp"
+#include "cli/options.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 
@@ -13,7 +14,6 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <sstream>
 
 namespace racehunt {
 
@@ -94,40 +94,10 @@ std::string p_text(double p) {
 
 namespace po = boost::program_options;
 
-po::options_description compare_options() {
-    po::options_description d("Options");
-    d.add_options()("help,h", "show this help")(
-        "alpha", po::value<std::string>(), "significance level of the test (default 0.05)");
-    return d;
-}
-
 } // namespace
 
-std::string compare_options_help() {
-    std::ostringstream o;
-    o << compare_options();
-    return o.str();
-}
-
 ExitCode cmd_compare(const std::vector<std::string>& args, Session&) {
-    po::options_description d = compare_options();
-    d.add_options()("files", po::value<std::vector<std::string>>(), "summaries");
-    po::positional_options_description pos;
-    pos.add("files", -1);
-    po::variables_map vm;
-    try {
-        auto style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
-        po::store(po::command_line_parser(args).options(d).positional(pos).style(style).run(), vm);
-        po::notify(vm);
-    } catch (const po::error_with_option_name& e) {
-        const std::string opt = e.get_option_name();
-        throw util::usage_error(opt.empty() ? std::string("racehunt compare") : opt,
-                                dynamic_cast<const po::unknown_option*>(&e) ? "unknown option"
-                                                                             : "is missing its value or has a bad one",
-                                "see racehunt compare --help");
-    } catch (const po::error& e) {
-        throw util::usage_error("racehunt compare", e.what(), "see racehunt compare --help");
-    }
+    po::variables_map vm = parse_command_line(args, compare_options(), "files", "compare");
     std::vector<std::string> files;
     if (vm.count("files"))
         files = vm["files"].as<std::vector<std::string>>();

@@ -15,7 +15,6 @@
 
 #include <boost/program_options.hpp>
 
-#include <sstream>
 
 #include <map>
 #include <set>
@@ -35,41 +34,8 @@ struct MergeOptions {
     bool quiet = false, no_color = false;
 };
 
-po::options_description merge_options() {
-    po::options_description d("Options");
-    // clang-format off
-    d.add_options()
-        ("help,h", "show this help")
-        ("out", po::value<std::string>()->value_name("DIR"), "output directory (default racehunt-out/merged)")
-        ("json", po::value<std::string>()->value_name("FILE"), "also write the JSON summary here")
-        ("junit", po::value<std::string>()->value_name("FILE"), "also write a JUnit XML report here")
-        ("fail-threshold", po::value<std::string>()->value_name("RATE"), "exit 1 only when a failure rate is surely above this")
-        ("quiet,q", po::bool_switch(), "no progress output")
-        ("no-color", po::bool_switch(), "no colours");
-    // clang-format on
-    return d;
-}
-
 MergeOptions parse_merge_options(const std::vector<std::string>& args) {
-    po::options_description d = merge_options();
-    d.add_options()("files", po::value<std::vector<std::string>>(), "results files");
-    po::positional_options_description pos;
-    pos.add("files", -1);
-    po::variables_map vm;
-    try {
-        auto style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
-        po::store(po::command_line_parser(args).options(d).positional(pos).style(style).run(), vm);
-        po::notify(vm);
-    } catch (const po::error_with_option_name& e) {
-        // Not e.what(): see parse_run_options.
-        const std::string opt = e.get_option_name();
-        throw util::usage_error(opt.empty() ? std::string("racehunt merge") : opt,
-                                dynamic_cast<const po::unknown_option*>(&e) ? "unknown option"
-                                                                             : "is missing its value or has a bad one",
-                                "see racehunt merge --help");
-    } catch (const po::error& e) {
-        throw util::usage_error("racehunt merge", e.what(), "see racehunt merge --help");
-    }
+    po::variables_map vm = parse_command_line(args, merge_options(), "files", "merge");
     MergeOptions o;
     if (vm.count("files"))
         o.files = vm["files"].as<std::vector<std::string>>();
@@ -100,12 +66,6 @@ struct Group {
 };
 
 } // namespace
-
-std::string merge_options_help() {
-    std::ostringstream o;
-    o << merge_options();
-    return o.str();
-}
 
 ExitCode cmd_merge(const std::vector<std::string>& args, Session& session) {
     const MergeOptions o = parse_merge_options(args);

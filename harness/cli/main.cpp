@@ -23,24 +23,25 @@ const std::vector<Command>& commands() {
          "         [--stop-after K] [--time-budget DUR] [--shard K/N] [--out DIR] [--json FILE]\n"
          "         [--junit FILE] [--python EXE] [--fail-threshold RATE] [--resume RESULTS.jsonl]\n"
          "         [--native-stacks] [--quiet] [--no-color]",
-         cmd_run, [] { return options_help(CommandKind::Run); }},
+         cmd_run, [] { return format_options(run_options(CommandKind::Run)); }},
         {"replay", "re-create one run from its run seed, optionally many times",
          "racehunt replay SCENARIO.toml --seed RUNSEED [--repeat N] [--pins FILE] [-j N]\n"
          "         [--out DIR] [--profile P] [--start fresh|fork-server] [--python EXE]\n"
          "         [--timeout DUR] [--json FILE] [--native-stacks] [--quiet] [--no-color]",
-         cmd_replay, [] { return options_help(CommandKind::Replay); }},
+         cmd_replay, [] { return format_options(run_options(CommandKind::Replay)); }},
         {"minimize", "shrink a failing run to the perturbations that matter",
          "racehunt minimize SCENARIO.toml --seed RUNSEED [--confirm K/N] [--time-budget DUR]\n"
          "         [--final-runs N] [--resume] [-j N] [--out DIR] [--profile P]\n"
          "         [--start fresh|fork-server] [--python EXE] [--timeout DUR] [--json FILE]\n"
          "         [--native-stacks] [--quiet] [--no-color]",
-         cmd_minimize, [] { return options_help(CommandKind::Minimize); }},
+         cmd_minimize, [] { return format_options(run_options(CommandKind::Minimize)); }},
         {"merge", "merge the results of shards into one summary and report",
          "racehunt merge RESULTS.jsonl... [--out DIR] [--json FILE] [--junit FILE]\n"
          "         [--fail-threshold RATE] [--quiet] [--no-color]",
-         cmd_merge, merge_options_help},
+         cmd_merge, [] { return format_options(merge_options()); }},
         {"compare", "did the failure rate change between two summaries? (Fisher's exact test)",
-         "racehunt compare BEFORE.json AFTER.json [--alpha A]", cmd_compare, compare_options_help},
+         "racehunt compare BEFORE.json AFTER.json [--alpha A]", cmd_compare,
+         [] { return format_options(compare_options()); }},
     };
     return table;
 }

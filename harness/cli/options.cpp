@@ -151,9 +151,35 @@ std::string probe_interpreter(const fs::path& python, const fs::path& bootstrap,
 
 } // namespace
 
-std::string options_help(CommandKind kind) {
+po::options_description merge_options() {
+    po::options_description d("Options");
+    // clang-format off
+    d.add_options()
+        ("help,h", "show this help")
+        ("out", po::value<std::string>()->value_name("DIR"), "output directory (default racehunt-out/merged)")
+        ("json", po::value<std::string>()->value_name("FILE"), "also write the JSON summary here")
+        ("junit", po::value<std::string>()->value_name("FILE"), "also write a JUnit XML report here")
+        ("fail-threshold", po::value<std::string>()->value_name("RATE"), "exit 1 only when a failure rate is surely above this")
+        ("quiet,q", po::bool_switch(), "no progress output")
+        ("no-color", po::bool_switch(), "no colours");
+    // clang-format on
+    return d;
+}
+
+po::options_description compare_options() {
+    po::options_description d("Options");
+    d.add_options()("help,h", "show this help")(
+        "alpha", po::value<std::string>(), "significance level of the test (default 0.05)");
+    return d;
+}
+
+po::options_description run_options(CommandKind kind) {
+    return describe(kind);
+}
+
+std::string format_options(const po::options_description& d) {
     std::ostringstream o;
-    o << describe(kind);
+    o << d;
     return o.str();
 }
 
@@ -345,25 +371,25 @@ SeedCommand prepare_seed_command(const std::vector<std::string>& args, CommandKi
     return sc;
 }
 
-RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind) {
-    po::options_description desc = describe(kind);
+po::variables_map parse_command_line(const std::vector<std::string>& args, const po::options_description& desc,
+                                     const char* operands, const std::string& command) {
     po::options_description all;
-    all.add(desc).add_options()("scenario", po::value<std::vector<std::string>>(), "scenario file");
+    all.add(desc).add_options()(operands, po::value<std::vector<std::string>>(), "operands");
     po::positional_options_description pos;
-    pos.add("scenario", -1);
-    const std::string hint_help = help_hint(kind);
+    pos.add(operands, -1);
+    const std::string hint_help = "see racehunt " + command + " --help";
+    const std::string where = "racehunt " + command;
     po::variables_map vm;
     try {
         auto style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
-        po::store(po::command_line_parser(args).options(all).positional(pos).style(style).run(),
-                  vm);
+        po::store(po::command_line_parser(args).options(all).positional(pos).style(style).run(), vm);
         po::notify(vm);
     } catch (const po::unknown_option& e) {
         std::string opt = e.get_option_name();
         std::string hint = hint_help;
         if (auto m = util::closest_match(opt, option_names(desc)))
             hint = "did you mean " + *m + "?";
-        throw util::usage_error(opt.empty() ? std::string("racehunt") : opt, "unknown option", hint);
+        throw util::usage_error(opt.empty() ? where : opt, "unknown option", hint);
     } catch (const po::error_with_option_name& e) {
         // Not e.what(): it substitutes the offending value into a template and loops forever
         // when the value itself holds a placeholder such as "%value%" (found by fuzzing).
@@ -377,11 +403,16 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
             what = "is missing its value or has one it does not take";
         if (auto value = given_value(args, desc, opt))
             what += ": \"" + *value + "\"";
-        throw util::usage_error(opt.empty() ? std::string("racehunt") : opt, what, hint_help);
+        throw util::usage_error(opt.empty() ? where : opt, what, hint_help);
     } catch (const po::error& e) {
-        throw util::usage_error("racehunt", e.what(), hint_help);
+        throw util::usage_error(where, e.what(), hint_help);
     }
+    return vm;
+}
 
+RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind) {
+    const std::string hint_help = help_hint(kind);
+    po::variables_map vm = parse_command_line(args, describe(kind), "scenario", command_name(kind));
     RunOptions o;
     auto str = [&](const char* k) -> std::optional<std::string> {
         return vm.count(k) ? std::optional(vm[k].as<std::string>()) : std::nullopt;

@@ -4,6 +4,8 @@
 #pragma once
 #include "campaign/campaign.hpp"
 
+#include <boost/program_options.hpp>
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -26,8 +28,18 @@ enum class CommandKind { Run, Replay, Minimize };
 // Throws util::Error (Usage) naming the option and the fix.
 RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind);
 
-// The options of `racehunt run|replay|minimize --help`, formatted.
-std::string options_help(CommandKind kind);
+// Parses a command's arguments against its options; the operands land under `operands`.
+// Program_options errors become util::Error naming the option (with a did-you-mean, or
+// the value given) and the hint "see racehunt COMMAND --help".
+boost::program_options::variables_map parse_command_line(const std::vector<std::string>& args,
+                                                         const boost::program_options::options_description& desc,
+                                                         const char* operands, const std::string& command);
+
+// Each command's options, as its --help shows them (operands are added by the parser).
+boost::program_options::options_description run_options(CommandKind kind); // run, replay, minimize
+boost::program_options::options_description merge_options();
+boost::program_options::options_description compare_options();
+std::string format_options(const boost::program_options::options_description& d);
 
 // A run seed as racehunt prints it: exactly 16 hex digits.
 bool is_run_seed(const std::string& text);
