@@ -120,7 +120,7 @@ def test_top_level_help_lists_every_subcommand_and_option(rh):
         assert usage in top.stdout, (command, usage)
         for opt, short in option_forms(sub):
             if opt != "--help":
-                assert re.search(r"[[ ](%s|%s)[ \]]" % (opt, short), usage), \
+                assert re.search(r"[\[ ](%s|%s)[ \]]" % (opt, short), usage), \
                     "%s: %s is in --help but not in the usage line" % (command, opt)
     assert "--start" in top.stdout and "DIR..." in top.stdout
 
