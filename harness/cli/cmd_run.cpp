@@ -288,10 +288,10 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
             interrupted = true;
             break;
         }
-        if (config_error) {
-            // The campaign stopped for its configuration cancelled the session's runs; the
-            // next scenario is a campaign of its own. A Ctrl-C that lands in between is seen
-            // by the check after the reset.
+        if (!config_errors.empty() && config_errors.back()) {
+            // The campaign that stopped for its configuration cancelled the session's runs;
+            // the next scenario is a campaign of its own. A Ctrl-C that lands in between is
+            // seen by the check after the reset.
             session.cancel.reset();
             if (session.interrupted.load()) {
                 session.cancel.cancel();

@@ -1,5 +1,6 @@
 """Bad input: a one-line error naming the place and the fix, exit status 2, nothing run."""
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,17 @@ def test_a_failure_in_every_run_that_is_not_the_configurations_is_not_stopped(rh
     assert r.returncode == 1, r.explain()
     assert len(r.records(out)) == 6, r.explain()
     assert "configuration error" not in r.stderr, r.explain()
+
+
+def test_a_configuration_error_in_one_scenario_lets_the_next_run(rh):
+    bad = rh.scenario(GOOD.replace("runs = 2", "runs = 10").replace("[workload]", 'name = "bad"\n[workload]'),
+                      {"w.py": "import no_such_module_for_racehunt\n"}, name="bad.toml")
+    good = rh.scenario(GOOD.replace("runs = 2", "runs = 4").replace("[workload]", 'name = "good"\n[workload]')
+                       .replace("w.py", "g.py"), {"g.py": "x = 1\n"}, name="good.toml")
+    out = rh.dir / "o"
+    r = rh.run(bad, good, "-j", 2, "--out", out)
+    assert r.returncode == 2, r.explain()
+    assert len(r.records(out / "bad")) < 10, r.explain()
+    assert len(r.records(out / "good")) == 4, r.explain()
+    assert re.search(r"^bad .* config-error$", r.stdout, re.M), r.explain()
+    assert re.search(r"^good .* ok$", r.stdout, re.M), r.explain()
