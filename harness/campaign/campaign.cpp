@@ -140,6 +140,8 @@ void add_run_options(const CampaignConfig& c, std::vector<std::string>& argv) {
         argv.push_back("--timeout");
         argv.push_back(util::format_duration(c.timeout));
     }
+    if (!c.config_check)
+        argv.push_back("--no-config-check");
     if (c.start_from_cli) {
         argv.push_back("--start");
         argv.push_back(c.start);
@@ -271,10 +273,7 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
         p.argv = {python, "-m", s.target};
         break;
     case WorkloadKind::Pytest: {
-        auto sep = s.target.find("::");
-        std::string node = abs_in_dir(s.target.substr(0, sep));
-        if (sep != std::string::npos)
-            node += s.target.substr(sep);
+        const std::string node = pytest_node(s);
         // Our plugin records a failing test as the run's exception. pytest's own
         // threadexception plugin would swallow exceptions of other threads into warnings;
         // without it the bootstrap's excepthook sees them, as for a script.

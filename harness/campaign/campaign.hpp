@@ -62,6 +62,10 @@ struct CampaignConfig {
     bool start_from_cli = false; // --start was given (replay commands carry it over)
     // run.preload: dotted module names the fork server imports once before forking runs.
     std::vector<std::string> preload;
+    // Stop early when the first runs all fail the same way for a reason that is the
+    // configuration's (a missing module, an invariant that cannot be evaluated, a usage
+    // error); off with --no-config-check.
+    bool config_check = true;
 };
 
 // How printed commands name racehunt: "racehunt" when the running binary is the one PATH

@@ -77,7 +77,10 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     summary.profile = c.profile;
     summary.jobs = c.jobs;
     summary.interrupted = session.interrupted.load();
-    summary.stop_reason = summary.interrupted ? "interrupted" : to_string(result.pool.reason);
+    const bool config_error = result.config_stop && !summary.interrupted;
+    summary.stop_reason = summary.interrupted ? "interrupted"
+                          : config_error      ? "config-error"
+                                              : to_string(result.pool.reason);
     summary.elapsed_s = std::chrono::duration<double>(result.pool.elapsed).count();
     summary.fail_threshold = c.fail_threshold;
     summary.scenarios.push_back(builder.finish());
@@ -100,6 +103,10 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
                      " run(s) failed");
     }
     console.summary(summary, "results: " + written);
+    // The first runs all failed for a reason that is the configuration's: an error to fix,
+    // not a failure rate (exit status 2).
+    if (config_error)
+        console.error(describe_config_stop(c, *result.config_stop, planned.size()));
     if (summary.interrupted && !replay && !summary.scenarios.empty() &&
         summary.scenarios[0].runs < summary.scenarios[0].planned)
         std::printf("\ninterrupted after %llu of %llu runs; to run the rest:\n  %s\n",
@@ -113,6 +120,8 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
         return ExitCode::Interrupted;
     if (write_failed || result.internal_errors > 0)
         return ExitCode::Internal;
+    if (config_error)
+        return ExitCode::Usage;
     return summary.failed() ? ExitCode::Failures : ExitCode::Ok;
 }
 
@@ -160,17 +169,22 @@ std::string describe_python(const CampaignConfig& c) {
 }
 
 // The table across campaigns: one row per scenario and interpreter.
-void print_table(const CampaignSummary& all) {
+// `config_errors`: the rows whose campaign stopped for a configuration error.
+void print_table(const CampaignSummary& all, const std::vector<bool>& config_errors) {
     std::size_t width = 8;
     for (const auto& s : all.scenarios)
         width = std::max(width, s.name.size() + 2);
     std::printf("\n%-*s %-9s %7s %9s  %-26s %s\n", static_cast<int>(width), "scenario", "python", "runs",
                 "failures", "rate [95%]", "result");
-    for (const auto& s : all.scenarios) {
+    for (std::size_t i = 0; i < all.scenarios.size(); ++i) {
+        const ScenarioSummary& s = all.scenarios[i];
         char rate[64];
         std::snprintf(rate, sizeof rate, "%.1f%% [%.1f-%.1f%%]", 100 * s.rate, 100 * s.interval.low,
                       100 * s.interval.high);
-        const char* result = s.failures == 0 ? "ok" : all.passes_threshold(s) ? "accepted" : "FAILED";
+        const char* result = i < config_errors.size() && config_errors[i] ? "config-error"
+                             : s.failures == 0                            ? "ok"
+                             : all.passes_threshold(s)                    ? "accepted"
+                                                                          : "FAILED";
         std::printf("%-*s %-9s %7llu %9llu  %-26s %s\n", static_cast<int>(width), s.name.c_str(),
                     s.python.empty() ? "-" : s.python.c_str(), static_cast<unsigned long long>(s.runs),
                     static_cast<unsigned long long>(s.failures), rate, result);
@@ -283,20 +297,35 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
     all.profile = o.profile.value_or("");
     if (o.fail_threshold)
         all.fail_threshold = parse_rate(*o.fail_threshold, "--fail-threshold");
-    bool internal = false, interrupted = false;
+    bool internal = false, interrupted = false, config_error = false;
+    std::vector<bool> config_errors; // per row of the table
     for (auto& c : campaigns) {
         if (session.interrupted.load()) {
             interrupted = true;
             break;
         }
+        if (!config_errors.empty() && config_errors.back()) {
+            // The campaign that stopped for its configuration cancelled the session's runs;
+            // the next scenario is a campaign of its own. A Ctrl-C that lands in between is
+            // seen by the check after the reset.
+            session.cancel.reset();
+            if (session.interrupted.load()) {
+                session.cancel.cancel();
+                interrupted = true;
+                break;
+            }
+        }
         CampaignSummary one;
         ExitCode code = run_one(c, o, session, &one);
         internal |= code == ExitCode::Internal;
         interrupted |= code == ExitCode::Interrupted;
+        config_error |= code == ExitCode::Usage;
         all.campaign_seed = one.campaign_seed; // the last; each scenario carries its own
         all.elapsed_s += one.elapsed_s;
-        for (auto& s : one.scenarios)
+        for (auto& s : one.scenarios) {
             all.scenarios.push_back(std::move(s));
+            config_errors.push_back(code == ExitCode::Usage);
+        }
     }
     all.interrupted = interrupted;
     all.stop_reason = interrupted ? "interrupted" : "completed";
@@ -309,12 +338,14 @@ ExitCode cmd_run(const std::vector<std::string>& args, Session& session) {
         std::fprintf(stderr, "racehunt: warning: %s\n", e.what());
         internal = true;
     }
-    print_table(all);
+    print_table(all, config_errors);
     std::printf("\nall campaigns: %s\n", written.c_str());
     if (interrupted)
         return ExitCode::Interrupted;
     if (internal)
         return ExitCode::Internal;
+    if (config_error)
+        return ExitCode::Usage;
     return all.failed() ? ExitCode::Failures : ExitCode::Ok;
 }
 

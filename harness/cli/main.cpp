@@ -22,18 +22,19 @@ const std::vector<Command>& commands() {
          "         [--profile none|default|aggressive] [--start fresh|fork-server]\n"
          "         [--stop-after K] [--time-budget DUR] [--shard K/N] [--out DIR] [--json FILE]\n"
          "         [--junit FILE] [--python EXE] [--fail-threshold RATE] [--resume RESULTS.jsonl]\n"
-         "         [--native-stacks] [--quiet] [--no-color]",
+         "         [--native-stacks] [--no-config-check] [--quiet] [--no-color]",
          cmd_run, [] { return format_options(run_options(CommandKind::Run)); }},
         {"replay", "re-create one run from its run seed, optionally many times",
          "racehunt replay SCENARIO.toml --seed RUNSEED [--repeat N] [--pins FILE] [-j N]\n"
          "         [--out DIR] [--profile P] [--start fresh|fork-server] [--python EXE]\n"
-         "         [--timeout DUR] [--json FILE] [--native-stacks] [--quiet] [--no-color]",
+         "         [--timeout DUR] [--json FILE] [--native-stacks] [--no-config-check] [--quiet]\n"
+         "         [--no-color]",
          cmd_replay, [] { return format_options(run_options(CommandKind::Replay)); }},
         {"minimize", "shrink a failing run to the perturbations that matter",
          "racehunt minimize SCENARIO.toml --seed RUNSEED [--confirm K/N] [--time-budget DUR]\n"
          "         [--final-runs N] [--resume] [-j N] [--out DIR] [--profile P]\n"
          "         [--start fresh|fork-server] [--python EXE] [--timeout DUR] [--json FILE]\n"
-         "         [--native-stacks] [--quiet] [--no-color]",
+         "         [--native-stacks] [--no-config-check] [--quiet] [--no-color]",
          cmd_minimize, [] { return format_options(run_options(CommandKind::Minimize)); }},
         {"merge", "merge the results of shards into one summary and report",
          "racehunt merge RESULTS.jsonl... [--out DIR] [--json FILE] [--junit FILE]\n"
@@ -61,7 +62,8 @@ void print_help() {
     std::printf("racehunt COMMAND --help | -h\n"
                 "racehunt --version | --help\n\n"
                 "Exit status: 0 all runs passed; 1 a run failed, hung or crashed; 2 usage or\n"
-                "scenario error (nothing was run); 3 racehunt itself failed; 130 interrupted.\n");
+                "scenario error (nothing was run), or a configuration error the first runs showed\n"
+                "(the campaign stopped early); 3 racehunt itself failed; 130 interrupted.\n");
 }
 
 void print_command_help(const Command& c) {

@@ -1,5 +1,7 @@
 #include "cli/options.hpp"
 
+#include "cli/preflight.hpp"
+
 #include "plan/jitter.hpp"
 #include "plan/pins.hpp"
 #include "plan/seeds.hpp"
@@ -51,7 +53,10 @@ po::options_description describe(CommandKind kind) {
         ("quiet,q", po::bool_switch(), "no progress output")
         ("no-color", po::bool_switch(), "no colours")
         ("native-stacks", po::bool_switch(), "on a hang, native backtraces of every process too (gdb)")
-        ("start", po::value<std::string>()->value_name("MODE"), "fresh | fork-server (default: the scenario's run.start, else fresh)");
+        ("start", po::value<std::string>()->value_name("MODE"), "fresh | fork-server (default: the scenario's run.start, else fresh)")
+        ("no-config-check", po::bool_switch(),
+         "no pytest collection before the runs, and no early stop when the first runs all fail "
+         "the same way for a configuration reason");
     if (kind == CommandKind::Run) {
         d.add_options()
             ("runs,n", po::value<std::int64_t>()->value_name("N"), "number of runs")
@@ -461,6 +466,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
     o.quiet = vm["quiet"].as<bool>();
     o.no_color = vm["no-color"].as<bool>();
     o.native_stacks = vm["native-stacks"].as<bool>();
+    o.no_config_check = vm["no-config-check"].as<bool>();
 
     // Values are checked here, before anything else happens.
     if (o.runs)
@@ -652,7 +658,12 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
                                         "install it (Debian: apt-get install python3-pytest) or choose an "
                                         "interpreter that has it");
         }
+        // Mistakes that would fail every run the same way, found before any run.
+        check_invariants(c.python, c.python_version, s);
+        if (s.kind == WorkloadKind::Pytest && !o.no_config_check)
+            collect_pytest_node(c.python, s);
     }
+    c.config_check = !o.no_config_check;
     c.focus = default_focus(s);
     if (c.jitter.yield_focus)
         c.jitter.yield_focus = resolve_focus(s, *c.jitter.yield_focus);

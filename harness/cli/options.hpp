@@ -21,6 +21,7 @@ struct RunOptions {
         python, start, pins, confirm, fail_threshold, resume;
     bool quiet = false, no_color = false, native_stacks = false;
     bool resume_minimize = false; // minimize --resume
+    bool no_config_check = false; // --no-config-check
 };
 
 enum class CommandKind { Run, Replay, Minimize };

@@ -20,6 +20,8 @@ const char* to_string(StopReason r) {
         return "time-budget";
     case StopReason::Cancelled:
         return "interrupted";
+    case StopReason::Stopped:
+        return "stopped";
     }
     return "?";
 }
@@ -60,6 +62,8 @@ PoolSummary run_pool(std::uint64_t n, const PoolOptions& options,
                     if (options.stop_after && f >= *options.stop_after)
                         stop(StopReason::StopAfter);
                 }
+                if (r.stop)
+                    stop(StopReason::Stopped);
             }
             changed.notify_all();
         }

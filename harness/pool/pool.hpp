@@ -21,6 +21,7 @@ struct PoolOptions {
 struct TaskResult {
     bool cancelled = false; // the run was cut short and is not counted
     bool failed = false;
+    bool stop = false; // the task's outcome ends the campaign: start no more, cancel the rest
 };
 
 struct PoolProgress {
@@ -29,7 +30,7 @@ struct PoolProgress {
     bool finished = false;
 };
 
-enum class StopReason { Completed, StopAfter, TimeBudget, Cancelled };
+enum class StopReason { Completed, StopAfter, TimeBudget, Cancelled, Stopped };
 
 struct PoolSummary {
     std::uint64_t done = 0, failed = 0, cancelled = 0, not_started = 0;
@@ -40,7 +41,7 @@ struct PoolSummary {
 // Runs tasks 0..n-1 (in order of start) on `jobs` threads. `execute` must be thread-safe.
 // `progress` is called from one thread only, periodically and once at the end.
 // `cancel` may be triggered from outside (Ctrl-C); the pool triggers it itself for
-// --stop-after and --time-budget.
+// --stop-after and --time-budget, and when a task's result asks to stop (Stopped).
 PoolSummary run_pool(std::uint64_t n, const PoolOptions& options,
                      const std::function<TaskResult(std::uint64_t, Cancellation&)>& execute,
                      Cancellation& cancel,

@@ -77,6 +77,12 @@ void Console::warning(const std::string& line) {
     std::fprintf(stderr, "%s %s\n", paint("33", "racehunt: warning:").c_str(), line.c_str());
 }
 
+void Console::error(const std::string& text) {
+    std::lock_guard lock(mutex_);
+    clear_progress_line();
+    std::fprintf(stderr, "%s %s\n", paint("31", "racehunt: error:").c_str(), text.c_str());
+}
+
 void Console::progress(const PoolProgress& p) {
     std::lock_guard lock(mutex_);
     if (quiet_)
@@ -133,7 +139,13 @@ void Console::summary(const CampaignSummary& c, const std::string& results_hint)
             std::printf("  %llu of %llu planned runs did not run (%s)\n",
                         static_cast<unsigned long long>(s.planned - s.runs),
                         static_cast<unsigned long long>(s.planned), c.stop_reason.c_str());
-        if (s.failures == 0) {
+        if (c.stop_reason == "config-error") {
+            // Not a failure rate: the runs failed for a reason that is the configuration's.
+            std::printf("  %s %llu of %llu runs failed: a configuration error, not a race (see the "
+                        "error below)\n",
+                        paint("31", "STOPPED").c_str(), static_cast<unsigned long long>(s.failures),
+                        static_cast<unsigned long long>(s.runs));
+        } else if (s.failures == 0) {
             std::printf("  %s 0 failures in %llu run%s: failure rate < %s at 95%% confidence\n",
                         paint("32", "OK").c_str(), static_cast<unsigned long long>(s.runs), s.runs == 1 ? "" : "s",
                         format_percent(s.upper_bound_95).c_str());

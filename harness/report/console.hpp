@@ -22,6 +22,7 @@ public:
     void summary(const CampaignSummary& c, const std::string& results_hint);
     void note(const std::string& line);    // stderr, unless quiet
     void warning(const std::string& line); // stderr, always
+    void error(const std::string& text);   // stderr, always; further lines as given
 
     static bool stderr_is_tty();
     static bool want_color(bool no_color_flag);

@@ -9,6 +9,7 @@
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
+#include <boost/process/start_dir.hpp>
 
 #include <cerrno>
 #include <csignal>
@@ -25,7 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
                                      std::chrono::milliseconds timeout,
-                                     const std::map<std::string, std::string>& extra_env) {
+                                     const std::map<std::string, std::string>& extra_env,
+                                     const ProbeOptions& options) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
         return std::nullopt;
@@ -38,10 +40,19 @@ std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
                 bp::environment env = boost::this_process::environment();
                 for (const auto& [k, v] : extra_env)
                     env[k] = v;
-                bp::child c(bp::exe = argv[0],
-                            bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
-                            env, bp::std_in<bp::null, bp::std_out> out, bp::std_err > bp::null);
-                pid_t p = c.id();
+                const std::vector<std::string> args(argv.begin() + 1, argv.end());
+                const std::string dir = options.cwd.empty() ? "." : options.cwd.string();
+                pid_t p = 0;
+                if (options.with_stderr) {
+                    bp::child c(bp::exe = argv[0], bp::args = args, env, bp::start_dir = dir,
+                                bp::std_in<bp::null, (bp::std_out & bp::std_err) > out);
+                    p = c.id();
+                    c.detach();
+                    return p;
+                }
+                bp::child c(bp::exe = argv[0], bp::args = args, env, bp::start_dir = dir,
+                            bp::std_in<bp::null, bp::std_out> out, bp::std_err > bp::null);
+                p = c.id();
                 c.detach();
                 return p;
             },
@@ -68,7 +79,11 @@ std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
         if (ready <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         ssize_t n = ::read(fds[0], buf, sizeof buf);
-        if (n > 0 && r.output.size() < 65536)
+        if (n > 0 && options.with_stderr) {
+            r.output.append(buf, static_cast<std::size_t>(n));
+            if (r.output.size() > 2 * 65536)
+                r.output.erase(0, r.output.size() - 65536);
+        } else if (n > 0 && r.output.size() < 65536)
             r.output.append(buf, static_cast<std::size_t>(n));
         else if (n == 0)
             break;

@@ -2,6 +2,7 @@
 // bootstrap), through the same reaper as the runs so that no waitpid ever races.
 #pragma once
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,11 +15,19 @@ struct ProbeResult {
     std::string output; // stdout, at most 64 KiB
 };
 
+struct ProbeOptions {
+    std::filesystem::path cwd; // empty: racehunt's own
+    // stderr into `output` as well (in the order written), and the last 64 KiB of it kept
+    // rather than the first: what a tool says last is its verdict.
+    bool with_stderr = false;
+};
+
 // Runs argv (argv[0] an absolute path) with racehunt's environment, stdin and stderr on
 // /dev/null. nullopt when it could not be started.
 // `extra_env`: variables set (or replaced) on top of racehunt's environment.
 std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
                                      std::chrono::milliseconds timeout,
-                                     const std::map<std::string, std::string>& extra_env = {});
+                                     const std::map<std::string, std::string>& extra_env = {},
+                                     const ProbeOptions& options = {});
 
 } // namespace racehunt

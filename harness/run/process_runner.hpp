@@ -25,6 +25,8 @@ class Cancellation {
 public:
     void cancel();
     bool cancelled() const { return flag_.load(std::memory_order_acquire); }
+    // Un-cancels, between campaigns of one command (nothing may be running).
+    void reset() { flag_.store(false, std::memory_order_release); }
     // Runs register a file descriptor that becomes readable on cancel().
     void add_waker(int fd);
     void remove_waker(int fd);

@@ -56,6 +56,15 @@ const char* to_string(WorkloadKind k) {
     return "?";
 }
 
+std::string pytest_node(const Scenario& s) {
+    const auto sep = s.target.find("::");
+    fs::path file(s.target.substr(0, sep));
+    std::string node = (file.is_absolute() ? file : s.dir / file).lexically_normal().string();
+    if (sep != std::string::npos)
+        node += s.target.substr(sep);
+    return node;
+}
+
 namespace {
 
 // The schema: known keys per table, so that typos get a suggestion.
@@ -284,6 +293,9 @@ public:
                 throw util::usage_error(loc(el.source()).str(),
                                         "every element of " + qualified(key) +
                                             " must be a string, found " + type_name(el.type()));
+            // Each element's place too ("check.invariants[1]"): later checks name it.
+            s_.locations[qualified(key) + "[" + std::to_string(out.size()) + "]"] =
+                loc(el.source());
             out.emplace_back(*el.as_string());
         }
         return out;
@@ -471,7 +483,7 @@ void read_check(TableReader& c, Scenario& s) {
     if (auto v = c.strings("invariants")) {
         for (std::size_t i = 0; i < v->size(); ++i)
             if ((*v)[i].find_first_not_of(" \t") == std::string::npos)
-                throw util::usage_error(c.where("invariants"),
+                throw util::usage_error(c.where("invariants[" + std::to_string(i) + "]"),
                                         "check.invariants[" + std::to_string(i) + "] is empty",
                                         "write a Python expression such as \"total == 1000\"");
         s.check.invariants = *v;

@@ -120,4 +120,8 @@ std::string scenario_to_toml(const Scenario& s);
 
 const char* to_string(WorkloadKind k);
 
+// workload.pytest as racehunt gives it to pytest: its file made absolute against the
+// scenario's directory, the "::test" part kept.
+std::string pytest_node(const Scenario& s);
+
 } // namespace racehunt

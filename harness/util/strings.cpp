@@ -147,6 +147,20 @@ std::vector<std::string> split(std::string_view s, char sep) {
     return out;
 }
 
+std::vector<std::string> last_lines(std::string_view text, std::size_t max_lines) {
+    std::vector<std::string> out;
+    for (auto& line : split(text, '\n')) {
+        auto end = line.find_last_not_of(" \t\r");
+        if (end == std::string::npos)
+            continue;
+        line.erase(end + 1);
+        out.push_back(std::move(line));
+    }
+    if (out.size() > max_lines)
+        out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(max_lines));
+    return out;
+}
+
 std::string base_name(const std::string& path) {
     auto pos = path.find_last_of('/');
     return pos == std::string::npos ? path : path.substr(pos + 1);

@@ -41,4 +41,7 @@ std::string format_micros(std::uint32_t ns);
 // Fields between separators: "a\tb\t" -> {"a", "b", ""}.
 std::vector<std::string> split(std::string_view s, char sep);
 
+// The last `max_lines` lines of `text` that are not blank, trailing whitespace removed.
+std::vector<std::string> last_lines(std::string_view text, std::size_t max_lines);
+
 } // namespace util

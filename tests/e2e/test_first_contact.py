@@ -226,7 +226,9 @@ def test_a_timeout_shorter_than_start_up_does_not_blame_the_bootstrap(rh):
     r = rh.run(s, "--timeout", "1ms", "--out", rh.dir / "o")
     assert r.returncode == 1, r.explain()
     assert "bootstrap" not in r.stdout + r.stderr, r.explain()
-    assert "timed out before the workload's Python process had started" in r.stdout, r.explain()
+    assert r.records(rh.dir / "o")[0]["outcome"] == "hang", r.explain()
+    # (Killed before the bootstrap reported, the run says so; on a loaded machine the kill
+    # may come after it did, and then there is nothing to say.)
 
 
 def test_junit_time_is_wall_time(rh):
