@@ -9,6 +9,7 @@
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
+#include <boost/process/start_dir.hpp>
 
 #include <cerrno>
 #include <csignal>
@@ -25,7 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
                                      std::chrono::milliseconds timeout,
-                                     const std::map<std::string, std::string>& extra_env) {
+                                     const std::map<std::string, std::string>& extra_env,
+                                     const std::filesystem::path& cwd) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
         return std::nullopt;
@@ -40,7 +42,8 @@ std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
                     env[k] = v;
                 bp::child c(bp::exe = argv[0],
                             bp::args = std::vector<std::string>(argv.begin() + 1, argv.end()),
-                            env, bp::std_in<bp::null, bp::std_out> out, bp::std_err > bp::null);
+                            env, bp::start_dir = cwd.empty() ? std::string(".") : cwd.string(),
+                            bp::std_in<bp::null, bp::std_out> out, bp::std_err > bp::null);
                 pid_t p = c.id();
                 c.detach();
                 return p;

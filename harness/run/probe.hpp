@@ -2,6 +2,7 @@
 // bootstrap), through the same reaper as the runs so that no waitpid ever races.
 #pragma once
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,9 +17,11 @@ struct ProbeResult {
 
 // Runs argv (argv[0] an absolute path) with racehunt's environment, stdin and stderr on
 // /dev/null. nullopt when it could not be started.
-// `extra_env`: variables set (or replaced) on top of racehunt's environment.
+// `extra_env`: variables set (or replaced) on top of racehunt's environment. `cwd`: the
+// working directory (empty: racehunt's).
 std::optional<ProbeResult> run_probe(const std::vector<std::string>& argv,
                                      std::chrono::milliseconds timeout,
-                                     const std::map<std::string, std::string>& extra_env = {});
+                                     const std::map<std::string, std::string>& extra_env = {},
+                                     const std::filesystem::path& cwd = {});
 
 } // namespace racehunt
