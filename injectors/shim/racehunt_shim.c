@@ -997,7 +997,10 @@ static int rh_is_python(void) {
 
 /* A Python interpreter, whatever its executable's name: some loaded object (the
  * executable, which exports the C API, or the libpython3.x.so it links) defines the C API.
- * Load time only: dlsym may allocate. */
+ * Asked once by the constructor (dlsym may allocate and takes the loader's lock, so not
+ * in a fork child's handler); an exec'd image asks again. */
+static int rh_python_api;
+
 static int rh_has_python_api(void) {
     return dlsym(RTLD_DEFAULT, "Py_IsInitialized") != NULL;
 }
@@ -1266,7 +1269,7 @@ static void rh_configure(int fresh, int have_hash, uint64_t argv_hash) {
     if (!rh_parse_options(spec, given)) flags |= RACEHUNT_SHIM_FLAG_BAD_OPTION;
     /* Dormant outside Python (python_only=1): nothing of this process exists for the
      * harness, not even a counters file. */
-    if (rh_opt.python_only && !rh_has_python_api()) return;
+    if (rh_opt.python_only && !rh_python_api) return;
     const char *dir = getenv(RACEHUNT_ENV_RUN_DIR);
     rh_run_dir[0] = '\0';
     if (dir && dir[0] && strlen(dir) < sizeof rh_run_dir) rh_append(rh_run_dir, 0, sizeof rh_run_dir, dir);
@@ -1353,6 +1356,7 @@ static void rh_run_fork(void) {
 __attribute__((constructor)) static void rh_init(void) {
     int saved = errno;
     rh_resolve_all();
+    rh_python_api = rh_has_python_api();
     if (getenv(RACEHUNT_ENV_FORK_SERVER)) {
         /* A fork server: inactive itself; each fork it makes is a run (rh_run_fork). */
         static const char key[] = RACEHUNT_ENV_RUN_TOKEN "=";
