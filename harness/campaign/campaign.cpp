@@ -242,6 +242,14 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
     }
     for (const auto& [k, v] : s.env)
         p.env[k] = v;
+    // The runs start the interpreter a wrapper execs (pyenv's shim) directly, in the
+    // environment the wrapper would have given it.
+    for (const auto& [k, v] : c.python_env) {
+        if (v)
+            p.env[k] = *v;
+        else
+            p.env.erase(k);
+    }
     auto prepend = [&](const std::string& key, const std::string& value, char sep) {
         auto it = p.env.find(key);
         p.env[key] = (it == p.env.end() || it->second.empty()) ? value
@@ -289,6 +297,8 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
         break;
     }
     }
+    if (s.kind != WorkloadKind::Command)
+        p.argv.insert(p.argv.begin() + 1, c.python_options.begin(), c.python_options.end());
     p.argv.insert(p.argv.end(), s.args.begin(), s.args.end());
     return p;
 }
@@ -299,6 +309,12 @@ std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string&
     if (c.scenario.kind == WorkloadKind::Command) {
         note = "start = \"fork-server\" does not apply to a command workload (racehunt forks "
                "only the Python interpreter it starts itself); runs start fresh";
+        return make_posix_runner();
+    }
+    if (!c.python_options.empty()) {
+        note = "start = \"fork-server\" does not apply when the interpreter's wrapper (" +
+               c.python_wrapper.string() + ") passes it options (" + util::shell_join(c.python_options) +
+               "); runs start fresh";
         return make_posix_runner();
     }
     if (c.injectors.shim.empty() || c.injectors.python_dir.empty()) {

@@ -31,7 +31,12 @@ struct CampaignConfig {
     bool profile_from_cli = false;
     std::string python_arg;   // as given (scenario or --python)
     bool python_from_cli = false;
-    std::filesystem::path python; // resolved executable
+    std::filesystem::path python; // resolved executable: the interpreter that really runs
+    // When python_arg found a wrapper that execs another interpreter (pyenv's shim): the
+    // wrapper, and what it passes that interpreter, which runs start directly.
+    std::filesystem::path python_wrapper; // empty: python_arg is the interpreter itself
+    std::vector<std::string> python_options; // interpreter options the wrapper adds
+    std::map<std::string, std::optional<std::string>> python_env; // set (or unset) by it
     std::string python_version;   // "3.11.7", from asking it
     std::uint64_t runs = 100;
     int jobs = 1;

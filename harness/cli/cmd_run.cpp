@@ -165,7 +165,9 @@ std::vector<RunRecord> resume_records(CampaignConfig& c, const RunOptions& o, Co
 std::string describe_python(const CampaignConfig& c) {
     if (c.scenario.kind == WorkloadKind::Command)
         return "command " + util::shell_quote(c.scenario.command[0]);
-    return "Python " + c.python_version + " (" + c.python.string() + ")";
+    // A wrapper (pyenv's shim) is named with the interpreter the runs really start.
+    const std::string wrapper = c.python_wrapper.empty() ? "" : c.python_wrapper.string() + " -> ";
+    return "Python " + c.python_version + " (" + wrapper + c.python.string() + ")";
 }
 
 // The table across campaigns: one row per scenario and interpreter.

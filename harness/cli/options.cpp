@@ -5,6 +5,7 @@
 #include "plan/jitter.hpp"
 #include "plan/pins.hpp"
 #include "plan/seeds.hpp"
+#include "run/interpreter.hpp"
 #include "run/probe.hpp"
 #include "util/duration.hpp"
 #include "util/error.hpp"
@@ -128,21 +129,21 @@ Nanos duration_option(const std::string& text, const char* option) {
     return *d;
 }
 
-// Asks the interpreter its version, and byte-compiles the bootstrap for it: with
-// PYTHONDONTWRITEBYTECODE set (common in CI images), every run would otherwise compile
-// the bootstrap from source again, which costs more than the interpreter's own start-up.
-std::string probe_interpreter(const fs::path& python, const fs::path& bootstrap,
-                              const std::string& where) {
-    const std::string code =
-        "import sys\n"
-        "print('%d.%d.%d' % sys.version_info[:3], flush=True)\n"
-        "if sys.version_info >= (3, 8):\n"
-        "    import compileall\n"
-        "    compileall.compile_dir(sys.argv[1], quiet=2)\n";
-    auto r = run_probe({python.string(), "-c", code, bootstrap.string()},
-                       std::chrono::seconds(60));
-    std::string version = r ? r->output.substr(0, r->output.find('\n')) : "";
-    if (!r || version.empty() || version.find('.') == std::string::npos)
+// Asks the interpreter its version and the executable that really runs (a wrapper such as
+// pyenv's shim execs another one, which the runs then start: run/interpreter.hpp), and
+// byte-compiles the bootstrap for it: with PYTHONDONTWRITEBYTECODE set (common in CI
+// images), every run would otherwise compile the bootstrap from source again, which costs
+// more than the interpreter's own start-up. It asks in the runs' directory and
+// environment, by which a wrapper may choose (pyenv reads .python-version there).
+Interpreter probe_interpreter(const fs::path& python, const fs::path& bootstrap,
+                              const std::string& where, const Scenario& s) {
+    const std::vector<std::string> args = {"-c", interpreter_probe_code(), bootstrap.string()};
+    std::vector<std::string> argv = {python.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_probe(argv, std::chrono::seconds(60), s.env, ProbeOptions{s.resolved_cwd()});
+    const InterpreterProbe probe = r ? parse_interpreter_probe(r->output) : InterpreterProbe{};
+    const std::string& version = probe.version;
+    if (version.empty())
         throw util::usage_error(where, python.string() + " does not run as a Python interpreter",
                                 "name a Python 3.8+ interpreter");
     int major = 0, minor = 0;
@@ -151,7 +152,7 @@ std::string probe_interpreter(const fs::path& python, const fs::path& bootstrap,
         throw util::usage_error(where, python.string() + " is Python " + version +
                                            "; racehunt supports Python 3.8 and newer",
                                 "name a newer interpreter");
-    return version;
+    return resolve_interpreter(python, probe, environment_with(s.env), args);
 }
 
 } // namespace
@@ -648,7 +649,14 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
                                    "reinstall racehunt or set RACEHUNT_DATA_DIR");
     if (s.kind != WorkloadKind::Command) {
         std::string where = o.python ? "--python" : s.where("workload.python").str();
-        c.python_version = probe_interpreter(c.python, c.injectors.python_dir, where);
+        const Interpreter in = probe_interpreter(c.python, c.injectors.python_dir, where, s);
+        c.python_version = in.version;
+        if (in.wrapped) {
+            c.python_wrapper = c.python;
+            c.python = in.executable;
+            c.python_options = in.options;
+            c.python_env = in.env;
+        }
         if (s.kind == WorkloadKind::Pytest) {
             // With the scenario's environment: it may bring pytest in through PYTHONPATH.
             auto r = run_probe({c.python.string(), "-c", "import pytest; print(pytest.__version__)"},

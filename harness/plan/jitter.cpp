@@ -242,6 +242,9 @@ std::string JitterPlan::shim_options(std::uint64_t seed) const {
     o += ":seed=" + util::hex64(seed);
     if (!shim.enabled)
         return o;
+    // Only Python processes take part: the shells, interpreter wrappers (pyenv's shim runs
+    // about 40 processes) and tools a run starts keep their own timing and leave no trace.
+    o += ":python_only=1";
     // Python processes are armed by their bootstrap once the interpreter has started:
     // start-up makes thousands of mutex calls that are no part of the workload (and, with
     // the shim active, start-up took 17.9 ms instead of 7.8). `startup` asks for them too.

@@ -26,8 +26,8 @@
  *     (semaphores, condition variables, pthread_create, fork) it reports on stderr and
  *     fails with ENOSYS/EAGAIN, a path glibc >= 2.34 never takes (see rh_unavailable).
  *  5. TLS is initial-exec only: no lazy TLS allocation (which may malloc) in a hook.
- *  6. Disabled (RACEHUNT_SHIM absent or enabled=0): one predictable branch, then the real
- *     function.
+ *  6. Disabled (RACEHUNT_SHIM absent or enabled=0) or dormant (python_only=1 in a process
+ *     that is not a Python interpreter): one predictable branch, then the real function.
  *  7. Timing only, never meaning. The real function is always called, with the caller's
  *     arguments unchanged (no trylock turned into a failure, no timed wait shortened),
  *     its result is returned, and errno is exactly what the real function left. Injected
@@ -995,6 +995,16 @@ static int rh_is_python(void) {
     return strncmp(exe, "python", 6) == 0;
 }
 
+/* A Python interpreter, whatever its executable's name: some loaded object (the
+ * executable, which exports the C API, or the libpython3.x.so it links) defines the C API.
+ * Asked once by the constructor (dlsym may allocate and takes the loader's lock, so not
+ * in a fork child's handler); an exec'd image asks again. */
+static int rh_python_api;
+
+static int rh_has_python_api(void) {
+    return dlsym(RTLD_DEFAULT, "Py_IsInitialized") != NULL;
+}
+
 static size_t rh_run_file_path(char *buf, size_t cap, const char *suffix) {
     size_t pos = rh_append(buf, 0, cap, rh_run_dir);
     pos = rh_append(buf, pos, cap, "/shim-");
@@ -1257,6 +1267,9 @@ static void rh_configure(int fresh, int have_hash, uint64_t argv_hash) {
     int given[RH_OPTION_COUNT];
     uint32_t flags = 0;
     if (!rh_parse_options(spec, given)) flags |= RACEHUNT_SHIM_FLAG_BAD_OPTION;
+    /* Dormant outside Python (python_only=1): nothing of this process exists for the
+     * harness, not even a counters file. */
+    if (rh_opt.python_only && !rh_python_api) return;
     const char *dir = getenv(RACEHUNT_ENV_RUN_DIR);
     rh_run_dir[0] = '\0';
     if (dir && dir[0] && strlen(dir) < sizeof rh_run_dir) rh_append(rh_run_dir, 0, sizeof rh_run_dir, dir);
@@ -1343,6 +1356,7 @@ static void rh_run_fork(void) {
 __attribute__((constructor)) static void rh_init(void) {
     int saved = errno;
     rh_resolve_all();
+    rh_python_api = rh_has_python_api();
     if (getenv(RACEHUNT_ENV_FORK_SERVER)) {
         /* A fork server: inactive itself; each fork it makes is a run (rh_run_fork). */
         static const char key[] = RACEHUNT_ENV_RUN_TOKEN "=";

@@ -649,3 +649,45 @@ def test_counters_name_each_thread_index_by_its_kernel_id(tmp_path):
     workers = c["tids"][1:4]
     assert all(t > 0 for t in workers) and len(set(workers)) == 3 and c["pid"] not in workers
     assert c["tids"][4:] == [0] * (256 - 4)
+
+
+# --- python_only: dormant outside Python ---------------------------------------------------
+
+
+def test_python_only_keeps_a_native_program_dormant_and_unchanged(tmp_path):
+    proc = run([program("shim_pattern"), "1", "20"], tmp_path, f"seed={SEED}:p=1:wake_p=1:python_only=1")
+    assert proc.returncode == 0 and proc.stdout == "done\n", proc.repro
+    # Dormant: no counters file, no decision log, nothing at all.
+    assert os.listdir(tmp_path) == [], (os.listdir(tmp_path), proc.repro)
+
+
+@pytest.mark.parametrize("python", pythons())
+def test_python_only_is_active_in_python_whether_libpython_is_linked_in_or_shared(tmp_path, python):
+    # Debian's python3.11 has libpython linked in (and exports its C API); pyenv's builds
+    # load libpython3.x.so.
+    if not os.path.exists(python):
+        pytest.skip(f"{python} is not installed")
+    proc = run([python, "-c", "pass"], tmp_path, f"seed={SEED}:p=0.5:python_only=1")
+    assert proc.returncode == 0, proc.stderr + proc.repro
+    c = only_counters(tmp_path, proc)
+    assert c["flags"] & FLAG_ENABLED and c["exe"].startswith("python"), c
+
+
+def test_python_only_shell_that_execs_python_takes_part_once_it_is_python(tmp_path):
+    # The shell and /bin/true stay dormant; the same process, once it has exec'd Python,
+    # loads the shim afresh and takes part, as its only image.
+    python = pythons()[0]
+    if not os.path.exists(python):
+        pytest.skip(f"{python} is not installed")
+    code = "import os; print(os.getpid())"
+    proc = run(["/bin/sh", "-c", f"/bin/true; echo $$; exec {python} -c {shlex.quote(code)}"], tmp_path,
+               f"seed={SEED}:p=1:python_only=1")
+    assert proc.returncode == 0, proc.stderr + proc.repro
+    shell_pid, python_pid = (int(x) for x in proc.stdout.split())
+    files = counters_by_pid(tmp_path)
+    assert list(files) == [python_pid] == [shell_pid], (files, proc.repro)
+    c = files[python_pid]
+    assert c["images"] == 1 and c["exe"].startswith("python"), c
+    names = os.listdir(tmp_path)
+    assert f"shim-{python_pid}.dlog" in names, (names, proc.repro)
+    assert all(n.startswith(f"shim-{python_pid}.") for n in names), (names, proc.repro)

@@ -121,6 +121,8 @@ TEST(Jitter, ShimOptionsCarryTheSeed) {
     std::string o = p.shim_options(0xabc);
     EXPECT_NE(o.find("enabled=1"), std::string::npos);
     EXPECT_NE(o.find("seed=0000000000000abc"), std::string::npos);
+    // Shells and interpreter wrappers of a run keep the shim dormant.
+    EXPECT_NE(o.find(":python_only=1"), std::string::npos);
     EXPECT_EQ(plan_jitter("none", {}, 1, {}).shim_options(1), "enabled=0:seed=0000000000000001");
 }
 
