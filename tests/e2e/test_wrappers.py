@@ -123,18 +123,25 @@ def test_a_real_interpreter_is_named_alone(rh):
     assert "(%s)" % REAL in r.stderr and " -> " not in r.stderr, r.explain()
 
 
+def shim_logs_match_python_processes(rh, r, runs):
+    """Each of the `runs` failures has one shim log per Python process and no other; the
+    Python processes are the ones the workload saw. Returns the failure folders."""
+    dirs = failure_dirs(rh)
+    assert len(dirs) == runs, r.explain()
+    python = set()
+    for d in dirs:
+        python |= check_one_shim_log_per_python_process(r, d)
+    assert python == {pid for _, pid, _, _, _ in seen(rh)}, (python, seen(rh))
+    return dirs
+
+
 def test_a_failing_run_through_a_wrapper_has_one_shim_log_per_python_process(rh):
     write_wrapper(rh)
     s = rh.scenario(scenario_toml(python="./py-wrapper", jitter=SHIM, runs=2, extra='env = { FAIL = "1" }'),
                     {"w.py": WORKLOAD, "note.py": NOTE})
     r = rh.run(s)
     assert r.returncode == 1, r.explain()
-    dirs = failure_dirs(rh)
-    assert len(dirs) == 2, r.explain()
-    python = set()
-    for d in dirs:
-        python |= check_one_shim_log_per_python_process(r, d)
-    assert python == {pid for _, pid, _, _, _ in seen(rh)}, (python, seen(rh))
+    shim_logs_match_python_processes(rh, r, 2)
 
 
 def test_replay_and_fork_server_starts_use_the_real_interpreter(rh):
@@ -190,12 +197,8 @@ def test_a_command_through_a_wrapper_leaves_no_trace_of_the_shim_outside_python(
     s = rh.scenario(toml, {"w.py": WORKLOAD, "note.py": NOTE})
     r = rh.run(s)
     assert r.returncode == 1, r.explain()
-    dirs = failure_dirs(rh)
-    assert len(dirs) == 2, r.explain()
-    python = set()
-    for d in dirs:
-        python |= check_one_shim_log_per_python_process(r, d)
-    assert python == {pid for _, pid, _, _, _ in seen(rh)}, (python, seen(rh))
+    shim_logs_match_python_processes(rh, r, 2)
+    python = {pid for _, pid, _, _, _ in seen(rh)}
     # The wrapper (bash, still alive as the interpreter's parent) had the shim preloaded
     # and left nothing.
     bash = {int(p) for p in wrapper_starts(rh)}
