@@ -142,24 +142,19 @@ def test_invariant_syntax_error_names_its_element_before_any_run(rh):
     assert_nothing_ran(rh)
 
 
-def test_pytest_node_that_does_not_exist_is_reported_with_pytests_message_before_any_run(rh):
-    s = rh.scenario(GOOD.replace('script = "w.py"', 'pytest = "test_x.py::test_nope"'),
-                    {"test_x.py": "def test_a():\n    pass\n"})
+@pytest.mark.parametrize("node,test_file,message", [
+    ("test_x.py::test_nope", "def test_a():\n    pass\n", "ERROR: not found"),
+    ("test_x.py", "import no_such_module_for_racehunt\ndef test_a():\n    pass\n",
+     "No module named 'no_such_module_for_racehunt'"),
+], ids=["missing-node", "import-error"])
+def test_pytest_node_that_cannot_be_collected_is_reported_with_pytests_message_before_any_run(
+        rh, node, test_file, message):
+    s = rh.scenario(GOOD.replace('script = "w.py"', 'pytest = "%s"' % node), {"test_x.py": test_file})
     r = rh.run(s)
     assert r.returncode == 2, r.explain()
     assert r.stderr.startswith("racehunt: error: "), r.explain()
     assert "scenario.toml:3:10" in r.stderr, r.explain()
-    assert "ERROR: not found" in r.stderr and "test_x.py::test_nope" in r.stderr, r.explain()
-    assert_nothing_ran(rh)
-
-
-def test_pytest_node_that_cannot_be_imported_is_reported_before_any_run(rh):
-    s = rh.scenario(GOOD.replace('script = "w.py"', 'pytest = "test_x.py"'),
-                    {"test_x.py": "import no_such_module_for_racehunt\ndef test_a():\n    pass\n"})
-    r = rh.run(s)
-    assert r.returncode == 2, r.explain()
-    assert "scenario.toml:3:10" in r.stderr, r.explain()
-    assert "No module named 'no_such_module_for_racehunt'" in r.stderr, r.explain()
+    assert message in r.stderr and node in r.stderr, r.explain()
     assert_nothing_ran(rh)
 
 
