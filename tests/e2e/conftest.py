@@ -6,6 +6,7 @@ fails, the message carries the exact command to repeat it by hand.
 """
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -79,6 +80,38 @@ class Result:
         return json.loads((Path(out_dir) / "summary.json").read_text())
 
 
+def audit(argv, cwd, proc):
+    """With RACEHUNT_STAT_LOG set (tests/stress.sh sets it), appends what a statistical test's
+    assertions read of this racehunt command to that file: the outcome counts and
+    signatures of its campaign, the longest run, and minimize's result line. tests/stat_rates.py
+    tests/stat_rates.py pools these over rounds into the rates each test's comment states."""
+    log = os.environ.get("RACEHUNT_STAT_LOG")
+    if not log:
+        return
+    entry = {"test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+             "argv": [a.replace(str(cwd), "$TMP") for a in argv[1:]], "exit": proc.returncode,
+             "load": float(open("/proc/loadavg").read().split()[0]),
+             "round": int(os.environ.get("RACEHUNT_STAT_ROUND", "0"))}
+    if "--out" in argv:
+        results = Path(cwd) / argv[argv.index("--out") + 1] / "results.jsonl"
+        if results.exists():
+            counts, signatures, longest = {}, {}, 0.0
+            for line in results.read_text().splitlines():
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                counts[rec["outcome"]] = counts.get(rec["outcome"], 0) + 1
+                if rec["outcome"] != "pass":
+                    signatures[rec["signature"]] = signatures.get(rec["signature"], 0) + 1
+                longest = max(longest, rec.get("duration_ms", 0.0) / 1000)
+            entry.update(counts=counts, signatures=signatures, longest_s=longest)
+    m = re.search(r"^minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", proc.stdout, re.M)
+    if m:
+        entry["minimal"] = [int(x) for x in m.groups()]
+    with open(log, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
 class Racehunt:
     def __init__(self, tmp_path):
         self.exe = str(build_dir() / "racehunt")
@@ -110,6 +143,7 @@ class Racehunt:
         proc = subprocess.run(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, timeout=timeout)
+        audit(argv, cwd, proc)
         return Result(argv, cwd, proc)
 
     def survivors(self):

@@ -308,10 +308,16 @@ def test_the_same_scenario_fails_at_the_same_rate_in_both_modes(rh):
         assert r.returncode in (0, 1), r.explain()
         outs[start] = out
     fails = {k: counts(records(v)).get("fail", 0) for k, v in outs.items()}
+    # Under load, 3 rounds: fresh 116/180, fork-server 115/180; fewer than 6 of 60 at 0.564
+    # (95% low end): 5e-15.
     assert fails["fresh"] >= 6 and fails["fork-server"] >= 6, fails
-    # racehunt compare: Fisher's exact test; exit 1 only on a significant rise.
+    # racehunt compare: Fisher's exact test; exit 1 only on a significant rise. At the default
+    # level (0.05) two equal rates are "different" in 1 comparison of 20 by definition; at
+    # 5e-5 (Fisher's test is conservative: at most 5e-5 a direction, 1e-4 for both under
+    # equal rates) it still flags a rate several-fold apart (2/60 against 20/60: p = 1.3e-5);
+    # a mode that hides the race fails the >= 6 above.
     for a, b in (("fresh", "fork-server"), ("fork-server", "fresh")):
-        c = rh.run("compare", outs[a] / "summary.json", outs[b] / "summary.json")
+        c = rh.run("compare", outs[a] / "summary.json", outs[b] / "summary.json", "--alpha", "0.00005")
         assert c.returncode == 0, (fails, c.explain())
 
 
@@ -329,7 +335,10 @@ def hunt(rh, name, runs, *extra):
 @pytest.mark.parametrize("name", ["bank-locked", "lazy-singleton-fixed", "lock-order-deadlock-fixed",
                                   "worker-exception-fixed"])
 def test_correct_twin_passes_every_forked_run_under_aggressive(rh, name):
-    r, recs, c = hunt(rh, name, 30, "--profile", "aggressive")
+    # Must never fail: only a wrong result or a real hang counts, so a run slowed down by load
+    # gets 60 s (the scenarios' own timeouts are 3-10 s). Under load, 3 rounds: 90 of 90
+    # passed for each, the longest run 2.3 s.
+    r, recs, c = hunt(rh, name, 30, "--profile", "aggressive", "--timeout", "60s")
     assert c == {"pass": 30}, (c, r.stdout)
 
 
@@ -342,6 +351,8 @@ def test_correct_twin_passes_every_forked_run_under_aggressive(rh, name):
 def test_racy_scenario_fails_in_forked_runs(rh, name, signature):
     r, recs, c = hunt(rh, name, 40, "--profile", "default")
     fails = [x for x in recs if x["outcome"] == "fail"]
+    # Under load, 3 rounds: 75/120 (bank), 87/120 (singleton), 77/120 (worker); fewer than
+    # 2 of 40 at the 95% low ends (0.532, 0.636, 0.549): 3e-12 at most.
     assert len(fails) >= 2, c
     assert all(x["signature"].startswith(signature) for x in fails), fails[0]
 
@@ -349,6 +360,7 @@ def test_racy_scenario_fails_in_forked_runs(rh, name, signature):
 @pytest.mark.statistical
 def test_lock_order_deadlock_hangs_in_forked_runs_and_the_dump_names_the_threads(rh):
     r, recs, c = hunt(rh, "lock-order-deadlock", 30, "--profile", "default", "--timeout", "1s")
+    # Under load, 3 rounds: 71/90 hung; fewer than 2 of 30 at 0.690 (95% low end): 4e-14.
     assert c.get("hang", 0) >= 2, c
     assert set(c) <= {"pass", "hang"}, c
     hang = next(x for x in recs if x["outcome"] == "hang")

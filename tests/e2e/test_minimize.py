@@ -150,10 +150,14 @@ def test_minimize_shrinks_a_lost_update_to_a_few_yields(rh):
     m = re.match(r"minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", lines[-2])
     assert m, r.explain()
     size, k, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    assert n == 20 and 1 <= size <= 4 and size < start, r.explain()
+    # How small is for the slow test below (3 seeds, at most 4 each): a noisy oracle can keep
+    # an extra yield now and then, a chance not measured below 1e-4. Here: that it shrank.
+    assert n == 20 and 1 <= size < start, r.explain()
     # Noise-mode replay is probabilistic: a set accepted at 3 of 5 may reproduce less often
-    # than that. Measured over 20 runs it still reproduces (the sets found reproduced
-    # 6-9 of 10 times on an idle machine).
+    # than that. Measured under load (tests/stress.sh, 3 rounds): minimal 1 yield every
+    # round, reproducing 18, 13 and 17 of 20, and the pasted replay (--repeat 20) failed 50
+    # of 60 runs. Fewer than 2 of 20 at 0.677 (the 95% low end of 48/60): 7e-9; a replay of
+    # 20 runs without a failure: 2e-10.
     assert k >= 2, r.explain()
     assert 'yield in thread "depositor-' in r.stdout
     replay = lines[-1]
@@ -172,7 +176,23 @@ def test_minimize_shrinks_a_lost_update_to_a_few_yields(rh):
     assert r2.returncode == 1, r2.explain()
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
+def test_minimize_ends_a_lost_update_at_a_few_yields_from_several_seeds(rh):
+    s = rh.scenario(scenario_toml(jitter=YIELDS_ONLY, check=INVARIANT, runs=30), {"w.py": LOST_UPDATE})
+    out = rh.dir / "hunt"
+    r = rh.run(s, "--runs", 30, "-j", 2, "--quiet", "--out", out)
+    fails = [x for x in r.records(out) if x["outcome"] == "fail"][:3]
+    assert len(fails) == 3, r.explain()
+    for i, failing in enumerate(fails):
+        r = rh.run("minimize", s, "--seed", failing["seed"], "--final-runs", 20, "--time-budget", "3m",
+                   "-j", 2, "--out", rh.dir / ("min-%d" % i), timeout=400)
+        m = re.search(r"^minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", r.stdout, re.M)
+        assert r.returncode == 1 and m and 1 <= int(m.group(1)) <= 4, r.explain()
 
+
+
+@pytest.mark.slow
 @pytest.mark.statistical
 def test_minimize_shrinks_the_bank_example_to_a_few_perturbations(rh):
     # The example scenario as a user runs it: the default profile, all three layers. A
@@ -180,7 +200,9 @@ def test_minimize_shrinks_the_bank_example_to_a_few_perturbations(rh):
     # single yield in the read-to-write window loses an update: measured on 5 failing seeds,
     # each minimized to 2 yields reproducing 11-19 of 20, from 79-2,106 perturbations. Under
     # load (a bank campaign beside it on 2 cores) the noisy oracle can keep a third one that a
-    # quiet machine would drop (seen once: "minimal: 3"), so the bound is 4.
+    # quiet machine would drop (seen once: "minimal: 3"), so the bound is 4. Slow: under load
+    # (3 rounds) the minimal sets reproduced 8, 12 and 20 of 20; a set accepted at 3 of 5
+    # that reproduces at 0.2 fails "k >= 2 of 20" with chance 0.07, which is not below 1e-4.
     s = REPO / "scenarios" / "bank-lost-update" / "scenario.toml"
     hunt = rh.dir / "hunt"
     r = rh.run(s, "--runs", 40, "-j", 2, "--seed", 7, "--quiet", "--out", hunt)
