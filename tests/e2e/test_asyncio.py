@@ -53,9 +53,10 @@ def test_example_fails_under_default_and_never_under_none(rh, name, signature):
     failed = [x for x in recs if x["outcome"] != "pass"]
     # Chance of failing: the seeded loop decisions decide these single-threaded workloads, so
     # the scenarios' campaign seed 1 fails in the same runs every time. Measured under load
-    # (tests/stress.sh, 3 rounds, load average 3-5 on 2 cores): the third failure came at
-    # run 15 (cache), 10 (counter) and 99 (cancellation) in every round, and the `none`
-    # campaigns passed 180 of 180 each. The one outcome the clock could flip is a run slowed
+    # (tests/stress.sh, 6 rounds, 3 of them beside a bank campaign on both cores; load
+    # average 3-9): the third failure
+    # came at run 15 (cache), 10 (counter) and 99 (cancellation) in every round, and the
+    # `none` campaigns passed 60 of 60 each time. The one outcome the clock could flip is a run slowed
     # past its timeout, which is why the hunts run with 10 s (a run takes 0.3-1.2 s): at the
     # scenario's 3 s, 1 run of 300 under load was a false `hang@uploader.py:<module>`.
     assert len(failed) >= 3, counts
@@ -73,8 +74,8 @@ def test_example_fails_under_default_and_never_under_none(rh, name, signature):
 @pytest.mark.parametrize("name", ["async-cache-double-fetch-fixed", "async-counter-lost-update-fixed",
                                   "async-lost-cancellation-fixed"])
 def test_fixed_example_passes_every_run_under_aggressive(rh, name):
-    # Must never fail: there is no race to lose. Measured under load: 180 of 180 passed for
-    # each, the longest run 6.6 s of the 60 s these get.
+    # Must never fail: there is no race to lose. Under load (tests/stress.sh, 6 rounds): 60 of
+    # 60 passed each time, the longest run 8.6 s of the 60 s these get.
     _, recs, counts, _ = hunt(rh, name, 60, "--profile", "aggressive", timeout="60s")
     assert counts == {"pass": 60}, (counts, [x["reasons"] for x in recs if x["outcome"] != "pass"][:3])
     moved = sum(x["counters"]["python"].get("loop_shuffles", 0) + x["counters"]["python"].get("loop_deferrals", 0)
@@ -116,8 +117,8 @@ def test_a_seed_replays_the_same_task_order(rh):
 
 @pytest.mark.statistical
 def test_a_stuck_task_is_named_in_the_hang_dump(rh):
-    # Seeded loop decisions decide whether a run hangs: under load (3 rounds) the first hang
-    # came at run 43 every time, of 200 allowed.
+    # Seeded loop decisions decide whether a run hangs: under load (tests/stress.sh, 6
+    # rounds) one hang within the first 33-43 runs every time, of 200 allowed.
     r, recs, counts, out = hunt(rh, "async-lost-cancellation", 200, "--profile", "default",
                                 "--stop-after", 1)
     hang = next((x for x in recs if x["outcome"] == "hang"), None)
@@ -331,8 +332,8 @@ def test_other_pythons(rh, version):
     python = pyenv_python(version)
     if python is None:
         pytest.skip("no pyenv Python %s" % version)
-    # Seeded loop decisions decide (see the test above). Under load, 3 rounds each: none 0/20,
-    # default 7/30 (3 needed), the first hang at run 43 (34 once, on 3.13), every round.
+    # Seeded loop decisions decide (see the test above). Under load (tests/stress.sh, 6
+    # rounds): none 0/20, default 7/30 (3 needed) and a hang within 33-43 runs, every round.
     _, _, none_counts, _ = hunt(rh, "async-counter-lost-update", 20, "--profile", "none", python=python,
                                 timeout="60s")
     assert none_counts == {"pass": 20}
@@ -348,8 +349,8 @@ def test_other_pythons(rh, version):
 @pytest.mark.parametrize("preload", [False, True])
 def test_fork_server_runs_perturb_loops_too(rh, preload):
     # Preloaded, asyncio is patched when the forked run installs the bootstrap; else when
-    # the run imports it. Seeded loop decisions decide: 11/40 failed in each of 3 rounds
-    # under load, both ways (4 needed).
+    # the run imports it. Seeded loop decisions decide: 11/40 failed in each of 6 rounds
+    # under load (tests/stress.sh), both ways (4 needed).
     workload = (SC / "async-counter-lost-update" / "metrics.py").read_text()
     s = rh.scenario(scenario_toml(script="metrics.py", runs=40,
                                   check='invariants = ["stats[\'requests\'] == REQUESTS"]',
@@ -407,8 +408,8 @@ def test_minimize_shrinks_an_asyncio_failure_to_loop_decisions(rh):
     assert r.returncode == 1, r.explain()
     # Measured: 115 perturbations (switch interval, 106 shim, 8 asyncio) down to 2 asyncio
     # decisions that reproduce 20/20; other seeds end with 1-4. Seeded loop decisions decide
-    # the outcome, so the oracle is exact: under load, 3 rounds, the hunt failed 4/20 and
-    # minimize ended at 1 decision reproducing 10/10 every time.
+    # the outcome, so the oracle is exact: under load (tests/stress.sh, 6 rounds) the hunt
+    # failed 4/20 and minimize ended at 1 decision reproducing 10/10 every time.
     m = re.search(r"minimal set: (\d+) perturbation\(s\) \((\d+) asyncio\)\n", r.stdout)
     assert m and m.group(1) == m.group(2) and 1 <= int(m.group(1)) <= 6, r.explain()
     assert re.search(r'  1\. asyncio: (tasks "Task-\d+", .* resumed in this order|task "Task-\d+" resumed \d '

@@ -318,8 +318,8 @@ for t in threads:
 def test_opcode_scheduling_points_reach_a_race_inside_one_line(rh):
     # `stats.n += 1` reads and writes in one line: line-level points never split it,
     # opcode-level points can, and a seed that does replays exactly. Chance of failing: none
-    # from timing, as one thread runs at a time under the seeded scheduler: under load, 3
-    # rounds, line 0/40, opcode 17/40 (2 needed) and the replay 5/5, every round.
+    # from timing, as one thread runs at a time under the seeded scheduler: under load
+    # (tests/stress.sh, 6 rounds) line 0/40, opcode 17/40 (2 needed), the replay 5/5, each time.
     counts = {}
     for granularity in ("line", "opcode"):
         jitter = CONTROLLED + '\nyields = { granularity = "%s" }' % granularity

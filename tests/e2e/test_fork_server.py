@@ -308,8 +308,8 @@ def test_the_same_scenario_fails_at_the_same_rate_in_both_modes(rh):
         assert r.returncode in (0, 1), r.explain()
         outs[start] = out
     fails = {k: counts(records(v)).get("fail", 0) for k, v in outs.items()}
-    # Under load, 3 rounds: fresh 116/180, fork-server 115/180; fewer than 6 of 60 at 0.564
-    # (95% low end): 5e-15.
+    # Under load (tests/stress.sh, 3 rounds): fresh 116/180, fork-server 118/180; fewer
+    # than 6 of 60 at 0.570 (the 95% low end): 2.5e-15.
     assert fails["fresh"] >= 6 and fails["fork-server"] >= 6, fails
     # racehunt compare: Fisher's exact test; exit 1 only on a significant rise. At the default
     # level (0.05) two equal rates are "different" in 1 comparison of 20 by definition; at
@@ -336,8 +336,8 @@ def hunt(rh, name, runs, *extra):
                                   "worker-exception-fixed"])
 def test_correct_twin_passes_every_forked_run_under_aggressive(rh, name):
     # Must never fail: only a wrong result or a real hang counts, so a run slowed down by load
-    # gets 60 s (the scenarios' own timeouts are 3-10 s). Under load, 3 rounds: 90 of 90
-    # passed for each, the longest run 2.3 s.
+    # gets 60 s (the scenarios' own timeouts are 3-10 s). Under load (tests/stress.sh, 3
+    # rounds): 90 of 90 passed for each, the longest run 2.7 s.
     r, recs, c = hunt(rh, name, 30, "--profile", "aggressive", "--timeout", "60s")
     assert c == {"pass": 30}, (c, r.stdout)
 
@@ -351,8 +351,8 @@ def test_correct_twin_passes_every_forked_run_under_aggressive(rh, name):
 def test_racy_scenario_fails_in_forked_runs(rh, name, signature):
     r, recs, c = hunt(rh, name, 40, "--profile", "default")
     fails = [x for x in recs if x["outcome"] == "fail"]
-    # Under load, 3 rounds: 75/120 (bank), 87/120 (singleton), 77/120 (worker); fewer than
-    # 2 of 40 at the 95% low ends (0.532, 0.636, 0.549): 3e-12 at most.
+    # Under load (tests/stress.sh, 3 rounds): 77/120 (bank), 83/120 (singleton), 76/120
+    # (worker); fewer than 2 of 40 at the 95% low ends (0.549, 0.601, 0.541): 1.5e-12 at most.
     assert len(fails) >= 2, c
     assert all(x["signature"].startswith(signature) for x in fails), fails[0]
 
@@ -360,7 +360,8 @@ def test_racy_scenario_fails_in_forked_runs(rh, name, signature):
 @pytest.mark.statistical
 def test_lock_order_deadlock_hangs_in_forked_runs_and_the_dump_names_the_threads(rh):
     r, recs, c = hunt(rh, "lock-order-deadlock", 30, "--profile", "default", "--timeout", "1s")
-    # Under load, 3 rounds: 71/90 hung; fewer than 2 of 30 at 0.690 (95% low end): 4e-14.
+    # Under load (tests/stress.sh, 3 rounds): 67/90 hung; fewer than 2 of 30 at 0.642 (the
+    # 95% low end): 2.3e-12.
     assert c.get("hang", 0) >= 2, c
     assert set(c) <= {"pass", "hang"}, c
     hang = next(x for x in recs if x["outcome"] == "hang")

@@ -61,9 +61,9 @@ def assert_the_shim_delayed_the_worker(recs):
 @pytest.mark.statistical
 def test_native_handoff_race_fires_with_the_shim(rh):
     # The comparison with a baseline is the slow test below: this race depends on the clock,
-    # and under load the baseline fails too. Measured beside a bank campaign on both cores:
-    # with the shim 182/400 (load average 6-9); no failure in 40 runs at 0.405 (the 95% low
-    # end): 1e-9.
+    # and under load the baseline fails too. Measured beside a bank campaign on both cores
+    # (load average 4-9): with the shim 213/480; no failure in 40 runs at 0.399 (the 95% low
+    # end): 1.5e-9.
     recs = handoff_campaign(rh, "0.5", 40, "shim")
     assert outcomes(recs).get("fail", 0) >= 1, outcomes(recs)
     assert_the_shim_delayed_the_worker(recs)
@@ -199,7 +199,7 @@ for t in ts: t.join()
 @pytest.mark.statistical
 def test_locked_account_passes_under_aggressive_with_every_layer(rh):
     # Must never fail: there is no race to lose, and 60 s leaves a run slowed down by load no
-    # excuse (3 rounds under load: 40 of 40 passed each).
+    # excuse (tests/stress.sh, 6 rounds: 40 of 40 passed each time).
     s = rh.scenario(toml('profile = "aggressive"', 'invariants = ["account.balance == 2000"]', runs=40,
                          timeout="60s"), {"w.py": LOCKED_ACCOUNT})
     r = rh.run(s)

@@ -154,10 +154,10 @@ def test_minimize_shrinks_a_lost_update_to_a_few_yields(rh):
     # an extra yield now and then, a chance not measured below 1e-4. Here: that it shrank.
     assert n == 20 and 1 <= size < start, r.explain()
     # Noise-mode replay is probabilistic: a set accepted at 3 of 5 may reproduce less often
-    # than that. Measured under load (tests/stress.sh, 3 rounds): minimal 1 yield every
-    # round, reproducing 18, 13 and 17 of 20, and the pasted replay (--repeat 20) failed 50
-    # of 60 runs. Fewer than 2 of 20 at 0.677 (the 95% low end of 48/60): 7e-9; a replay of
-    # 20 runs without a failure: 2e-10.
+    # than that. Measured under load (tests/stress.sh, 6 rounds): minimal 1 yield every
+    # round, reproducing 94 of 120 in all (13-18 of 20), and the pasted replay (--repeat 20)
+    # failed 99 of 120 runs. Fewer than 2 of 20 at 0.699 (the 95% low end of 94/120): 2e-9;
+    # a replay of 20 runs without a failure, at 0.745: 1e-12.
     assert k >= 2, r.explain()
     assert 'yield in thread "depositor-' in r.stdout
     replay = lines[-1]
@@ -201,8 +201,8 @@ def test_minimize_shrinks_the_bank_example_to_a_few_perturbations(rh):
     # each minimized to 2 yields reproducing 11-19 of 20, from 79-2,106 perturbations. Under
     # load (a bank campaign beside it on 2 cores) the noisy oracle can keep a third one that a
     # quiet machine would drop (seen once: "minimal: 3"), so the bound is 4. Slow: under load
-    # (3 rounds) the minimal sets reproduced 8, 12 and 20 of 20; a set accepted at 3 of 5
-    # that reproduces at 0.2 fails "k >= 2 of 20" with chance 0.07, which is not below 1e-4.
+    # (tests/stress.sh, 4 rounds) the minimal sets reproduced 8, 12, 20 and 10 of 20; a set
+    # accepted at 3 of 5 that reproduces at 0.2 fails "k >= 2 of 20" with chance 0.07.
     s = REPO / "scenarios" / "bank-lost-update" / "scenario.toml"
     hunt = rh.dir / "hunt"
     r = rh.run(s, "--runs", 40, "-j", 2, "--seed", 7, "--quiet", "--out", hunt)

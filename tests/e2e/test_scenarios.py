@@ -32,8 +32,8 @@ def hunt(rh, name, runs, *extra):
                                   "worker-exception-fixed"])
 def test_correct_twin_passes_every_run_under_aggressive(rh, name):
     # Must never fail: only a wrong result or a real hang counts, so a run slowed down by load
-    # gets 60 s (the scenarios' own timeouts are 3-10 s). Under load, 3 rounds: 90 of 90
-    # passed for each, the longest run 2.6 s.
+    # gets 60 s (the scenarios' own timeouts are 3-10 s). Under load (tests/stress.sh, 3
+    # rounds beside a bank campaign): 90 of 90 passed for each, the longest run 2.0 s.
     r, recs, counts = hunt(rh, name, 30, "--profile", "aggressive", "--timeout", "60s")
     assert counts == {"pass": 30}, (counts, r.stdout)
     assert r.returncode == 0
@@ -55,10 +55,10 @@ def test_racy_scenario_fails_under_default_far_more_than_under_none(rh, name, si
     r, recs, counts = hunt(rh, name, 40, "--profile", "default")
     failures = counts.get("fail", 0)
     baseline = none_counts.get("fail", 0)
-    # Chance of failing: measured under load (tests/stress.sh, 3 rounds of 40, load average
-    # 3-5 on 2 cores): default 77/120 (bank) and 81/120 (singleton), none 0/120 each. At the
-    # ends of the 95% intervals worse for the test (default 0.549 and 0.583, none 0.030):
-    # 3e-8 and 4e-9 (tests/stat_rates.py).
+    # Chance of failing, measured beside a bank campaign on both cores (tests/stress.sh, 3
+    # rounds, load average 4-9): default 73/120 (bank) and 79/120 (singleton), none 1/120
+    # and 0/120. At the ends of the 95% intervals worse for the test (default 0.515 and
+    # 0.566, none 0.046 and 0.030): 1.3e-6 and 1e-8 (tests/stat_rates.py).
     assert failures >= 4 and failures >= baseline + 3, (counts, none_counts)
     sigs = {x["signature"] for x in recs if x["outcome"] == "fail"}
     assert sigs == {signature}, sigs
@@ -71,7 +71,8 @@ def test_racy_scenario_fails_under_default_far_more_than_under_none(rh, name, si
 def test_worker_exception_is_an_index_error_in_a_named_flusher(rh):
     r, recs, counts = hunt(rh, "worker-exception", 40, "--profile", "default")
     fails = [x for x in recs if x["outcome"] == "fail"]
-    # Under load, 3 rounds: 74/120; fewer than 2 of 40 at 0.524 (95% low end): 6e-12.
+    # Under load (tests/stress.sh, 3 rounds): 76/120; fewer than 2 of 40 at 0.541 (the 95%
+    # low end): 1.5e-12.
     assert len(fails) >= 2, counts
     assert all(x["signature"].startswith("fail:IndexError@outbox.py:") for x in fails), fails[0]
     assert any('"flusher-' in reason for reason in fails[0]["reasons"]), fails[0]
@@ -80,8 +81,8 @@ def test_worker_exception_is_an_index_error_in_a_named_flusher(rh):
 @pytest.mark.statistical
 def test_lock_order_deadlock_hangs_in_some_runs(rh):
     r, recs, counts = hunt(rh, "lock-order-deadlock", 30, "--profile", "default", "--timeout", "1s")
-    # Under load, 3 rounds: 70/90 hung; fewer than 2 of 30 at 0.678 (95% low end): 1e-13. A
-    # run slowed past 1 s is a hang too, which the assertions allow.
+    # Under load (tests/stress.sh, 3 rounds): 65/90 hung; fewer than 2 of 30 at 0.618 (the
+    # 95% low end): 1.5e-11. A run slowed past 1 s is a hang too, which the assertions allow.
     assert counts.get("hang", 0) >= 2, counts
     assert set(counts) <= {"pass", "hang"}, counts
     assert rh.survivors() == []
