@@ -616,7 +616,9 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     ShimTotals shim = read_shim_counters(run_dir);
     if (shim.processes > 0)
         counters["shim"] = shim.detail;
-    if (shim.python_never_armed && plan.jitter.shim.enabled)
+    // A run the timeout killed may have caught a process in its start-up, before the
+    // bootstrap could arm the shim: that says nothing about -I or -S.
+    if (shim.python_never_armed && plan.jitter.shim.enabled && !result.timed_out)
         r.warnings.push_back(std::to_string(shim.python_never_armed) +
                              " Python process(es) never ran racehunt's bootstrap to its end "
                              "(-I, -S, or PYTHONPATH dropped): the shim counted their calls "

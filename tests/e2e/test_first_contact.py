@@ -228,7 +228,32 @@ def test_a_timeout_shorter_than_start_up_does_not_blame_the_bootstrap(rh):
     assert "bootstrap" not in r.stdout + r.stderr, r.explain()
     assert r.records(rh.dir / "o")[0]["outcome"] == "hang", r.explain()
     # (Killed before the bootstrap reported, the run says so; on a loaded machine the kill
-    # may come after it did, and then there is nothing to say.)
+    # may come after it did, and then there is nothing to say. A process the kill caught
+    # after the shim loaded but before the bootstrap armed it is not blamed either.)
+
+
+def test_a_timed_out_run_does_not_blame_the_bootstrap_of_a_process_it_killed(rh):
+    # The deterministic form of the test above: the child never arms the shim (-I) and is
+    # still running when the timeout kills the run, as a process caught in its start-up is.
+    w = 'import subprocess, sys\nsubprocess.run([sys.executable, "-I", "-c", "import time; time.sleep(60)"])\n'
+    s = rh.scenario(scenario_toml(runs=1, timeout="2s", jitter="shim = { probability = 0.5 }"), {"w.py": w})
+    r = rh.run(s, "--out", rh.dir / "o")
+    assert r.returncode == 1, r.explain()
+    assert r.records(rh.dir / "o")[0]["outcome"] == "hang", r.explain()
+    assert "bootstrap" not in r.stdout + r.stderr, r.explain()
+    assert rh.survivors() == []
+
+
+def test_a_python_child_started_with_dash_capital_i_is_named_as_not_bootstrapped(rh):
+    # The other side of the test above: a run that ends by itself, whose child Python
+    # ignored PYTHONPATH (-I), so the shim loaded into it but the bootstrap never armed it.
+    w = ('import subprocess, sys\n'
+         'subprocess.run([sys.executable, "-I", "-c", "import threading\\nl = threading.Lock()\\n'
+         'for _ in range(1000):\\n    l.acquire(); l.release()"], check=True)\n')
+    s = rh.scenario(scenario_toml(runs=1, jitter="shim = { probability = 0.5 }"), {"w.py": w})
+    r = rh.run(s, "--out", rh.dir / "o")
+    assert r.returncode == 0, r.explain()
+    assert "warning: 1 Python process(es) never ran racehunt's bootstrap to its end (-I, -S" in r.stdout, r.explain()
 
 
 def test_junit_time_is_wall_time(rh):
