@@ -9,7 +9,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -56,6 +55,20 @@ seed = %d
          "jobs = %d\n" % jobs if jobs is not None else "")
 
 
+def read_records(out_dir):
+    """The run records of a campaign's results.jsonl, in order."""
+    lines = (Path(out_dir) / "results.jsonl").read_text().splitlines()
+    return [json.loads(l) for l in lines if l.strip()]
+
+
+def outcome_counts(recs):
+    """{"pass": N, "fail": M, ...}: how many records have each outcome."""
+    counts = {}
+    for x in recs:
+        counts[x["outcome"]] = counts.get(x["outcome"], 0) + 1
+    return counts
+
+
 class Result:
     def __init__(self, argv, cwd, proc):
         self.argv = argv
@@ -73,8 +86,7 @@ class Result:
             self.repro, self.returncode, self.stdout, self.stderr)
 
     def records(self, out_dir):
-        lines = (Path(out_dir) / "results.jsonl").read_text().splitlines()
-        return [json.loads(l) for l in lines if l.strip()]
+        return read_records(out_dir)
 
     def summary(self, out_dir):
         return json.loads((Path(out_dir) / "summary.json").read_text())
@@ -95,12 +107,9 @@ def audit(argv, cwd, proc):
     if "--out" in argv:
         results = Path(cwd) / argv[argv.index("--out") + 1] / "results.jsonl"
         if results.exists():
-            counts, signatures, longest = {}, {}, 0.0
-            for line in results.read_text().splitlines():
-                if not line.strip():
-                    continue
-                rec = json.loads(line)
-                counts[rec["outcome"]] = counts.get(rec["outcome"], 0) + 1
+            recs = read_records(results.parent)
+            counts, signatures, longest = outcome_counts(recs), {}, 0.0
+            for rec in recs:
                 if rec["outcome"] != "pass":
                     signatures[rec["signature"]] = signatures.get(rec["signature"], 0) + 1
                 longest = max(longest, rec.get("duration_ms", 0.0) / 1000)

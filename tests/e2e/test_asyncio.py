@@ -6,13 +6,12 @@ do not wait on the clock), so under `--profile none` they are deterministic: the
 baselines below are exact, not statistical. Under `default` the failure counts are
 statistical; the thresholds sit far below the rates measured (bench/RESULTS.md).
 """
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, pyenv_python, scenario_toml
+from conftest import DEBIAN_PYTHON, REPO, outcome_counts, pyenv_python, scenario_toml
 
 SC = REPO / "scenarios"
 
@@ -32,10 +31,7 @@ def hunt(rh, name, runs, *extra, python=DEBIAN_PYTHON, timeout="10s"):
                "--out", out, "--quiet", *extra)
     assert r.returncode in (0, 1), r.explain()
     recs = r.records(out)
-    counts = {}
-    for x in recs:
-        counts[x["outcome"]] = counts.get(x["outcome"], 0) + 1
-    return r, recs, counts, out
+    return r, recs, outcome_counts(recs), out
 
 
 def loop_log(run_dir):
@@ -360,9 +356,7 @@ def test_fork_server_runs_perturb_loops_too(rh, preload):
     r = rh.run(s, "-j", 2, "--quiet", "--out", out)
     assert r.returncode == 1, r.explain()
     recs = r.records(out)
-    counts = {}
-    for x in recs:
-        counts[x["outcome"]] = counts.get(x["outcome"], 0) + 1
+    counts = outcome_counts(recs)
     assert counts.get("fail", 0) >= 4 and set(counts) == {"pass", "fail"}, counts
     assert all(x.get("start") == "fork-server" for x in recs), recs[0]
     assert all(x["counters"]["python"]["loop_iterations"] > 10 for x in recs)

@@ -3,7 +3,6 @@ strategy; a seed replays its schedule exactly, correct code is never failed, a d
 named, and where racehunt cannot see a blocking call it says so and goes on in noise mode.
 """
 import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, scenario_toml
+from conftest import DEBIAN_PYTHON, REPO, read_records, scenario_toml
 
 LOST_UPDATE = """
 import threading
@@ -37,8 +36,7 @@ CONTROLLED = 'mode = "controlled"'
 
 
 def outcomes(rh, out):
-    return [(r["seed"], r["outcome"]) for r in json.loads("[" + ",".join(
-        (Path(out) / "results.jsonl").read_text().split("\n")[:-1]) + "]")]
+    return [(r["seed"], r["outcome"]) for r in read_records(out)]
 
 
 def schedule_digest(run_dir):

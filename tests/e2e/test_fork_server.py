@@ -7,26 +7,14 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, pyenv_python, scenario_toml
+from conftest import DEBIAN_PYTHON, REPO, outcome_counts, pyenv_python, read_records, scenario_toml
 
 SC = REPO / "scenarios"
-
-
-def records(out):
-    return [json.loads(l) for l in (Path(out) / "results.jsonl").read_text().splitlines() if l.strip()]
-
-
-def counts(recs):
-    c = {}
-    for x in recs:
-        c[x["outcome"]] = c.get(x["outcome"], 0) + 1
-    return c
 
 
 def servers_of(racehunt_pid):
@@ -88,7 +76,7 @@ def probe_outputs(rh, start):
     out = rh.dir / ("out-" + start)
     r = rh.run(path, "--out", out, "--quiet")
     assert r.returncode == 1, r.explain()  # every run fails its invariant: artifacts kept
-    recs = records(out)
+    recs = read_records(out)
     assert len(recs) == 6, r.explain()
     texts = {}
     for x in recs:
@@ -141,7 +129,7 @@ def test_shim_and_yield_streams_are_the_same_in_both_modes(rh):
         out = rh.dir / ("out-" + start)
         r = rh.run(path, "--out", out, "--quiet", "--start", start)
         assert r.returncode == 1, r.explain()
-        for x in records(out):
+        for x in read_records(out):
             pins = (Path(x["artifacts"]) / "decisions.pins").read_text().splitlines()
             k = sorted({tuple(l.split()[:2]) for l in pins if l and not l.startswith("#")})
             assert any(kind == "shim" for kind, _ in k) and any(kind == "yield" for kind, _ in k), pins
@@ -156,13 +144,13 @@ def test_a_run_recorded_forked_replays_fresh_and_the_other_way(rh):
     out = rh.dir / "out"
     r = rh.run(path, "--out", out, "--quiet")
     assert r.returncode == 1, r.explain()
-    rec = records(out)[0]
+    rec = read_records(out)[0]
     assert rec["start"] == "fork-server"
     for start in ("fresh", "fork-server"):
         rout = rh.dir / ("replay-" + start)
         rr = rh.run("replay", path, "--seed", rec["seed"], "--start", start, "--out", rout, "--quiet")
         assert rr.returncode == 1, rr.explain()
-        rep = records(rout)[0]
+        rep = read_records(rout)[0]
         assert rep["jitter"] == rec["jitter"] and rep["signature"] == rec["signature"]
         assert rep.get("start", "fresh") == start
         # The replay command carries the start mode it was given.
@@ -185,7 +173,7 @@ def test_uncaught_exception_sys_exit_and_crash_look_as_in_a_fresh_run(rh):
             path = rh.scenario(toml, {script: body}, name="s-%s-%s.toml" % (script, start))
             out = rh.dir / ("out-%s-%s" % (script, start))
             r = rh.run(path, "--out", out, "--quiet")
-            rec = records(out)[0]
+            rec = read_records(out)[0]
             stderr = (Path(rec["artifacts"]) / "stderr.txt").read_text() if rec["artifacts"] else ""
             seen.append((r.returncode, rec["outcome"], rec["exit_code"], rec["signal"], rec["signature"],
                          stderr.replace(str(rh.dir), "DIR")))
@@ -237,8 +225,8 @@ start = "fork-server"
     r = rh.run(path, "--out", out, "--quiet")
     assert r.returncode == 0, r.explain()
     assert "does not apply to a command workload" in r.stderr and "runs start fresh" in r.stderr
-    assert counts(records(out)) == {"pass": 3}
-    assert all("start" not in x for x in records(out))
+    assert outcome_counts(read_records(out)) == {"pass": 3}
+    assert all("start" not in x for x in read_records(out))
 
 
 def test_a_server_that_is_no_longer_single_threaded_refuses_and_runs_start_fresh(rh):
@@ -254,8 +242,8 @@ def test_a_server_that_is_no_longer_single_threaded_refuses_and_runs_start_fresh
     out = rh.dir / "out"
     r = rh.run(path, "--out", out)
     assert r.returncode == 0, r.explain()
-    recs = records(out)
-    assert counts(recs) == {"pass": 6}
+    recs = read_records(out)
+    assert outcome_counts(recs) == {"pass": 6}
     assert any(x.get("start") == "fork-server" for x in recs), recs
     assert any("start" not in x for x in recs), recs
     assert "refused a run: the server is no longer single-threaded (late-pool)" in r.stderr, r.stderr
@@ -285,9 +273,9 @@ def test_killing_the_servers_mid_campaign_loses_and_misclassifies_nothing(rh):
             proc.kill()
     assert killed, "no fork server was found to kill"
     assert proc.returncode == 0, (proc.returncode, stdout, stderr)
-    recs = records(out)
+    recs = read_records(out)
     assert sorted(x["run"] for x in recs) == list(range(24))
-    assert counts(recs) == {"pass": 24}, [x for x in recs if x["outcome"] != "pass"]
+    assert outcome_counts(recs) == {"pass": 24}, [x for x in recs if x["outcome"] != "pass"]
     warnings = [w for x in recs for w in x.get("warnings", [])]
     assert any("died" in w for w in warnings), warnings
     assert "died and were replaced" in stderr, stderr
@@ -307,7 +295,7 @@ def test_the_same_scenario_fails_at_the_same_rate_in_both_modes(rh):
                    "--seed", 7, "--start", start, "--out", out, "--quiet")
         assert r.returncode in (0, 1), r.explain()
         outs[start] = out
-    fails = {k: counts(records(v)).get("fail", 0) for k, v in outs.items()}
+    fails = {k: outcome_counts(read_records(v)).get("fail", 0) for k, v in outs.items()}
     # Under load (tests/stress.sh, 3 rounds): fresh 116/180, fork-server 118/180; fewer
     # than 6 of 60 at 0.570 (the 95% low end): 2.5e-15.
     assert fails["fresh"] >= 6 and fails["fork-server"] >= 6, fails
@@ -326,9 +314,9 @@ def hunt(rh, name, runs, *extra):
     r = rh.run(SC / name / "scenario.toml", "--runs", runs, "--python", DEBIAN_PYTHON,
                "--start", "fork-server", "--out", out, "--quiet", *extra)
     assert r.returncode in (0, 1), r.explain()
-    recs = records(out)
+    recs = read_records(out)
     assert len(recs) == runs and all(x.get("start") == "fork-server" for x in recs), r.explain()
-    return r, recs, counts(recs)
+    return r, recs, outcome_counts(recs)
 
 
 @pytest.mark.statistical
@@ -382,7 +370,7 @@ def test_fork_server_works_on_the_oldest_and_newest_interpreters(rh, version):
     out = rh.dir / "out"
     r = rh.run(path, "--out", out, "--quiet")
     assert r.returncode == 1, r.explain()
-    recs = records(out)
+    recs = read_records(out)
     assert all(x["start"] == "fork-server" and x["signature"] == "fail:invariant:False" for x in recs), recs
     text = (Path(recs[0]["artifacts"]) / "stdout.txt").read_text()
     assert text.startswith("(%s, %s) 1" % tuple(version.split("."))), text
@@ -413,7 +401,7 @@ def test_exit_paths_end_as_in_a_fresh_run(rh, script):
         path = rh.scenario(toml, {script: body}, name="s-%s.toml" % start)
         out = rh.dir / ("out-" + start)
         r = rh.run(path, "--out", out, "--quiet")
-        rec = records(out)[0]
+        rec = read_records(out)[0]
         art = Path(rec["artifacts"]) if rec["artifacts"] else None
         text = lambda n: (art / n).read_text().replace(str(rh.dir), "DIR") if art and (art / n).exists() else None
         payload = (out_dir / "payload.txt").read_text() if (out_dir / "payload.txt").exists() else None
@@ -432,8 +420,8 @@ def test_servers_started_during_the_campaign_do_not_eat_the_runs_timeout(rh):
     out = rh.dir / "out"
     r = rh.run(path, "--out", out, "--quiet")
     assert r.returncode == 0, r.explain()
-    recs = records(out)
-    assert counts(recs) == {"pass": 6} and all(x["start"] == "fork-server" for x in recs), recs
+    recs = read_records(out)
+    assert outcome_counts(recs) == {"pass": 6} and all(x["start"] == "fork-server" for x in recs), recs
 
 
 def test_ctrl_c_while_the_server_starts_ends_racehunt_at_once(rh):

@@ -1,11 +1,9 @@
 """The jitter layers, end to end: each proven active by its counters, each making its kind
 of race fire, none changing a correct program's results."""
-import json
-from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, pyenv_python, scenario_toml
+from conftest import DEBIAN_PYTHON, outcome_counts, pyenv_python, scenario_toml
 
 OUT = "racehunt-out/t"
 
@@ -13,13 +11,6 @@ OUT = "racehunt-out/t"
 def toml(jitter, check="", runs=10, python=DEBIAN_PYTHON, timeout="20s"):
     return scenario_toml(python=python, timeout=timeout, jitter=jitter, check=check, runs=runs,
                          seed=7)
-
-
-def outcomes(recs):
-    counts = {}
-    for x in recs:
-        counts[x["outcome"]] = counts.get(x["outcome"], 0) + 1
-    return counts
 
 
 # A timeout that only holds under the OS's usual timing: the worker needs about 2 ms, the
@@ -65,7 +56,7 @@ def test_native_handoff_race_fires_with_the_shim(rh):
     # (load average 4-9): with the shim 213/480; no failure in 40 runs at 0.399 (the 95% low
     # end): 1.5e-9.
     recs = handoff_campaign(rh, "0.5", 40, "shim")
-    assert outcomes(recs).get("fail", 0) >= 1, outcomes(recs)
+    assert outcome_counts(recs).get("fail", 0) >= 1, outcome_counts(recs)
     assert_the_shim_delayed_the_worker(recs)
 
 
@@ -77,7 +68,7 @@ def test_native_handoff_race_fires_with_the_shim_and_not_without(rh):
     # with chance 0.006, which is not below 1e-4 (idle: 0/40 and 15-16/40).
     base = handoff_campaign(rh, "0.0", 40, "base")
     recs = handoff_campaign(rh, "0.5", 40, "shim")
-    b, s = outcomes(base), outcomes(recs)
+    b, s = outcome_counts(base), outcome_counts(recs)
     assert s.get("fail", 0) >= 6 and s.get("fail", 0) >= b.get("fail", 0) + 5, (b, s)
     assert_the_shim_delayed_the_worker(recs)
     assert all(r["counters"].get("shim", {}).get("delays", 0) == 0 for r in base)
@@ -108,7 +99,7 @@ def test_pure_python_race_fires_with_yield_points_only(rh):
                           runs=20), {}, name="on.toml")
     r_off = rh.run(off, "--out", rh.dir / "off")
     r_on = rh.run(on, "--out", rh.dir / "on")
-    c_off, c_on = outcomes(r_off.records(rh.dir / "off")), outcomes(r_on.records(rh.dir / "on"))
+    c_off, c_on = outcome_counts(r_off.records(rh.dir / "off")), outcome_counts(r_on.records(rh.dir / "on"))
     # Chance of failing, measured beside a bank campaign on both cores: on 97/100, off 0/300.
     # At the ends of the 95% intervals worse for the test (on 0.915, off 0.012): fewer than
     # 12 of 20 on, 1.7e-5; more than 4 of 20 off, 3.6e-6 (tests/stat_rates.py).
@@ -205,7 +196,7 @@ def test_locked_account_passes_under_aggressive_with_every_layer(rh):
     r = rh.run(s)
     assert r.returncode == 0, r.explain()
     recs = r.records(rh.dir / OUT)
-    assert outcomes(recs) == {"pass": 40}
+    assert outcome_counts(recs) == {"pass": 40}
     # Every layer was really at work in these runs, not just planned.
     assert all(x["counters"]["shim"]["delays"] + x["counters"]["shim"]["yields"] > 0 for x in recs)
     assert sum(x["counters"]["python"]["yields"] for x in recs) > 0
@@ -217,7 +208,7 @@ def test_locked_account_passes_500_of_500_under_aggressive(rh):
                          timeout="60s"), {"w.py": LOCKED_ACCOUNT})
     r = rh.run(s)
     assert r.returncode == 0, r.explain()
-    assert outcomes(r.records(rh.dir / OUT)) == {"pass": 500}
+    assert outcome_counts(r.records(rh.dir / OUT)) == {"pass": 500}
 
 
 HOT_LOCKED_LOOP = """

@@ -4,12 +4,10 @@ Statistical: seeds are fixed, but the OS schedules threads, so each test compare
 `default` against a `none` baseline measured in the same test and leaves wide margins
 (race rates swing several-fold with machine load).
 """
-import json
-from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO
+from conftest import DEBIAN_PYTHON, REPO, outcome_counts
 
 SC = REPO / "scenarios"
 
@@ -21,10 +19,7 @@ def hunt(rh, name, runs, *extra):
     assert r.returncode in (0, 1), r.explain()
     recs = r.records(out)
     assert len(recs) == runs, r.explain()
-    counts = {}
-    for x in recs:
-        counts[x["outcome"]] = counts.get(x["outcome"], 0) + 1
-    return r, recs, counts
+    return r, recs, outcome_counts(recs)
 
 
 @pytest.mark.statistical
