@@ -14,6 +14,10 @@
 #define RACEHUNT_ENV_RUN_TOKEN "RACEHUNT_RUN_TOKEN"
 #define RACEHUNT_ENV_ROLE "RACEHUNT_ROLE"
 #define RACEHUNT_ENV_SHIM "RACEHUNT_SHIM"
+/* The signal number (decimal) on which the bootstrap registers faulthandler and its Python
+ * dump handler; the harness sends it to each Python process of a hung run (docs/PROTOCOL.md,
+ * "Forensics files"). */
+#define RACEHUNT_ENV_DUMP_SIGNAL "RACEHUNT_DUMP_SIGNAL"
 /* Fork-server mode (docs/PROTOCOL.md, "Fork server"). In the server's environment at exec:
  * the descriptor number of its socket to racehunt, which also tells the shim that this
  * process's forks are runs. In the environment the server sets before forking a run: the

@@ -266,7 +266,7 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
         std::to_string(::getpid()) + "-" + std::to_string(index) + "-" + util::hex64(seed);
     p.env[RACEHUNT_ENV_ROLE] = "root";
     p.env[RACEHUNT_ENV_SHIM] = p.jitter.shim_options(seed);
-    p.env["RACEHUNT_DUMP_SIGNAL"] = std::to_string(dump_signal());
+    p.env[RACEHUNT_ENV_DUMP_SIGNAL] = std::to_string(dump_signal());
 
     const std::string python = c.python.string();
     auto abs_in_dir = [&](const std::string& path) {
