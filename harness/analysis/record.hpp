@@ -1,4 +1,4 @@
-// One finished run as every reporter sees it; one JSONL line (DESIGN.md, "Results").
+// One finished run as every reporter sees it; one JSONL line (README.md, "Command line": results).
 #pragma once
 #include "analysis/outcome.hpp"
 

@@ -9,7 +9,7 @@
 
 namespace racehunt {
 
-// Exit statuses (DESIGN.md, "Command line").
+// Exit statuses (README.md, "Command line").
 enum class ExitCode : int {
     Ok = 0,          // every run passed
     Failures = 1,    // at least one run failed, hung or crashed

@@ -1,6 +1,7 @@
 // Reading results.jsonl back: for `--resume` and `racehunt merge`. A line is one run record
-// (DESIGN.md, Results); the last line of a file may be cut short when racehunt was killed
-// while appending it, which is reported and skipped, never taken for a result.
+// (README.md, "Command line": results); the last line of a file may be cut short when
+// racehunt was killed while appending it, which is reported and skipped, never taken for a
+// result.
 #pragma once
 #include "analysis/record.hpp"
 

@@ -1,4 +1,4 @@
-// Scenario file v1 (DESIGN.md, "Scenario file"): the TOML a user writes, as a validated value.
+// Scenario file v1 (docs/SCENARIO.md): the TOML a user writes, as a validated value.
 #pragma once
 #include <chrono>
 #include <cstdint>
