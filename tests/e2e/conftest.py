@@ -55,6 +55,10 @@ seed = %d
          "jobs = %d\n" % jobs if jobs is not None else "")
 
 
+# minimize's result line: size of the minimal set, failing replays, replays.
+MINIMAL_LINE = re.compile(r"^minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", re.M)
+
+
 def read_records(out_dir):
     """The run records of a campaign's results.jsonl, in order."""
     lines = (Path(out_dir) / "results.jsonl").read_text().splitlines()
@@ -95,26 +99,26 @@ class Result:
 def audit(argv, cwd, proc):
     """With RACEHUNT_STAT_LOG set (tests/stress.sh sets it), appends what a statistical test's
     assertions read of this racehunt command to that file: the outcome counts and
-    signatures of its campaign, the longest run, and minimize's result line. tests/stat_rates.py
+    signatures of its campaign, the longest run, and minimize's result line.
     tests/stat_rates.py pools these over rounds into the rates each test's comment states."""
     log = os.environ.get("RACEHUNT_STAT_LOG")
     if not log:
         return
     entry = {"test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
              "argv": [a.replace(str(cwd), "$TMP") for a in argv[1:]], "exit": proc.returncode,
-             "load": float(open("/proc/loadavg").read().split()[0]),
+             "load": os.getloadavg()[0],
              "round": int(os.environ.get("RACEHUNT_STAT_ROUND", "0"))}
     if "--out" in argv:
-        results = Path(cwd) / argv[argv.index("--out") + 1] / "results.jsonl"
-        if results.exists():
-            recs = read_records(results.parent)
-            counts, signatures, longest = outcome_counts(recs), {}, 0.0
+        out = Path(cwd) / argv[argv.index("--out") + 1]
+        if (out / "results.jsonl").exists():
+            recs = read_records(out)
+            signatures = {}
             for rec in recs:
                 if rec["outcome"] != "pass":
                     signatures[rec["signature"]] = signatures.get(rec["signature"], 0) + 1
-                longest = max(longest, rec.get("duration_ms", 0.0) / 1000)
-            entry.update(counts=counts, signatures=signatures, longest_s=longest)
-    m = re.search(r"^minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", proc.stdout, re.M)
+            entry.update(counts=outcome_counts(recs), signatures=signatures,
+                         longest_s=max((rec.get("duration_ms", 0.0) / 1000 for rec in recs), default=0.0))
+    m = MINIMAL_LINE.search(proc.stdout)
     if m:
         entry["minimal"] = [int(x) for x in m.groups()]
     with open(log, "a") as f:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, scenario_toml
+from conftest import MINIMAL_LINE, REPO, scenario_toml
 
 # Both depositors start together; whichever holds the GIL runs all its deposits within one
 # switch interval unless a yield hands the GIL over. One yield between the read and the
@@ -147,7 +147,7 @@ def test_minimize_shrinks_a_lost_update_to_a_few_yields(rh):
                "--time-budget", "3m", "-j", 2, "--out", out, timeout=400)
     assert r.returncode == 1, r.explain()
     lines = r.stdout.strip().splitlines()
-    m = re.match(r"minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", lines[-2])
+    m = MINIMAL_LINE.match(lines[-2])
     assert m, r.explain()
     size, k, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
     # How small is for the slow test below (3 seeds, at most 4 each): a noisy oracle can keep
@@ -187,7 +187,7 @@ def test_minimize_ends_a_lost_update_at_a_few_yields_from_several_seeds(rh):
     for i, failing in enumerate(fails):
         r = rh.run("minimize", s, "--seed", failing["seed"], "--final-runs", 20, "--time-budget", "3m",
                    "-j", 2, "--out", rh.dir / ("min-%d" % i), timeout=400)
-        m = re.search(r"^minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", r.stdout, re.M)
+        m = MINIMAL_LINE.search(r.stdout)
         assert r.returncode == 1 and m and 1 <= int(m.group(1)) <= 4, r.explain()
 
 
@@ -213,7 +213,7 @@ def test_minimize_shrinks_the_bank_example_to_a_few_perturbations(rh):
     r = rh.run("minimize", s, "--seed", failing[0]["seed"], "-j", 2, "--time-budget", "5m",
                "--out", out, timeout=600)
     assert r.returncode == 1, r.explain()
-    m = re.search(r"^minimal: (\d+) perturbation\(s\), reproduces (\d+)/(\d+)$", r.stdout, re.M)
+    m = MINIMAL_LINE.search(r.stdout)
     assert m, r.explain()
     size, k = int(m.group(1)), int(m.group(2))
     assert 1 <= size <= 4 and k >= 2, r.explain()
