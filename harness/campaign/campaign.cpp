@@ -1,4 +1,5 @@
 #include "campaign/campaign.hpp"
+#include "campaign/filing.hpp"
 
 #include "analysis/decisions.hpp"
 #include "analysis/interleaving.hpp"
@@ -397,18 +398,6 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
     return j;
 }
 
-// A failing run's directory moves under failures/<RUNSEED>; a seed replayed several times
-// gets -2, -3, ... so no failure overwrites another.
-fs::path failure_dir(const fs::path& out, std::uint64_t seed) {
-    fs::path base = out / "failures" / util::hex64(seed);
-    std::error_code ec;
-    fs::create_directories(base.parent_path(), ec);
-    fs::path candidate = base;
-    for (int n = 2; fs::exists(candidate, ec); ++n)
-        candidate = base.string() + "-" + std::to_string(n);
-    return candidate;
-}
-
 std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
     std::error_code ec;
     // The script runs from anywhere: the racehunt binary and the user's directory are pinned.
@@ -697,10 +686,7 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
         r.warnings.push_back(std::string("could not build the merged dump: ") + e.what());
     }
     if (is_failure(r.outcome)) {
-        fs::path dest = failure_dir(c.out_dir, seed);
-        fs::rename(run_dir, dest, ec);
-        if (ec)
-            dest = run_dir; // keep it where it is rather than lose it
+        const fs::path dest = file_failure(c.out_dir, seed, run_dir);
         r.artifacts = dest.string();
         write_text(dest / "replay.sh", replay_script(c, r));
         fs::permissions(dest / "replay.sh", fs::perms::owner_exec | fs::perms::group_exec,
