@@ -1257,6 +1257,89 @@ def section_asyncio_cost(tmp, reps):
               "`{\"asyncio\": {\"shuffle\": S, \"defer\": D}}`; the workload is `AWAITS` in bench/bench.py." % PY, ""]
     return lines, figs
 
+BASELINE = None              # --baseline: an installed racehunt (PREFIX/bin/racehunt) to compare with
+
+MODULES_AT_START = """import sys
+_seen = sorted(sys.modules)
+with open(%r, "w") as f:
+    f.write("\\n".join(_seen) + "\\n")
+"""
+
+
+def modules_at_start(binary, tmp, label, jitter):
+    """The modules a workload finds already imported when its first line runs: what the
+    interpreter and racehunt's injectors imported before it."""
+    d = tmp / ("modules-%s" % label)
+    listing = d / "modules.txt"
+    path = scenario(d, MODULES_AT_START % str(listing), 1)
+    path.write_text(path.read_text().replace("[run]", "[jitter]\n%s\n[run]" % jitter))
+    p = subprocess.run([binary, str(path), "--runs", "1", "--quiet", "--out", str(d / "out")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
+    if p.returncode != 0 or not listing.exists():
+        raise SystemExit("module listing failed (%d): %s\n%s" % (p.returncode, binary, p.stderr))
+    return set(listing.read_text().split())
+
+
+def section_baseline(tmp, reps):
+    """This build against another (--baseline PREFIX, e.g. the previous commit installed with
+    `cmake --install build --prefix PREFIX`): start-up with the shim off and armed late, the
+    cost of a passing campaign, and the modules imported before the workload's first line."""
+    if BASELINE is None:
+        return ["## This build against a baseline build", "", "Not measured: give `--baseline PREFIX`.", ""], {}
+    builds = {"this": RACEHUNT, "baseline": str(Path(BASELINE) / "bin" / "racehunt")}
+    runs = 200
+    cases = [("off", 'switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.0 }'),
+             ("late", 'switch_interval = "keep"\nshim = { probability = 0.05 }\nyields = { probability = 0.0 }')]
+    ms = {(b, c): [] for b in builds for c, _ in cases}
+    wall = {b: [] for b in builds}
+    for rep in range(max(1, reps)):
+        for b, binary in builds.items():
+            for c, jitter in cases:
+                d = tmp / ("base-%s-%s" % (b, c))
+                path = scenario(d, "pass\n", runs)
+                path.write_text(path.read_text().replace("[run]", "[jitter]\n%s\n[run]" % jitter))
+                out = d / ("out-%d" % rep)
+                argv = [binary, str(path), "--runs", str(runs), "-j", "1", "--quiet", "--out", str(out)]
+                start = time.perf_counter()
+                p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
+                if p.returncode != 0:
+                    raise SystemExit("baseline section: %s failed (%d)\n%s" % (argv, p.returncode, p.stderr))
+                if c == "off":
+                    wall[b].append(time.perf_counter() - start)
+                recs = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines() if l.strip()]
+                ms[(b, c)].append(statistics.median(x["duration_ms"] for x in recs))
+    med = {k: statistics.median(v) for k, v in ms.items()}
+    wmed = {b: statistics.median(v) for b, v in wall.items()}
+    lines = ["## This build against a baseline build", "",
+             "A no-op workload (`pass`), %d runs per case at -j 1, %d interleaved repetitions (both builds "
+             "in turn, every repetition); Python %s. Baseline: `%s` (%s)."
+             % (runs, max(1, reps), PY, builds["baseline"], sh([builds["baseline"], "--version"]).stdout.strip()), "",
+             "| figure | this build | baseline | this / baseline |", "|---|---|---|---|"]
+    for c, label in (("off", "median ms per run, shim off"), ("late", "median ms per run, shim armed late")):
+        lines.append("| %s | %.1f | %.1f | %.3f× |" % (label, med[("this", c)], med[("baseline", c)],
+                                                       med[("this", c)] / med[("baseline", c)]))
+    late_off = {b: med[(b, "late")] / med[(b, "off")] for b in builds}
+    lines.append("| shim armed late / shim off (target ≤ 1.05×) | %.3f× | %.3f× | |" % (late_off["this"], late_off["baseline"]))
+    lines.append("| campaign wall time, %d runs, shim off | %.2f s | %.2f s | %.3f× |"
+                 % (runs, wmed["this"], wmed["baseline"], wmed["this"] / wmed["baseline"]))
+    figs = {"late_over_off": late_off["this"], "late_over_off_baseline": late_off["baseline"],
+            "off_this_over_baseline": med[("this", "off")] / med[("baseline", "off")],
+            "wall_this_over_baseline": wmed["this"] / wmed["baseline"]}
+    lines += ["", "Modules imported before the workload's first line (racehunt's own left out):", "",
+              "| jitter | this build | baseline | only in this build | only in the baseline |", "|---|---|---|---|---|"]
+    for label, jitter in (("default", ""), ("asyncio", 'asyncio = { shuffle = 0.1, defer = 0.1 }')):
+        got = {}
+        for b, binary in builds.items():
+            got[b] = {m for m in modules_at_start(binary, tmp, "%s-%s" % (b, label), jitter)
+                      if not m.startswith("_racehunt") and m not in ("racehunt", "sitecustomize")}
+        extra, missing = sorted(got["this"] - got["baseline"]), sorted(got["baseline"] - got["this"])
+        figs["new_modules_" + label] = extra
+        lines.append("| %s | %d | %d | %s | %s |" % (label, len(got["this"]), len(got["baseline"]),
+                                                     ", ".join(extra) or "none", ", ".join(missing) or "none"))
+    lines += ["", "Command (per build and case; the scenario's [jitter] table as above): "
+              "`BUILD/racehunt SCENARIO --runs %d -j 1 --quiet --out DIR`" % runs, ""]
+    return lines, figs
+
 
 SECTIONS = {"overhead": section_overhead, "rss": section_rss, "power": section_power, "shim_idle": section_shim_idle,
             "focus_cost": section_focus_cost, "forensics": section_forensics,
@@ -1264,7 +1347,7 @@ SECTIONS = {"overhead": section_overhead, "rss": section_rss, "power": section_p
             "controlled_cost": section_controlled_cost,
             "scale": section_scale, "startup": section_startup, "wrapper": section_wrapper,
             "fork_server": section_fork_server,
-            "asyncio": section_asyncio, "asyncio_cost": section_asyncio_cost}
+            "asyncio": section_asyncio, "asyncio_cost": section_asyncio_cost, "baseline": section_baseline}
 
 
 SECTION_MARK = "<!-- bench section: "
@@ -1284,7 +1367,7 @@ def split_sections(text):
 
 
 def main():
-    global POWER_RUNS, WORKLOAD_FILTER
+    global POWER_RUNS, WORKLOAD_FILTER, BASELINE
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only these sections")
     ap.add_argument("--update", action="store_true",
@@ -1294,9 +1377,11 @@ def main():
     ap.add_argument("--runs", type=int, default=POWER_RUNS, help="runs per approach and workload (power section)")
     ap.add_argument("--workload", action="append", default=[],
                     help="only workloads whose name contains this (power section; for trying it out)")
+    ap.add_argument("--baseline", metavar="PREFIX",
+                    help="baseline section: an installed racehunt to compare this build with (PREFIX/bin/racehunt)")
     args = ap.parse_args()
-    POWER_RUNS, WORKLOAD_FILTER = args.runs, args.workload
-    names = args.only or list(SECTIONS)
+    POWER_RUNS, WORKLOAD_FILTER, BASELINE = args.runs, args.workload, args.baseline
+    names = args.only or [n for n in SECTIONS if n != "baseline" or BASELINE]
     kept = {}
     if args.update and Path(args.output).exists():
         kept = split_sections(Path(args.output).read_text())
