@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, outcome_counts, pyenv_python, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, REPO, outcome_counts, pyenv_python, scenario_toml
 
 SC = REPO / "scenarios"
 

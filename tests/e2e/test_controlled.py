@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, read_records, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, REPO, read_records, scenario_toml
 
 LOST_UPDATE = """
 import threading

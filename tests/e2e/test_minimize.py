@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINIMAL_LINE, REPO, scenario_toml
+from racehunt_testlib import MINIMAL_LINE, REPO, scenario_toml
 
 # Both depositors start together; whichever holds the GIL runs all its deposits within one
 # switch interval unless a yield hands the GIL over. One yield between the read and the
