@@ -1,4 +1,4 @@
-"""CI and scale-out (issue 7): shards that merge into exactly the unsharded campaign, shards
+"""CI and scale-out: shards that merge into exactly the unsharded campaign, shards
 taken from the environment of common engines, JUnit XML that stays valid for hostile names,
 --resume after kill -9, and --fail-threshold.
 

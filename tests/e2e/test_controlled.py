@@ -1,4 +1,4 @@
-"""Controlled mode (issue 6, part 3): one Python thread at a time, chosen by a seeded
+"""Controlled mode: one Python thread at a time, chosen by a seeded
 strategy; a seed replays its schedule exactly, correct code is never failed, a deadlock is
 named, and where racehunt cannot see a blocking call it says so and goes on in noise mode.
 """

@@ -1,4 +1,4 @@
-"""First contact (issue 17): what a new user meets first. Every printed command can be
+"""First contact: what a new user meets first. Every printed command can be
 pasted, help is help, seeds are checked, campaigns do not mix, and the docs say what the
 program does. Deterministic: no assertion here depends on a race firing."""
 import os

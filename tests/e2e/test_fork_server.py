@@ -1,4 +1,4 @@
-"""Fork-server starts ([run] start = "fork-server", issue 8): runs forked from a server that
+"""Fork-server starts ([run] start = "fork-server"): runs forked from a server that
 started the interpreter and the preloads once behave as fresh starts do.
 
 Statistical tests fix seeds and compare the two modes in the same test with wide margins.

@@ -1,4 +1,4 @@
-"""Interpreter wrappers (issue 17, point 6): `python = "python3"` often finds a wrapper
+"""Interpreter wrappers: `python = "python3"` often finds a wrapper
 such as pyenv's shim, a bash script that runs several processes before it execs the chosen
 interpreter. racehunt asks the interpreter once per campaign which executable really runs
 and starts that one; a `command` workload that goes through a wrapper keeps racehunt's shim

@@ -1,4 +1,4 @@
-"""Harness faults (issue 9): racehunt's own trouble is never reported as the workload's.
+"""Harness faults: racehunt's own trouble is never reported as the workload's.
 
 kill -9 of racehunt mid-campaign followed by --resume, and SIGINT (partial summary, exit
 130), are covered in tests/e2e/test_ci.py and tests/e2e/test_core.py.

@@ -1,4 +1,4 @@
-"""Hostile workloads (issue 9): racehunt runs code that is broken on purpose. For each case:
+"""Hostile workloads: racehunt runs code that is broken on purpose. For each case:
 the expected outcome, no process of the run left alive, racehunt's own memory bounded, and a
 calm scenario run by the same racehunt process (`racehunt run DIR`) unaffected.
 """
