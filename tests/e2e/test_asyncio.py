@@ -1,4 +1,4 @@
-"""The asyncio layer (issue 10): seeded shuffles and deferrals of task resumptions, pending
+"""The asyncio layer: seeded shuffles and deferrals of task resumptions, pending
 tasks in dumps, asyncio warnings as a check, and the asyncio example scenarios.
 
 The examples' workloads make the same sequence of ready queues in every run (their awaits
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, outcome_counts, pyenv_python, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, REPO, outcome_counts, pyenv_python, scenario_toml
 
 SC = REPO / "scenarios"
 

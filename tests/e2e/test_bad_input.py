@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON
+from racehunt_testlib import DEBIAN_PYTHON
 
+# Spelled out rather than written by scenario_toml: the errors below name line:column
+# positions in this text.
 GOOD = """
 [workload]
 script = "w.py"

@@ -3,11 +3,10 @@ failure, every "plain repetition found nothing" figure in bench/RESULTS.md would
 wrong. Each check it makes is shown to fail here, in both of its modes."""
 import json
 import subprocess
-import sys
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO
+from racehunt_testlib import DEBIAN_PYTHON, REPO
 
 ADAPTER = REPO / "bench" / "adapters" / "runcheck.py"
 

@@ -12,39 +12,22 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-BOOTSTRAP_DIR = (Path(__file__).resolve().parent / ".." / ".." / "injectors" / "python").resolve()
+from racehunt_testlib import REPO, interpreters, read_jsonl
 
-
-def _pyenv_root():
-    root = os.environ.get("PYENV_ROOT")
-    if root:
-        return Path(root)
-    try:
-        out = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, universal_newlines=True, timeout=10)
-        if out.returncode == 0 and out.stdout.strip():
-            return Path(out.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return Path.home() / ".pyenv"
+BOOTSTRAP_DIR = REPO / "injectors" / "python"
 
 
 def _interpreters():
-    candidates = [("debian-3.11", Path("/usr/bin/python3.11"))]
-    root = _pyenv_root()
-    for version in ("3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"):
-        candidates.append((version, root / "versions" / version / "bin" / "python3"))
     params = []
-    for name, path in candidates:
-        marks = () if path.exists() else (pytest.mark.skip(reason="%s not installed" % path),)
-        params.append(pytest.param(str(path), id=name, marks=marks))
+    for name, path in interpreters():
+        marks = () if path else (pytest.mark.skip(reason="%s is not installed" % name),)
+        params.append(pytest.param(path or name, id=name, marks=marks))
     return params
 
 
@@ -138,7 +121,7 @@ class Run(object):
             path = files[0]
         else:
             path = self.dir / ("py-%d.jsonl" % pid)
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return read_jsonl(path)
 
     def of(self, events, kind):
         return [e for e in events if e["event"] == kind]

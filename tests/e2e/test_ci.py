@@ -1,4 +1,4 @@
-"""CI and scale-out (issue 7): shards that merge into exactly the unsharded campaign, shards
+"""CI and scale-out: shards that merge into exactly the unsharded campaign, shards
 taken from the environment of common engines, JUnit XML that stays valid for hostile names,
 --resume after kill -9, and --fail-threshold.
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import scenario_toml
+from racehunt_testlib import (DEBIAN_PYTHON, REPO, pyenv_python, read_jsonl, read_records, read_summary,
+                              scenario_toml, write_scenario)
 
 BY_SEED = """
 import json, os, sys, time
@@ -27,7 +28,8 @@ if int(cfg["run_seed"], 16) %% 4 == 0:
 
 
 def by_seed(rh, runs=40, sleep=0.0, name="scenario.toml", extra=""):
-    return rh.scenario(scenario_toml(runs=runs, seed=11, jitter='profile = "none"', check="exit_code = 0") + extra,
+    return rh.scenario(scenario_toml(runs=runs, seed=11, jitter='profile = "none"', check="exit_code = 0",
+                                     run_extra=extra),
                        {"w.py": BY_SEED % sleep}, name=name)
 
 
@@ -83,7 +85,6 @@ def test_four_shards_merged_equal_one_campaign_run_by_run(rh):
 
 def test_shards_come_from_the_environment_of_ci_engines(rh):
     s = by_seed(rh, runs=12)
-    want = None
     cases = [({}, ["--shard", "3/4"]),
              ({"RACEHUNT_SHARD": "3/4"}, []),
              ({"SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "7"}, []),
@@ -113,7 +114,7 @@ def test_merge_reports_missing_and_duplicated_runs_and_a_cut_line(rh):
         outs.append(out / "results.jsonl")
     # Shard 3 is lost; shard 1 is given twice; shard 2's last line was cut by a kill.
     text = outs[1].read_text()
-    cut = json.loads(text.splitlines()[-1])["run"]
+    cut = read_jsonl(outs[1])[-1]["run"]
     outs[1].write_text(text[:len(text) - 25])
     merged = rh.dir / "m"
     r = rh.run("merge", outs[0], outs[1], outs[0], "--out", merged)
@@ -145,7 +146,7 @@ def test_resume_after_kill_9_finishes_the_campaign_without_redoing_or_losing_run
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    done = [json.loads(l) for l in results.read_text().splitlines()]
+    done = read_records(out)
     assert 8 <= len(done) < 30, len(done)
     # As if the kill had landed in the middle of a write.
     with open(str(results), "a") as f:
@@ -197,7 +198,7 @@ print("out <&> \\x00\\x07 tail")
 
 
 def test_junit_stays_valid_xml_for_hostile_names_and_messages(rh):
-    s = rh.scenario(scenario_toml(runs=2, check="exit_code = 0").replace('name = "t"', 'name = "t<&\\"\'>\\u0001x"'),
+    s = rh.scenario(scenario_toml(name='t<&\\"\'>\\u0001x', runs=2, check="exit_code = 0"),
                     {"w.py": HOSTILE})
     out = rh.dir / "o"
     r = rh.run(s, "-j", 2, "--quiet", "--out", out, "--junit", rh.dir / "h.xml")
@@ -245,19 +246,13 @@ def test_compare_says_in_plain_words_whether_the_rate_changed(rh):
 
 
 def test_a_directory_of_scenarios_and_a_python_matrix_run_as_one_campaign(rh):
-    from conftest import pyenv_python, DEBIAN_PYTHON
     other = pyenv_python("3.12") or pyenv_python("3.13")
     assert other, "a pyenv 3.12 or 3.13 build is needed"
     d = rh.dir / "suite"
-    (d / "passing").mkdir(parents=True)
-    (d / "passing" / "w.py").write_text("print('fine')\n")
-    (d / "passing" / "scenario.toml").write_text(
-        scenario_toml(runs=4, jitter='profile = "none"').replace('name = "t"', 'name = "passing"'))
-    (d / "w.py").write_text(BY_SEED % 0)
-    (d / "matrix.toml").write_text(
-        scenario_toml(runs=20, seed=11, jitter='profile = "none"', check="exit_code = 0")
-        .replace('name = "t"', 'name = "matrix"')
-        .replace('python = "%s"' % DEBIAN_PYTHON, 'python = ["%s", "%s"]' % (DEBIAN_PYTHON, other)))
+    write_scenario(d / "passing" / "scenario.toml", files={"w.py": "print('fine')\n"},
+                   name="passing", runs=4, jitter='profile = "none"')
+    write_scenario(d / "matrix.toml", files={"w.py": BY_SEED % 0}, name="matrix", python=[DEBIAN_PYTHON, other],
+                   runs=20, seed=11, jitter='profile = "none"', check="exit_code = 0")
     out = rh.dir / "o"
     r = rh.run(d, "-j", 2, "--quiet", "--out", out, "--junit", rh.dir / "all.xml")
     assert r.returncode == 1, r.explain()
@@ -272,7 +267,7 @@ def test_a_directory_of_scenarios_and_a_python_matrix_run_as_one_campaign(rh):
     # Each interpreter's runs are in their own folder, and the replay names the interpreter.
     for py, version in ((DEBIAN_PYTHON, "3.11.2"), (other, v_other)):
         folder = out / "matrix" / ("python-" + version)
-        recs = [json.loads(l) for l in (folder / "results.jsonl").read_text().splitlines()]
+        recs = read_records(folder)
         assert len(recs) == 20 and all(x["python"].startswith(("3.11", "3.12", "3.13")) for x in recs)
         replays = [x["replay"] for x in recs if x["outcome"] != "pass"]
         assert replays and all("--python " + py in x for x in replays), replays[:2]
@@ -323,7 +318,7 @@ def test_fine():
 
 
 def pytest_scenario(rh, node, runs, name):
-    return rh.scenario(scenario_toml(runs=runs, seed=3).replace('script = "w.py"', 'pytest = "%s"' % node),
+    return rh.scenario(scenario_toml(pytest=node, runs=runs, seed=3),
                        {"tests/test_bank.py": RACY_TEST}, name=name)
 
 
@@ -357,7 +352,6 @@ def test_a_pytest_node_is_a_workload_with_its_assertion_message(rh):
 
 
 def test_a_pytest_workload_needs_pytest_in_its_interpreter(rh):
-    from conftest import pyenv_python
     py = pyenv_python("3.12")
     assert py, "a pyenv 3.12 build is needed"
     probe = subprocess.run([py, "-c", "import pytest"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -369,8 +363,9 @@ def test_a_pytest_workload_needs_pytest_in_its_interpreter(rh):
     # A pytest the scenario's own environment brings in (PYTHONPATH) is found.
     (rh.dir / "vendor").mkdir()
     (rh.dir / "vendor" / "pytest.py").write_text("__version__ = '0'\nif __name__ == '__main__':\n    print('stand-in pytest')\n")
-    s = rh.scenario(pytest_scenario(rh, "tests/test_bank.py::test_fine", 1, "v.toml").read_text()
-                    .replace("[jitter]", 'env = { PYTHONPATH = "%s" }\n[jitter]' % (rh.dir / "vendor"), 1), name="v.toml")
+    s = rh.scenario(scenario_toml(pytest="tests/test_bank.py::test_fine", runs=1, seed=3,
+                                  extra='env = { PYTHONPATH = "%s" }' % (rh.dir / "vendor")),
+                    {"tests/test_bank.py": RACY_TEST}, name="v.toml")
     r = rh.run(s, "--python", py, "--out", rh.dir / "v")
     assert r.returncode == 0, r.explain()
 
@@ -379,17 +374,12 @@ def test_the_ci_examples_run_locally_as_a_simulation(rh):
     """The commands of examples/ci/github-actions-nightly.yml and k8s-indexed-job.yaml,
     taken from the files themselves, run as the engines would run them: N shard processes
     at once with each engine's environment, then the merge step."""
-    from conftest import REPO
     ci = REPO / "examples" / "ci"
     suite = rh.dir / "suite"
-    (suite / "byseed").mkdir(parents=True)
-    (suite / "byseed" / "w.py").write_text(BY_SEED % 0.05)
-    (suite / "byseed" / "scenario.toml").write_text(
-        scenario_toml(runs=5, jitter='profile = "none"', check="exit_code = 0").replace('name = "t"', 'name = "byseed"'))
-    (suite / "calm").mkdir()
-    (suite / "calm" / "w.py").write_text("print('ok')\n")
-    (suite / "calm" / "scenario.toml").write_text(
-        scenario_toml(runs=5, jitter='profile = "none"').replace('name = "t"', 'name = "calm"'))
+    write_scenario(suite / "byseed" / "scenario.toml", files={"w.py": BY_SEED % 0.05},
+                   name="byseed", runs=5, jitter='profile = "none"', check="exit_code = 0")
+    write_scenario(suite / "calm" / "scenario.toml", files={"w.py": "print('ok')\n"},
+                   name="calm", runs=5, jitter='profile = "none"')
     env = {"RACEHUNT": rh.exe}
 
     def bash(cmd, extra, cwd):
@@ -420,20 +410,19 @@ def test_the_ci_examples_run_locally_as_a_simulation(rh):
     p = bash(merge_line, {}, workdir)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 1, (out, err)   # byseed fails about one run in four, above 0.1%
-    merged = json.loads((workdir / "merged" / "summary.json").read_text())
+    merged = read_summary(workdir / "merged")
     xmllint(workdir / "merged" / "junit.xml")
 
     # The same campaign unsharded.
     full = rh.run(suite, "--runs", 40, "--seed", 77, "-j", 2, "--quiet", "--out", rh.dir / "full")
     assert full.returncode == 1, full.explain()
-    want = json.loads((rh.dir / "full" / "summary.json").read_text())
+    want = read_summary(rh.dir / "full")
     strip = lambda s: [({k: x[k] for k in STATS}, [{k: g[k] for k in SIG_STATS} for g in x["signatures"]])
                        for x in sorted(s["scenarios"], key=lambda x: x["scenario"])]
     assert strip(merged) == strip(want)
     assert all(x["missing_runs"] == 0 and x["duplicate_runs"] == 0 for x in merged["scenarios"])
-    merged_runs = [json.loads(l) for l in (workdir / "merged" / "results.jsonl").read_text().splitlines()]
-    full_runs = [json.loads(l) for name in ("byseed", "calm")
-                 for l in (rh.dir / "full" / name / "results.jsonl").read_text().splitlines()]
+    merged_runs = read_records(workdir / "merged")
+    full_runs = [x for name in ("byseed", "calm") for x in read_records(rh.dir / "full" / name)]
     key = lambda r: (r["scenario"], r["run"], r["seed"], r["outcome"], r["signature"])
     assert sorted(map(key, merged_runs)) == sorted(map(key, full_runs))
 
@@ -456,7 +445,7 @@ def test_the_ci_examples_run_locally_as_a_simulation(rh):
     p = bash("examples/ci/merge.sh %s merged" % results, {}, k8s)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 1, (out, err)
-    assert strip(json.loads((k8s / "merged" / "summary.json").read_text())) == strip(want)
+    assert strip(read_summary(k8s / "merged")) == strip(want)
 
 
 def test_bad_results_and_options_are_refused_before_anything_runs(rh):

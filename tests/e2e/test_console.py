@@ -4,12 +4,11 @@ import pty
 import select
 import time
 
-from conftest import DEBIAN_PYTHON
+from racehunt_testlib import scenario_toml
 
 
 def scenario(rh, body="import time\ntime.sleep(0.05)\n"):
-    return rh.scenario('[workload]\nscript = "w.py"\npython = "%s"\n[run]\nruns = 30\nseed = 1\n' % DEBIAN_PYTHON,
-                       {"w.py": body})
+    return rh.scenario(scenario_toml(runs=30), {"w.py": body})
 
 
 def run_on_pty(rh, args, env_extra):

@@ -1,4 +1,4 @@
-"""Controlled mode (issue 6, part 3): one Python thread at a time, chosen by a seeded
+"""Controlled mode: one Python thread at a time, chosen by a seeded
 strategy; a seed replays its schedule exactly, correct code is never failed, a deadlock is
 named, and where racehunt cannot see a blocking call it says so and goes on in noise mode.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, read_records, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, REPO, read_records, scenario_toml
 
 LOST_UPDATE = """
 import threading

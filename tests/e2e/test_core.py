@@ -1,5 +1,4 @@
 """racehunt core, end to end: real racehunt, real Python processes, real signals."""
-import json
 import os
 import re
 import signal
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, pyenv_python, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, pyenv_python, read_jsonl, read_summary, scenario_toml
 
 PY = DEBIAN_PYTHON
 
@@ -175,7 +174,7 @@ subprocess.run([sys.executable, "-c", "import threading; threading.Thread(target
     rec = r.records(rh.dir / OUT)[0]
     assert rec["counters"]["python_processes"] == 2, rec
     assert rec["signature"].startswith("fail:ZeroDivisionError"), rec
-    events = [json.loads(l) for p in Path(rec["artifacts"]).glob("py-*.jsonl") for l in p.read_text().splitlines()]
+    events = [e for p in Path(rec["artifacts"]).glob("py-*.jsonl") for e in read_jsonl(p)]
     roles = sorted(e["role"] for e in events if e["event"] == "start")
     assert roles == ["child", "root"]
 
@@ -209,8 +208,7 @@ def test_replay_recreates_the_same_switch_interval(rh):
     # The interval in force inside the interpreter is the one recorded.
     def applied(rec):
         for p in Path(rec["artifacts"]).glob("py-*.jsonl"):
-            for line in p.read_text().splitlines():
-                e = json.loads(line)
+            for e in read_jsonl(p):
                 if e["event"] == "start":
                     return e["switch_interval"]
     want = original["switch_interval"]
@@ -274,7 +272,7 @@ def test_sigint_kills_every_run_writes_partial_results_and_exits_130(rh):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130, out + err
-    summ = json.loads((rh.dir / OUT / "summary.json").read_text())
+    summ = read_summary(rh.dir / OUT)
     assert summ["interrupted"] is True
     assert summ["scenarios"][0]["runs"] >= 1
     assert rh.survivors() == []

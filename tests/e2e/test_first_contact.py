@@ -1,7 +1,6 @@
-"""First contact (issue 17): what a new user meets first. Every printed command can be
+"""First contact: what a new user meets first. Every printed command can be
 pasted, help is help, seeds are checked, campaigns do not mix, and the docs say what the
 program does. Deterministic: no assertion here depends on a race firing."""
-import json
 import os
 import re
 import shlex
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, build_dir, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, REPO, build_dir, read_records, scenario_toml
 
 COMMANDS = ["run", "replay", "minimize", "merge", "compare"]
 
@@ -55,7 +54,7 @@ def test_installed_racehunt_runs_without_the_build_tree_and_prints_racehunt(rh, 
     assert (installed / "bin" / "racehunt").exists()
     assert (installed / "lib" / "racehunt" / "libracehunt_shim.so").exists()
     assert (installed / "lib" / "racehunt" / "python" / "sitecustomize.py").exists()
-    s = rh.scenario(scenario_toml(check=ALWAYS_FAILS, runs=2), {"w.py": "total = 2\n"})
+    rh.scenario(scenario_toml(check=ALWAYS_FAILS, runs=2), {"w.py": "total = 2\n"})
     env = {"PATH": "%s:%s" % (installed / "bin", os.environ["PATH"])}
     env.pop("RACEHUNT_DATA_DIR", None)
     r = shell("racehunt scenario.toml -j 2 --out first", rh.dir, env)
@@ -63,7 +62,7 @@ def test_installed_racehunt_runs_without_the_build_tree_and_prints_racehunt(rh, 
     replay = re.search(r"^\s+replay: (.*)$", r.stdout, re.M).group(1)
     assert replay.startswith("racehunt replay scenario.toml --seed "), replay
     # The shim and the bootstrap came from the install: the run was injected and jittered.
-    rec = json.loads((rh.dir / "first" / "results.jsonl").read_text().splitlines()[0])
+    rec = read_records(rh.dir / "first")[0]
     assert rec["injected"] is True
     # Pasted as printed, it replays the failure (exit 1: the failure came back).
     r2 = shell(replay + " --quiet", rh.dir, env)
@@ -71,7 +70,7 @@ def test_installed_racehunt_runs_without_the_build_tree_and_prints_racehunt(rh, 
 
 
 def test_a_racehunt_not_on_path_prints_the_path_it_was_started_by(rh, installed):
-    s = rh.scenario(scenario_toml(check=ALWAYS_FAILS, runs=1), {"w.py": "total = 2\n"})
+    rh.scenario(scenario_toml(check=ALWAYS_FAILS, runs=1), {"w.py": "total = 2\n"})
     rel = os.path.relpath(installed / "bin" / "racehunt", rh.dir)
     r = shell("%s scenario.toml --out a" % shlex.quote(rel), rh.dir)
     assert r.returncode == 1, r.stdout + r.stderr
@@ -270,7 +269,7 @@ def test_junit_time_is_wall_time(rh):
 
 
 def test_interrupted_campaign_prints_the_resume_command_and_it_works(rh):
-    s = rh.scenario(scenario_toml(runs=20, jobs=2, jitter='profile = "none"'), {"w.py": "import time\ntime.sleep(0.3)\n"})
+    rh.scenario(scenario_toml(runs=20, jobs=2, jitter='profile = "none"'), {"w.py": "import time\ntime.sleep(0.3)\n"})
     out = rh.dir / "o"
     argv = [rh.exe, "scenario.toml", "--out", str(out), "--quiet"]
     p = subprocess.Popen(argv, cwd=str(rh.dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -287,14 +286,12 @@ def test_interrupted_campaign_prints_the_resume_command_and_it_works(rh):
     assert "--resume" in m.group(2)
     r = shell(m.group(2) + " --quiet", rh.dir)
     assert r.returncode == 0, r.stdout + r.stderr
-    recs = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
+    recs = read_records(out)
     assert sorted(x["run"] for x in recs) == list(range(20))
 
 
 def test_a_python_matrix_shares_one_campaign_seed(rh):
-    s = rh.scenario(scenario_toml(runs=2).replace('python = "%s"' % DEBIAN_PYTHON,
-                                                   'python = ["%s", "%s"]' % (DEBIAN_PYTHON, DEBIAN_PYTHON))
-                    .replace("seed = 1\n", ""), {"w.py": ""})
+    s = rh.scenario(scenario_toml(python=[DEBIAN_PYTHON, DEBIAN_PYTHON], runs=2, seed=None), {"w.py": ""})
     r = rh.run(s, "--out", rh.dir / "o", "--quiet")
     assert r.returncode == 0, r.explain()
     seeds = {x["campaign_seed"] for x in r.summary(rh.dir / "o")["scenarios"]}
@@ -302,7 +299,7 @@ def test_a_python_matrix_shares_one_campaign_seed(rh):
 
 
 def test_a_pytest_dump_names_the_interpreter(rh):
-    s = rh.scenario(scenario_toml().replace('script = "w.py"', 'pytest = "test_x.py::test_a"').replace("runs = 5", "runs = 1"),
+    s = rh.scenario(scenario_toml(pytest="test_x.py::test_a", runs=1),
                     {"test_x.py": "def test_a():\n    assert 1 == 2\n"})
     r = rh.run(s, "--out", rh.dir / "o", "--quiet")
     assert r.returncode == 1, r.explain()

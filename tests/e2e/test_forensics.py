@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, pyenv_python, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, pyenv_python, scenario_toml
 
 OUT = "racehunt-out/t"
 

@@ -1,4 +1,4 @@
-"""Fork-server starts ([run] start = "fork-server", issue 8): runs forked from a server that
+"""Fork-server starts ([run] start = "fork-server"): runs forked from a server that
 started the interpreter and the preloads once behave as fresh starts do.
 
 Statistical tests fix seeds and compare the two modes in the same test with wide margins.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, outcome_counts, pyenv_python, read_records, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, REPO, outcome_counts, pyenv_python, read_records, scenario_toml
 
 SC = REPO / "scenarios"
 
@@ -139,7 +139,7 @@ def test_shim_and_yield_streams_are_the_same_in_both_modes(rh):
 
 
 def test_a_run_recorded_forked_replays_fresh_and_the_other_way(rh):
-    toml = scenario_toml(runs=2, jobs=1, check='invariants = ["False"]') + 'start = "fork-server"\n'
+    toml = scenario_toml(runs=2, jobs=1, check='invariants = ["False"]', run_extra='start = "fork-server"\n')
     path = rh.scenario(toml, {"w.py": "print('hello')\n"})
     out = rh.dir / "out"
     r = rh.run(path, "--out", out, "--quiet")
@@ -169,7 +169,7 @@ def test_uncaught_exception_sys_exit_and_crash_look_as_in_a_fresh_run(rh):
     for script, (body, signature) in cases.items():
         seen = []
         for start in ("fresh", "fork-server"):
-            toml = scenario_toml(script=script, runs=1, jitter='profile = "none"') + 'start = "%s"\n' % start
+            toml = scenario_toml(script=script, runs=1, jitter='profile = "none"', run_extra='start = "%s"\n' % start)
             path = rh.scenario(toml, {script: body}, name="s-%s-%s.toml" % (script, start))
             out = rh.dir / ("out-%s-%s" % (script, start))
             r = rh.run(path, "--out", out, "--quiet")
@@ -188,7 +188,7 @@ def test_uncaught_exception_sys_exit_and_crash_look_as_in_a_fresh_run(rh):
 # Guards.
 
 def test_a_preload_that_starts_a_thread_is_refused_before_any_run(rh):
-    toml = scenario_toml(runs=3) + 'start = "fork-server"\npreload = ["json", "pool"]\n'
+    toml = scenario_toml(runs=3, run_extra='start = "fork-server"\npreload = ["json", "pool"]\n')
     path = rh.scenario(toml, {"w.py": "pass\n", "pool.py":
                               "import threading, time\n"
                               "threading.Thread(target=time.sleep, args=(60,), name='prefetch', daemon=True).start()\n"})
@@ -204,7 +204,7 @@ def test_a_preload_that_starts_a_thread_is_refused_before_any_run(rh):
 
 
 def test_a_preload_that_cannot_be_imported_is_a_usage_error(rh):
-    toml = scenario_toml(runs=3) + 'start = "fork-server"\npreload = ["no_such_module_here"]\n'
+    toml = scenario_toml(runs=3, run_extra='start = "fork-server"\npreload = ["no_such_module_here"]\n')
     path = rh.scenario(toml, {"w.py": "pass\n"})
     r = rh.run(path, "--out", rh.dir / "out")
     assert r.returncode == 2, r.explain()
@@ -212,14 +212,8 @@ def test_a_preload_that_cannot_be_imported_is_a_usage_error(rh):
 
 
 def test_a_command_workload_starts_fresh_and_says_so(rh):
-    toml = """
-name = "t"
-[workload]
-command = ["%s", "-c", "print(1)"]
-[run]
-runs = 3
-start = "fork-server"
-""" % DEBIAN_PYTHON
+    toml = scenario_toml(command=[DEBIAN_PYTHON, "-c", "print(1)"], python=None, timeout=None, runs=3, seed=None,
+                         run_extra='start = "fork-server"\n')
     path = rh.scenario(toml)
     out = rh.dir / "out"
     r = rh.run(path, "--out", out, "--quiet")
@@ -232,7 +226,7 @@ start = "fork-server"
 def test_a_server_that_is_no_longer_single_threaded_refuses_and_runs_start_fresh(rh):
     # The preload starts its thread only after a delay, so it passes the start-up check and
     # is caught when the server is about to fork.
-    toml = scenario_toml(runs=6, jobs=1) + 'start = "fork-server"\npreload = ["late"]\n'
+    toml = scenario_toml(runs=6, jobs=1, run_extra='start = "fork-server"\npreload = ["late"]\n')
     path = rh.scenario(toml, {"w.py": "import time\ntime.sleep(0.2)\n", "late.py":
                               "import signal, threading, time\n"
                               "def later(*a):\n"
@@ -251,7 +245,7 @@ def test_a_server_that_is_no_longer_single_threaded_refuses_and_runs_start_fresh
 
 
 def test_killing_the_servers_mid_campaign_loses_and_misclassifies_nothing(rh):
-    toml = scenario_toml(runs=24, jobs=2, jitter='profile = "none"') + 'start = "fork-server"\n'
+    toml = scenario_toml(runs=24, jobs=2, jitter='profile = "none"', run_extra='start = "fork-server"\n')
     path = rh.scenario(toml, {"w.py": "import time\ntime.sleep(0.25)\nprint('ok')\n"})
     out = rh.dir / "out"
     argv = [rh.exe, str(path), "--out", str(out), "--quiet"]
@@ -364,8 +358,8 @@ def test_fork_server_works_on_the_oldest_and_newest_interpreters(rh, version):
     python = pyenv_python(version)
     if python is None:
         pytest.skip("no pyenv Python %s" % version)
-    toml = scenario_toml(python=python, runs=4, jobs=1, check='invariants = ["False"]') + \
-        'start = "fork-server"\npreload = ["json"]\n'
+    toml = scenario_toml(python=python, runs=4, jobs=1, check='invariants = ["False"]',
+                         run_extra='start = "fork-server"\npreload = ["json"]\n')
     path = rh.scenario(toml, {"w.py": "import sys, threading\nprint(sys.version_info[:2], threading.active_count())\n"})
     out = rh.dir / "out"
     r = rh.run(path, "--out", out, "--quiet")
@@ -397,10 +391,10 @@ def test_exit_paths_end_as_in_a_fresh_run(rh, script):
         out_dir = rh.dir / ("files-" + start)
         out_dir.mkdir()
         toml = scenario_toml(script=script, runs=1, jitter='profile = "none"', check="invariants = %s" % invariants,
-                             extra='env = { OUT_DIR = "%s" }' % out_dir) + 'start = "%s"\n' % start
+                             extra='env = { OUT_DIR = "%s" }' % out_dir, run_extra='start = "%s"\n' % start)
         path = rh.scenario(toml, {script: body}, name="s-%s.toml" % start)
         out = rh.dir / ("out-" + start)
-        r = rh.run(path, "--out", out, "--quiet")
+        rh.run(path, "--out", out, "--quiet")
         rec = read_records(out)[0]
         art = Path(rec["artifacts"]) if rec["artifacts"] else None
         text = lambda n: (art / n).read_text().replace(str(rh.dir), "DIR") if art and (art / n).exists() else None
@@ -414,8 +408,8 @@ def test_exit_paths_end_as_in_a_fresh_run(rh, script):
 def test_servers_started_during_the_campaign_do_not_eat_the_runs_timeout(rh):
     # Each server takes 1.5 s to import its preload; a run may take 1 s. The second
     # worker's server starts while the campaign runs, and its time is racehunt's.
-    toml = scenario_toml(runs=6, jobs=2, timeout="1s", jitter='profile = "none"') + \
-        'start = "fork-server"\npreload = ["slow"]\n'
+    toml = scenario_toml(runs=6, jobs=2, timeout="1s", jitter='profile = "none"',
+                         run_extra='start = "fork-server"\npreload = ["slow"]\n')
     path = rh.scenario(toml, {"w.py": "import time\ntime.sleep(0.3)\n", "slow.py": "import time\ntime.sleep(1.5)\n"})
     out = rh.dir / "out"
     r = rh.run(path, "--out", out, "--quiet")
@@ -425,7 +419,7 @@ def test_servers_started_during_the_campaign_do_not_eat_the_runs_timeout(rh):
 
 
 def test_ctrl_c_while_the_server_starts_ends_racehunt_at_once(rh):
-    toml = scenario_toml(runs=3, timeout="600s") + 'start = "fork-server"\npreload = ["slow"]\n'
+    toml = scenario_toml(runs=3, timeout="600s", run_extra='start = "fork-server"\npreload = ["slow"]\n')
     path = rh.scenario(toml, {"w.py": "pass\n", "slow.py": "import time\ntime.sleep(60)\n"})
     env = dict(os.environ, RH_TEST_MARK=rh.mark, NO_COLOR="1")
     proc = subprocess.Popen([rh.exe, str(path), "--out", str(rh.dir / "out")], cwd=rh.dir, env=env,

@@ -3,7 +3,7 @@ of race fire, none changing a correct program's results."""
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, outcome_counts, pyenv_python, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, outcome_counts, pyenv_python, scenario_toml
 
 OUT = "racehunt-out/t"
 

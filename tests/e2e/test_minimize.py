@@ -1,6 +1,6 @@
 """Pins and `racehunt minimize`: a failing run's perturbations are recorded as pins, a subset
 of them can be replayed alone, and minimize shrinks a real lost update to the few
-perturbations that matter (issue 6, parts 1 and 2).
+perturbations that matter.
 
 Statistical where marked: fixed seeds, and margins wide enough for a loaded machine.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINIMAL_LINE, REPO, scenario_toml
+from racehunt_testlib import MINIMAL_LINE, REPO, scenario_toml
 
 # Both depositors start together; whichever holds the GIL runs all its deposits within one
 # switch interval unless a yield hands the GIL over. One yield between the read and the

@@ -5,7 +5,7 @@ Python side to it; the C and C++ sides must use its macros, not retype the names
 """
 import re
 
-from conftest import REPO
+from racehunt_testlib import REPO
 
 PROTOCOL_H = REPO / "injectors" / "protocol.h"
 

@@ -7,7 +7,7 @@ Statistical: seeds are fixed, but the OS schedules threads, so each test compare
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, REPO, outcome_counts
+from racehunt_testlib import DEBIAN_PYTHON, REPO, outcome_counts
 
 SC = REPO / "scenarios"
 

@@ -2,9 +2,10 @@
 
 Each test runs a small real program (tests/shim/*.c, or Python code written inline) with
 the built shim in LD_PRELOAD and checks what the program did and what the shim wrote
-into its run directory. The build is found through RACEHUNT_BUILD_DIR:
-  $RACEHUNT_BUILD_DIR/libracehunt_shim.so
-  $RACEHUNT_BUILD_DIR/tests/shim/<program>
+into its run directory. They use the build under test (racehunt_testlib.build_dir():
+RACEHUNT_BUILD_DIR, else build/):
+  <build>/libracehunt_shim.so
+  <build>/tests/shim/<program>
 
 Run:  RACEHUNT_BUILD_DIR=build /usr/bin/python3 -m pytest tests/e2e/test_shim.py
 When a test fails, its message holds the run directory (kept by pytest's tmp_path) and
@@ -19,13 +20,9 @@ import sys
 
 import pytest
 
-BUILD_DIR = os.environ.get("RACEHUNT_BUILD_DIR")
+from racehunt_testlib import DEBIAN_PYTHON, build_dir, pyenv_python
 
-pytestmark = pytest.mark.skipif(
-    not BUILD_DIR,
-    reason="RACEHUNT_BUILD_DIR is not set: point it at a build tree that holds "
-    "libracehunt_shim.so and tests/shim/ (e.g. RACEHUNT_BUILD_DIR=build)",
-)
+BUILD_DIR = str(build_dir())
 
 SEED = "0123456789abcdef"
 OTHER_SEED = "fedcba9876543210"
@@ -479,14 +476,8 @@ print(total, len(consumed), sum(consumed))
 
 
 def pythons():
-    found = ["/usr/bin/python3.11"]
-    try:
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        root = os.path.expanduser("~/.pyenv")
-    found.append(os.path.join(root or os.path.expanduser("~/.pyenv"), "versions", "3.13.0",
-                              "bin", "python3"))
-    return found
+    """Debian's python3.11 and pyenv's 3.13 (its name, which no file has, when it is missing)."""
+    return [DEBIAN_PYTHON, pyenv_python("3.13") or "pyenv-3.13"]
 
 
 @pytest.mark.parametrize("python", pythons())

@@ -1,4 +1,4 @@
-"""Interpreter wrappers (issue 17, point 6): `python = "python3"` often finds a wrapper
+"""Interpreter wrappers: `python = "python3"` often finds a wrapper
 such as pyenv's shim, a bash script that runs several processes before it execs the chosen
 interpreter. racehunt asks the interpreter once per campaign which executable really runs
 and starts that one; a `command` workload that goes through a wrapper keeps racehunt's shim
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEBIAN_PYTHON, pyenv_python, scenario_toml
+from racehunt_testlib import DEBIAN_PYTHON, pyenv_python, pyenv_root, scenario_toml
 
 OUT = Path("racehunt-out") / "t"
-PYENV_SHIM = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "shims" / "python3"
+PYENV_SHIM = pyenv_root() / "shims" / "python3"
 REAL = DEBIAN_PYTHON if os.path.exists(DEBIAN_PYTHON) else sys.executable
 
 # A stand-in for pyenv's shim: it records each start (its pid), runs a helper program,
@@ -191,9 +191,8 @@ exit $status
 
 def test_a_command_through_a_wrapper_leaves_no_trace_of_the_shim_outside_python(rh):
     (rh.dir / "wrapper.sh").write_text(COMMAND_WRAPPER % REAL)
-    toml = scenario_toml(jitter=SHIM, runs=2, extra='env = { FAIL = "1" }').replace(
-        'script = "w.py"\npython = "%s"' % DEBIAN_PYTHON, 'command = ["bash", "wrapper.sh", "w.py"]')
-    assert "command = " in toml
+    toml = scenario_toml(command=["bash", "wrapper.sh", "w.py"], python=None, jitter=SHIM, runs=2,
+                         extra='env = { FAIL = "1" }')
     s = rh.scenario(toml, {"w.py": WORKLOAD, "note.py": NOTE})
     r = rh.run(s)
     assert r.returncode == 1, r.explain()
@@ -246,8 +245,8 @@ def test_pyenvs_shim_is_resolved_in_the_runs_directory(rh):
 
 @pyenv
 def test_a_command_through_pyenvs_shim_has_shim_files_for_python_processes_only(rh):
-    toml = scenario_toml(jitter=SHIM, runs=2, extra='env = { FAIL = "1" }').replace(
-        'script = "w.py"\npython = "%s"' % DEBIAN_PYTHON, 'command = ["%s", "w.py"]' % PYENV_SHIM)
+    toml = scenario_toml(command=[str(PYENV_SHIM), "w.py"], python=None, jitter=SHIM, runs=2,
+                         extra='env = { FAIL = "1" }')
     s = rh.scenario(toml, {"w.py": WORKLOAD, "note.py": NOTE})
     r = rh.run(s)
     assert r.returncode == 1, r.explain()

@@ -1,17 +1,27 @@
-"""The reliability tests (issue 9) share the end-to-end tests' fixtures; each hostile case
-adds a row to a table printed at the end of the session (and written next to the build)."""
-import importlib.util
-import os
+"""Fixtures of the reliability tests: `rh` as in the end-to-end tests, and `hostile_rows`,
+the table of hostile cases printed at the end of the session (and written next to the
+build)."""
+import sys
 from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("e2e_conftest", Path(__file__).resolve().parents[1] / "e2e" / "conftest.py")
-e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-rh = e2e.rh
+from racehunt_testlib import build_dir, racehunt  # noqa: E402
+
 ROWS = []
+
+
+@pytest.fixture
+def rh(tmp_path):
+    return racehunt(tmp_path)
+
+
+@pytest.fixture
+def hostile_rows():
+    """Rows (case, start, outcomes, processes left, peak RSS in MiB) of the summary table."""
+    return ROWS
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -24,6 +34,6 @@ def pytest_terminal_summary(terminalreporter):
     for line in lines:
         terminalreporter.write_line(line)
     try:
-        (e2e.build_dir() / "reliability.md").write_text("\n".join(lines) + "\n")
+        (build_dir() / "reliability.md").write_text("\n".join(lines) + "\n")
     except OSError:
         pass

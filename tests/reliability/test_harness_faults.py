@@ -1,18 +1,15 @@
-"""Harness faults (issue 9): racehunt's own trouble is never reported as the workload's.
+"""Harness faults: racehunt's own trouble is never reported as the workload's.
 
 kill -9 of racehunt mid-campaign followed by --resume, and SIGINT (partial summary, exit
 130), are covered in tests/e2e/test_ci.py and tests/e2e/test_core.py.
 """
-import json
 import os
 import re
 import subprocess
 
 import pytest
 
-import conftest as here
-
-DEBIAN_PYTHON = here.e2e.DEBIAN_PYTHON
+from racehunt_testlib import scenario_toml
 
 
 def test_a_full_output_directory_is_racehunts_error_never_the_workloads(rh):
@@ -26,8 +23,8 @@ def test_a_full_output_directory_is_racehunts_error_never_the_workloads(rh):
         # directory, nor for the results file.
         st = os.statvfs(str(out))
         (out / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize))
-        path = rh.scenario(here.e2e.scenario_toml(runs=20, jobs=2, jitter='profile = "none"',
-                                                  check='invariants = ["len(text) == 300000"]'),
+        path = rh.scenario(scenario_toml(runs=20, jobs=2, jitter='profile = "none"',
+                                         check='invariants = ["len(text) == 300000"]'),
                            {"w.py": "import sys\ntext = 'y' * 300000\nsys.stdout.write(text)\n"})
         r = rh.run(path, "--out", out)
         # 3: racehunt could not write its results file; it says so.
