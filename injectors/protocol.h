@@ -77,6 +77,20 @@
 #define RACEHUNT_FILE_SHIM_LOG_SUFFIX ".log"      /* text decision log (option log=1) */
 #define RACEHUNT_FILE_SHIM_SITES_SUFFIX ".sites"  /* call sites resolved at exit */
 
+/* The `event` of a line of py-<pid>.jsonl (docs/PROTOCOL.md, "Events"). */
+#define RACEHUNT_EVENT_START "start"
+#define RACEHUNT_EVENT_EXCEPTION "exception"
+#define RACEHUNT_EVENT_MAIN_DONE "main_done"
+#define RACEHUNT_EVENT_INVARIANT "invariant"
+#define RACEHUNT_EVENT_EXIT "exit"
+#define RACEHUNT_EVENT_WARNING "warning"
+#define RACEHUNT_EVENT_COUNTERS "counters"   /* written by the dump-signal handler */
+#define RACEHUNT_EVENT_CHECK_FAILED "check_failed"
+#define RACEHUNT_EVENT_MEMORY "memory"
+#define RACEHUNT_EVENT_ASYNCIO_WARNING "asyncio_warning"
+#define RACEHUNT_EVENT_CONTROL_LOST "control_lost"
+#define RACEHUNT_EVENT_CONTROLLED_DEADLOCK "controlled_deadlock"
+
 /* config.json defaults: the value the harness writes when the scenario says nothing, and
  * the value the bootstrap takes when a key is absent (docs/PROTOCOL.md, "config.json"). */
 #define RACEHUNT_DEFAULT_YIELDS_GRANULARITY "line"

@@ -126,3 +126,15 @@ def test_the_e2e_counters_format_has_protocol_h_s_offsets():
         assert offset == H["RACEHUNT_SHIM_COUNTERS_OFF_" + field.upper()], field
         offset += struct.calcsize("<" + count + code)
     assert offset == H["RACEHUNT_SHIM_COUNTERS_SIZE"]
+
+
+def test_every_event_the_python_side_writes_is_named_by_protocol_h():
+    events = {v for k, v in H.items() if k.startswith("RACEHUNT_EVENT_")}
+    written = {}
+    for name, text in sources().items():
+        for event in re.findall(r'emit\("([a-z_]+)"', text) + re.findall(r'"event":"([a-z_]+)"', text):
+            written.setdefault(event, set()).add(name)
+    assert len(written) >= 10, written
+    unknown = {e: sorted(f) for e, f in written.items() if e not in events}
+    assert not unknown, "not in injectors/protocol.h (RACEHUNT_EVENT_*): %s" % unknown
+    assert not events - set(written), "protocol.h names events nobody writes: %s" % (events - set(written))
