@@ -91,8 +91,9 @@
 #define RACEHUNT_EVENT_CONTROL_LOST "control_lost"
 #define RACEHUNT_EVENT_CONTROLLED_DEADLOCK "controlled_deadlock"
 
-/* config.json defaults: the value the harness writes when the scenario says nothing, and
- * the value the bootstrap takes when a key is absent (docs/PROTOCOL.md, "config.json"). */
+/* config.json defaults: what the harness plans when neither the scenario nor the profile
+ * chooses (harness/plan/jitter), and what the bootstrap takes when a key is absent
+ * (docs/PROTOCOL.md, "config.json"). */
 #define RACEHUNT_DEFAULT_YIELDS_GRANULARITY "line"
 #define RACEHUNT_DEFAULT_CONTROL_STRATEGY "pct"
 #define RACEHUNT_DEFAULT_CONTROL_DEPTH 3

@@ -3,9 +3,10 @@
 The Python injectors cannot include a C header, so this test reads it and holds the
 Python side to it; the C and C++ sides must use its macros, not retype the names.
 """
+import json
 import re
 
-from conftest import REPO
+from conftest import REPO, scenario_toml
 
 PROTOCOL_H = REPO / "injectors" / "protocol.h"
 
@@ -90,3 +91,32 @@ def test_the_stream_hashing_has_one_c_home():
                      for c in constants if c in p.read_text().lower()})
     assert not copies, "a copy of racehunt_hash.h's arithmetic: %s" % copies
     assert all(c in home.read_text().lower() for c in constants)
+
+
+GOLDEN = REPO / "tests" / "golden" / "protocol_vectors.json"
+
+# The workload hands the run's config.json out of the run directory, as the harness wrote it.
+COPY_CONFIG = """
+import os, shutil
+here = os.path.dirname(os.path.abspath(__file__))
+shutil.copy(os.path.join(os.environ["RACEHUNT_RUN_DIR"], "config.json"),
+            os.path.join(here, "config-copy.json"))
+"""
+
+
+def harness_config(rh, case):
+    """config.json of run 0 of the golden file's `case`, with the scenario's directory (a
+    temporary one) written as <scenario_dir>."""
+    toml = scenario_toml(jitter=case["jitter"], runs=1, seed=case["campaign_seed"])
+    s = rh.scenario(toml, {"w.py": COPY_CONFIG})
+    r = rh.run(s, "--out", rh.dir / "out", *case["args"])
+    copy = rh.dir / "config-copy.json"
+    assert copy.exists(), r.explain()
+    return json.loads(copy.read_text().replace(str(rh.dir), "<scenario_dir>"))
+
+
+def test_the_harness_writes_the_golden_config_json(rh):
+    cases = json.loads(GOLDEN.read_text("utf-8"))["config"]["cases"]
+    assert len(cases) >= 2
+    for case in cases:
+        assert harness_config(rh, case) == case["config"], case["name"]

@@ -148,3 +148,14 @@ def test_the_bootstrap_arms_the_golden_counters_file(tmp_path):
     # Its own file: the armed bit is set at the flags offset and nothing else changes.
     assert bootstrap._arm_shim(str(tmp_path), pid) is None
     assert path.read_bytes() == data
+
+
+def test_the_bootstrap_reads_the_golden_config_json(tmp_path):
+    """The bootstrap's own JSON reader takes config.json, as the harness writes it, to the
+    values any JSON reader sees (floats such as the switch interval included)."""
+    cases = VECTORS["config"]["cases"]
+    assert len(cases) >= 2
+    for case in cases:
+        text = json.dumps(case["config"], indent=2).replace("<scenario_dir>", str(tmp_path))
+        (tmp_path / H["RACEHUNT_FILE_CONFIG"]).write_text(text + "\n")
+        assert bootstrap._read_config(str(tmp_path)) == json.loads(text), case["name"]

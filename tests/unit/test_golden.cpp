@@ -165,3 +165,40 @@ TEST(Golden, HarnessDefaultsAreProtocolHs) {
     EXPECT_EQ(control.max_steps, RACEHUNT_DEFAULT_CONTROL_MAX_STEPS);
     EXPECT_EQ(YieldPlan{}.granularity, RACEHUNT_DEFAULT_YIELDS_GRANULARITY);
 }
+
+// The plan half of config.json: for the golden cases (a scenario without [jitter] keys but
+// `mode`, run 0 of a fixed campaign seed) plan_jitter must draw what the harness wrote. The
+// whole file, as campaign.cpp's bootstrap_config writes it, is compared end to end by
+// tests/e2e/test_protocol.py (bootstrap_config is not reachable from here).
+TEST(Golden, PlanOfTheGoldenConfigJson) {
+    const json& cases = vectors().at("config").at("cases");
+    ASSERT_GE(cases.size(), 2u);
+    for (const auto& c : cases) {
+        const json& want = c.at("config");
+        const auto seed = run_seed(c.at("campaign_seed").get<std::uint64_t>(), 0);
+        EXPECT_EQ(seed, hex(want.at("run_seed")));
+        JitterSpec spec;
+        if (c.at("mode") != "noise")
+            spec.mode = c.at("mode").get<std::string>();
+        const auto focus = want.at("yields").at("focus").get<std::vector<std::string>>();
+        const JitterPlan p = plan_jitter("default", spec, seed, focus);
+        const auto name = c.at("name").get<std::string>();
+        if (want.at("switch_interval").is_null())
+            EXPECT_FALSE(p.switch_interval) << name;
+        else
+            EXPECT_EQ(p.switch_interval, want.at("switch_interval").get<double>()) << name;
+        EXPECT_EQ(p.yields.probability, want.at("yields").at("probability").get<double>()) << name;
+        EXPECT_EQ(p.yields.granularity, want.at("yields").at("granularity")) << name;
+        EXPECT_EQ(p.loop.active(), want.contains("asyncio")) << name;
+        if (want.contains("asyncio")) {
+            EXPECT_EQ(p.loop.shuffle, want.at("asyncio").at("shuffle").get<double>()) << name;
+            EXPECT_EQ(p.loop.defer, want.at("asyncio").at("defer").get<double>()) << name;
+        }
+        ASSERT_EQ(p.control.has_value(), want.contains("control")) << name;
+        if (p.control) {
+            EXPECT_EQ(p.control->strategy, want.at("control").at("strategy")) << name;
+            EXPECT_EQ(p.control->depth, want.at("control").at("depth").get<int>()) << name;
+            EXPECT_EQ(p.control->max_steps, want.at("control").at("max_steps").get<std::int64_t>());
+        }
+    }
+}
