@@ -1,6 +1,5 @@
 """In-process tests of the Python injectors: their modules are imported from
 injectors/python, and protocol.h is parsed from the repository."""
-import re
 import sys
 from pathlib import Path
 
