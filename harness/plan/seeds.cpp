@@ -1,15 +1,14 @@
 #include "plan/seeds.hpp"
 
+#include "racehunt_hash.h"
+
 #include <cmath>
 #include <random>
 
 namespace racehunt {
 
 std::uint64_t mix64(std::uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
+    return racehunt_fmix64(x + RACEHUNT_GOLDEN);
 }
 
 std::uint64_t run_seed(std::uint64_t campaign_seed, std::uint64_t index) {
@@ -17,12 +16,7 @@ std::uint64_t run_seed(std::uint64_t campaign_seed, std::uint64_t index) {
 }
 
 std::uint64_t label_hash(std::string_view label) {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (unsigned char c : label) {
-        h ^= c;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return racehunt_fnv1a64(RACEHUNT_FNV_OFFSET, label.data(), label.size());
 }
 
 SeedStream::SeedStream(std::uint64_t seed, std::string_view purpose)
@@ -30,7 +24,7 @@ SeedStream::SeedStream(std::uint64_t seed, std::string_view purpose)
 
 std::uint64_t SeedStream::next() {
     // Counter-based: the n-th value is mix64(key + n * gamma), a pure function of (key, n).
-    return mix64(key_ + (++counter_) * 0x9e3779b97f4a7c15ULL);
+    return mix64(key_ + (++counter_) * RACEHUNT_GOLDEN);
 }
 
 double SeedStream::uniform() {

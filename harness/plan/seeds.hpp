@@ -5,7 +5,8 @@
 
 namespace racehunt {
 
-// The splitmix64 finaliser: a bijection on 64-bit values with good avalanche.
+// splitmix64's step: the finaliser (racehunt_fmix64 of injectors/racehunt_hash.h) of
+// x + golden. A bijection on 64-bit values with good avalanche.
 std::uint64_t mix64(std::uint64_t x);
 
 // Seed of run `index` of a campaign. Distinct indices always give distinct run seeds:

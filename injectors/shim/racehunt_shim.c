@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "racehunt_hash.h"
 
 #define RH_EXPORT __attribute__((visibility("default")))
 #define RH_TLS __thread __attribute__((tls_model("initial-exec")))
@@ -151,38 +152,20 @@ static const char *const rh_class_names[RACEHUNT_POINT_COUNT] = {
 
 /* ---------------------------------------------------------------------------------------
  * Random streams. splitmix64 is counter-based: draw n of a stream with key k is
- * mix(k + (n + 1) * golden), a pure function of (k, n). Keys derive from the seed. */
+ * mix(k + (n + 1) * golden), a pure function of (k, n). Keys derive from the seed. The
+ * arithmetic (racehunt_draw, racehunt_derive, racehunt_sub) is racehunt_hash.h's, which the
+ * harness shares. */
 
-#define RH_GOLDEN UINT64_C(0x9e3779b97f4a7c15)
-
-static inline uint64_t rh_mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rh_draw(uint64_t key, uint64_t n) {
-    return rh_mix64(key + (n + 1) * RH_GOLDEN);
-}
-
-/* Combining a key with a number (a thread index or a fork number) into a new key. */
-static inline uint64_t rh_derive(uint64_t key, uint64_t n) {
-    return rh_mix64(key ^ rh_mix64(n + RH_GOLDEN));
-}
-
-/* Independent sub-values of one draw, so that one decision consumes one draw whatever it
- * turns out to be. */
+/* Independent sub-values of one draw (racehunt_sub's `which`), so that one decision
+ * consumes one draw whatever it turns out to be. */
 enum { RH_SUB_KIND = 1, RH_SUB_LENGTH = 2, RH_SUB_STARVE = 3, RH_SUB_WINDOW = 4 };
-static inline uint64_t rh_sub(uint64_t r, uint64_t which) {
-    return rh_mix64(r ^ (which * UINT64_C(0xd6e8feb86659fd93)));
-}
 
 /* ---------------------------------------------------------------------------------------
  * Per-thread state, initial-exec TLS (zero at thread start, so "init == 0" means a thread
  * this shim has not seen yet). */
 
 struct rh_thread {
-    uint64_t key;      /* stream key: rh_derive(process key, index) */
+    uint64_t key;      /* stream key: racehunt_derive(process key, index) */
     uint64_t n;        /* next decision number */
     uint32_t index;    /* creation order in the process, main thread 0 */
     uint32_t fork_seq; /* number of the fork this thread is performing */
@@ -212,7 +195,7 @@ static void rh_record_tid(uint32_t index) {
 
 static void rh_thread_start(uint32_t index) {
     rh_tls.index = index;
-    rh_tls.key = rh_derive(rh_process_key, index);
+    rh_tls.key = racehunt_derive(rh_process_key, index);
     rh_tls.n = 0;
     rh_tls.init = 1;
     rh_record_tid(index);
@@ -553,9 +536,9 @@ static int rh_pinned(const struct rh_thread *t, uint64_t n) {
 /* Opens a starvation window when the draw says so and the process's budget allows it.
  * Returns 1 when the thread was held back. */
 static int rh_maybe_starve(struct rh_thread *t, uint64_t n, uint64_t r, int cls, uintptr_t site) {
-    if ((rh_sub(r, RH_SUB_STARVE) >> 11) >= rh_starve_threshold) return 0;
+    if ((racehunt_sub(r, RH_SUB_STARVE) >> 11) >= rh_starve_threshold) return 0;
     uint64_t lo = 1000000, hi = rh_opt.starve_max_ns > lo ? rh_opt.starve_max_ns : lo;
-    uint64_t window = lo + rh_sub(r, RH_SUB_WINDOW) % (hi - lo + 1);
+    uint64_t window = lo + racehunt_sub(r, RH_SUB_WINDOW) % (hi - lo + 1);
     uint64_t elapsed = rh_now_ns() - rh_t0_ns;
     uint64_t budget = (uint64_t)((double)elapsed * rh_opt.starve_share);
     uint64_t total = __atomic_add_fetch(&rh_starved_ns, window, __ATOMIC_RELAXED);
@@ -577,7 +560,7 @@ static __attribute__((noinline)) void rh_perturb(int cls, uintptr_t site) {
     int saved = errno;
     struct rh_thread *t = rh_self();
     uint64_t n = t->n++;
-    uint64_t r = rh_draw(t->key, n);
+    uint64_t r = racehunt_draw(t->key, n);
     rh_add(&rh_counters->decisions, 1);
     if (RH_UNLIKELY(rh_opt.pins) && !rh_pinned(t, n)) {
         errno = saved;
@@ -588,8 +571,8 @@ static __attribute__((noinline)) void rh_perturb(int cls, uintptr_t site) {
         return;
     }
     if ((r >> 11) < rh_threshold[cls]) {
-        if ((rh_sub(r, RH_SUB_KIND) >> 11) < rh_delay_threshold && rh_opt.max_delay_ns) {
-            uint64_t ns = 1 + rh_sub(r, RH_SUB_LENGTH) % rh_opt.max_delay_ns;
+        if ((racehunt_sub(r, RH_SUB_KIND) >> 11) < rh_delay_threshold && rh_opt.max_delay_ns) {
+            uint64_t ns = 1 + racehunt_sub(r, RH_SUB_LENGTH) % rh_opt.max_delay_ns;
             rh_add(&rh_counters->delays[cls], 1);
             rh_add(&rh_counters->delay_ns_total, ns);
             rh_log_decision(t, n, cls, "delay", ns, site);
@@ -608,7 +591,7 @@ static __attribute__((noinline)) void rh_after_wake(int cls, uintptr_t site) {
     int saved = errno;
     struct rh_thread *t = rh_self();
     uint64_t n = t->n++;
-    uint64_t r = rh_draw(t->key, n);
+    uint64_t r = racehunt_draw(t->key, n);
     rh_add(&rh_counters->decisions, 1);
     if ((r >> 11) < rh_wake_threshold && (!RH_UNLIKELY(rh_opt.pins) || rh_pinned(t, n))) {
         rh_add(&rh_counters->yields[cls], 1);
@@ -945,13 +928,12 @@ static uint64_t rh_prob_threshold(double p) {
  * derives its key from the seed and this hash, so the same command under the same seed
  * gets the same streams. */
 static uint64_t rh_cmdline_hash(void) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    uint64_t h = RACEHUNT_FNV_OFFSET;
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return h;
     char buf[512];
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        for (ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)buf[i]) * UINT64_C(0x100000001b3);
+    while ((n = read(fd, buf, sizeof buf)) > 0) h = racehunt_fnv1a64(h, buf, (size_t)n);
     close(fd);
     return h;
 }
@@ -1007,7 +989,7 @@ static int rh_has_python_api(void) {
 
 static size_t rh_run_file_path(char *buf, size_t cap, const char *suffix) {
     size_t pos = rh_append(buf, 0, cap, rh_run_dir);
-    pos = rh_append(buf, pos, cap, "/shim-");
+    pos = rh_append(buf, pos, cap, "/" RACEHUNT_FILE_SHIM_PREFIX);
     pos = rh_append_u64(buf, pos, cap, (uint64_t)getpid());
     return rh_append(buf, pos, cap, suffix);
 }
@@ -1038,7 +1020,7 @@ static void *rh_map_run_file(const char *suffix, size_t size, int fresh, int *ke
 static void rh_open_counters(uint32_t flags, int fresh) {
     size_t size = sizeof(struct racehunt_shim_counters);
     int kept;
-    struct racehunt_shim_counters *c = rh_map_run_file(".bin", size, fresh, &kept);
+    struct racehunt_shim_counters *c = rh_map_run_file(RACEHUNT_FILE_SHIM_COUNTERS_SUFFIX, size, fresh, &kept);
     if (!c) return;
     uint64_t ticks = rh_start_ticks();
     int keep = kept && c->magic == RACEHUNT_SHIM_MAGIC &&
@@ -1068,7 +1050,7 @@ static void rh_open_dlog(int fresh) {
     if (!rh_opt.dlog || !rh_run_dir[0] || rh_counters == &rh_static_counters) return;
     int keep;
     struct racehunt_dlog_header *h =
-        rh_map_run_file(".dlog", RH_DLOG_BYTES, fresh || rh_counters->images <= 1, &keep);
+        rh_map_run_file(RACEHUNT_FILE_SHIM_DLOG_SUFFIX, RH_DLOG_BYTES, fresh || rh_counters->images <= 1, &keep);
     if (!h) return;
     if (!keep || h->magic != RACEHUNT_DLOG_MAGIC) {
         h->version = RACEHUNT_PROTOCOL_VERSION;
@@ -1086,7 +1068,7 @@ static void rh_open_dlog(int fresh) {
 static int rh_open_pins(void) {
     char path[4200];
     size_t pos = rh_append(path, 0, sizeof path, rh_run_dir);
-    rh_append(path, pos, sizeof path, "/shim-pins.bin");
+    rh_append(path, pos, sizeof path, "/" RACEHUNT_FILE_SHIM_PINS);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return 0;
     off_t size = lseek(fd, 0, SEEK_END);
@@ -1113,7 +1095,7 @@ static void rh_open_log(void) {
         rh_log_path[0] = '\0';
         return;
     }
-    rh_run_file_path(rh_log_path, sizeof rh_log_path, ".log");
+    rh_run_file_path(rh_log_path, sizeof rh_log_path, RACEHUNT_FILE_SHIM_LOG_SUFFIX);
     char line[256];
     size_t pos = rh_append(line, 0, sizeof line, "# racehunt-shim-log 1 pid=");
     pos = rh_append_u64(line, pos, sizeof line, (uint64_t)getpid());
@@ -1159,7 +1141,7 @@ static void rh_atfork_child(void) {
     if (parent != &rh_static_counters) munmap(parent, sizeof *parent);
     memset(&rh_static_counters, 0, sizeof rh_static_counters);
     rh_static_counters.flags = flags; /* the child is armed as its parent was */
-    rh_process_key = rh_derive(rh_process_key, rh_tls.fork_seq);
+    rh_process_key = racehunt_derive(rh_process_key, rh_tls.fork_seq);
     rh_next_thread = 1;
     rh_fork_seq = 0;
     rh_starved_ns = 0;
@@ -1216,7 +1198,7 @@ __attribute__((destructor)) static void rh_write_sites(void) {
         return;
     }
     char path[4200];
-    rh_run_file_path(path, sizeof path, ".sites");
+    rh_run_file_path(path, sizeof path, RACEHUNT_FILE_SHIM_SITES_SUFFIX);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         errno = saved;
@@ -1301,7 +1283,7 @@ static void rh_configure(int fresh, int have_hash, uint64_t argv_hash) {
     for (int c = 0; c < RACEHUNT_POINT_COUNT; c++)
         rh_draws[c] = rh_threshold[c] != 0 || rh_starve_threshold != 0;
 
-    rh_process_key = rh_mix64(rh_opt.seed ^ rh_mix64(have_hash ? argv_hash : rh_cmdline_hash()));
+    rh_process_key = racehunt_fmix64(rh_opt.seed ^ racehunt_fmix64(have_hash ? argv_hash : rh_cmdline_hash()));
     if (rh_opt.pins && !(rh_run_dir[0] && rh_open_pins())) flags |= RACEHUNT_SHIM_FLAG_PINS_BAD;
     rh_t0_ns = rh_now_ns();
     rh_next_thread = 1;
