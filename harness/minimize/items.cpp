@@ -1,5 +1,6 @@
 #include "minimize/items.hpp"
 
+#include "plan/seeds.hpp"
 #include "util/strings.hpp"
 
 #include <map>
@@ -85,14 +86,12 @@ std::string count_layers(const Pins& p) {
 }
 
 std::string candidate_key(const Subset& sub) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (std::size_t i : sub) {
-        for (int b = 0; b < 8; ++b) {
-            h ^= (static_cast<std::uint64_t>(i) >> (8 * b)) & 0xff;
-            h *= 0x100000001b3ull;
-        }
-    }
-    return std::to_string(sub.size()) + ":" + util::hex64(h);
+    std::string bytes;
+    bytes.reserve(8 * sub.size());
+    for (std::size_t i : sub)
+        for (int b = 0; b < 8; ++b)
+            bytes.push_back(static_cast<char>((static_cast<std::uint64_t>(i) >> (8 * b)) & 0xff));
+    return std::to_string(sub.size()) + ":" + util::hex64(label_hash(bytes));
 }
 
 } // namespace racehunt

@@ -35,7 +35,7 @@ std::vector<Subset> thread_groups(const Pins& all, const std::vector<Item>& item
 std::string count_layers(const Pins& p);
 
 // A candidate's name in minimize.jsonl: its size and a hash of its item indices (FNV-1a 64
-// of their little-endian 64-bit bytes), "2:00a1...".
+// of their little-endian 64-bit bytes, the one of plan/seeds.hpp), "2:00a1...".
 std::string candidate_key(const Subset& sub);
 
 } // namespace racehunt
