@@ -1,26 +1,15 @@
 #include "cli/options.hpp"
 
-#include "cli/preflight.hpp"
-
 #include "plan/jitter.hpp"
-#include "plan/pins.hpp"
-#include "plan/seeds.hpp"
-#include "run/interpreter.hpp"
-#include "run/probe.hpp"
 #include "util/duration.hpp"
 #include "util/error.hpp"
-#include "util/file.hpp"
 #include "util/strings.hpp"
 
 #include <boost/program_options.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cctype>
 #include <sstream>
-#include <thread>
 
 namespace racehunt {
 
@@ -129,32 +118,6 @@ Nanos duration_option(const std::string& text, const char* option) {
     return *d;
 }
 
-// Asks the interpreter its version and the executable that really runs (a wrapper such as
-// pyenv's shim execs another one, which the runs then start: run/interpreter.hpp), and
-// byte-compiles the bootstrap for it: with PYTHONDONTWRITEBYTECODE set (common in CI
-// images), every run would otherwise compile the bootstrap from source again, which costs
-// more than the interpreter's own start-up. It asks in the runs' directory and
-// environment, by which a wrapper may choose (pyenv reads .python-version there).
-Interpreter probe_interpreter(const fs::path& python, const fs::path& bootstrap,
-                              const std::string& where, const Scenario& s) {
-    const std::vector<std::string> args = {"-c", interpreter_probe_code(), bootstrap.string()};
-    std::vector<std::string> argv = {python.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = run_probe(argv, std::chrono::seconds(60), s.env, ProbeOptions{s.resolved_cwd()});
-    const InterpreterProbe probe = r ? parse_interpreter_probe(r->output) : InterpreterProbe{};
-    const std::string& version = probe.version;
-    if (version.empty())
-        throw util::usage_error(where, python.string() + " does not run as a Python interpreter",
-                                "name a Python 3.8+ interpreter");
-    int major = 0, minor = 0;
-    std::sscanf(version.c_str(), "%d.%d", &major, &minor);
-    if (major < 3 || (major == 3 && minor < 8))
-        throw util::usage_error(where, python.string() + " is Python " + version +
-                                           "; racehunt supports Python 3.8 and newer",
-                                "name a newer interpreter");
-    return resolve_interpreter(python, probe, environment_with(s.env), args);
-}
-
 } // namespace
 
 po::options_description merge_options() {
@@ -195,9 +158,6 @@ bool is_run_seed(const std::string& text) {
            });
 }
 
-namespace {
-
-// "K/N" with 1 <= K <= N <= max_n; nullopt otherwise.
 std::optional<std::pair<long long, long long>> parse_k_of_n(const std::string& text, long long max_n) {
     auto slash = text.find('/');
     if (slash == std::string::npos)
@@ -213,8 +173,6 @@ std::optional<std::pair<long long, long long>> parse_k_of_n(const std::string& t
         return std::nullopt;
     }
 }
-
-} // namespace
 
 std::pair<int, int> parse_confirm(const std::string& text) {
     auto v = parse_k_of_n(text, 100);
@@ -252,114 +210,6 @@ std::vector<std::string> expand_scenario_args(const std::vector<std::string>& ar
         out.insert(out.end(), found.begin(), found.end());
     }
     return out;
-}
-
-double parse_rate(const std::string& text, const std::string& option) {
-    std::string t = text;
-    double scale = 1.0;
-    if (!t.empty() && t.back() == '%') {
-        t.pop_back();
-        scale = 0.01;
-    }
-    char* end = nullptr;
-    errno = 0;
-    double v = t.empty() ? -1 : std::strtod(t.c_str(), &end) * scale;
-    if (t.empty() || *end || errno || !(v >= 0.0 && v < 1.0))
-        throw util::usage_error(option, "\"" + text + "\" is not a failure rate",
-                                "give a rate from 0 to below 1, e.g. 0.01 or 1%");
-    return v;
-}
-
-std::filesystem::path output_file(const std::string& arg, const std::string& option) {
-    fs::path file = fs::absolute(arg);
-    std::error_code ec;
-    fs::path parent = file.parent_path();
-    if (!fs::is_directory(parent, ec))
-        throw util::usage_error(option, "directory " + parent.string() + " does not exist",
-                                "create it or choose another path");
-    util::ensure_writable_dir(parent, option);
-    return file;
-}
-
-std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text) {
-    auto v = parse_k_of_n(text, INT64_MAX);
-    if (!v)
-        throw util::usage_error("--shard", "\"" + text + "\" is not a shard",
-                                "write K/N with 1 <= K <= N, e.g. --shard 2/8");
-    return {static_cast<std::uint64_t>(v->first), static_cast<std::uint64_t>(v->second)};
-}
-
-namespace {
-
-std::optional<std::uint64_t> env_number(const std::function<const char*(const char*)>& getenv_,
-                                        const char* name, const std::string& hint) {
-    const char* v = getenv_(name);
-    if (!v)
-        return std::nullopt;
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long n = std::strtoull(v, &end, 10);
-    if (!*v || *end || errno || v[0] == '-')
-        throw util::usage_error(std::string("environment variable ") + name,
-                                std::string("\"") + v + "\" is not a whole number", hint);
-    return static_cast<std::uint64_t>(n);
-}
-
-} // namespace
-
-Shard resolve_shard(const std::optional<std::string>& option,
-                    const std::function<const char*(const char*)>& getenv_) {
-    if (option) {
-        auto [k, n] = parse_shard(*option);
-        return {k, n, "--shard"};
-    }
-    if (const char* v = getenv_("RACEHUNT_SHARD")) {
-        auto kn = parse_k_of_n(v, INT64_MAX);
-        if (!kn)
-            throw util::usage_error("environment variable RACEHUNT_SHARD",
-                                    std::string("\"") + v + "\" is not a shard",
-                                    "write K/N with 1 <= K <= N, e.g. RACEHUNT_SHARD=2/8");
-        return {static_cast<std::uint64_t>(kn->first), static_cast<std::uint64_t>(kn->second),
-                "RACEHUNT_SHARD"};
-    }
-    // Slurm job arrays: task ids may start anywhere (--array=5-12), so the shard is the id
-    // counted from SLURM_ARRAY_TASK_MIN.
-    if (getenv_("SLURM_ARRAY_TASK_ID")) {
-        const std::string hint = "racehunt reads Slurm's array variables; run it inside sbatch --array";
-        auto id = env_number(getenv_, "SLURM_ARRAY_TASK_ID", hint);
-        auto count = env_number(getenv_, "SLURM_ARRAY_TASK_COUNT", hint);
-        auto min = env_number(getenv_, "SLURM_ARRAY_TASK_MIN", hint).value_or(0);
-        auto step = env_number(getenv_, "SLURM_ARRAY_TASK_STEP", hint).value_or(1);
-        if (step == 0 || (*id >= min && (*id - min) % step != 0))
-            throw util::usage_error("environment variable SLURM_ARRAY_TASK_ID",
-                                    "task " + std::to_string(*id) + " is not on the array's step of " +
-                                        std::to_string(step) + " from " + std::to_string(min),
-                                    "use an array such as --array=0-7, or pass --shard K/N");
-        if (!count || *count == 0 || *id < min || (*id - min) / step >= *count)
-            throw util::usage_error("environment variable SLURM_ARRAY_TASK_ID",
-                                    "task " + std::to_string(*id) + " is not one of " +
-                                        std::to_string(count.value_or(0)) + " array tasks from " +
-                                        std::to_string(min),
-                                    "use a contiguous array (--array=0-7), or pass --shard K/N");
-        return {(*id - min) / step + 1, *count, "Slurm array task " + std::to_string(*id)};
-    }
-    // Kubernetes Indexed Jobs give the 0-based index; the completion count is not in the
-    // environment, so the manifest passes it.
-    if (getenv_("JOB_COMPLETION_INDEX")) {
-        const std::string hint = "set RACEHUNT_SHARD_COUNT to the Job's completions in the manifest";
-        auto index = env_number(getenv_, "JOB_COMPLETION_INDEX", hint);
-        auto count = env_number(getenv_, "RACEHUNT_SHARD_COUNT", hint);
-        if (!count)
-            throw util::usage_error("environment variable RACEHUNT_SHARD_COUNT",
-                                    "JOB_COMPLETION_INDEX is set but the number of shards is not", hint);
-        if (*count == 0 || *index >= *count)
-            throw util::usage_error("environment variable JOB_COMPLETION_INDEX",
-                                    "index " + std::to_string(*index) + " is not below RACEHUNT_SHARD_COUNT=" +
-                                        std::to_string(*count),
-                                    hint);
-        return {*index + 1, *count, "Kubernetes completion index " + std::to_string(*index)};
-    }
-    return {};
 }
 
 SeedCommand prepare_seed_command(const std::vector<std::string>& args, CommandKind kind) {
@@ -506,176 +356,6 @@ RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind k
         throw util::usage_error("--seed", "\"" + *o.seed + "\" is not a run seed",
                                 "a run seed is exactly 16 hex digits, as racehunt printed it, e.g. --seed 0123456789abcdef");
     return o;
-}
-
-CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind,
-                                    std::size_t python_index) {
-    CampaignConfig c;
-    c.scenario = s;
-    c.scenario_arg = o.scenario;
-
-    // Profile: the command line replaces the scenario's whole [jitter] table, so that
-    // `--profile none` always means no perturbation at all.
-    if (o.profile) {
-        c.profile = *o.profile;
-        c.profile_from_cli = true;
-    } else {
-        c.profile = s.jitter.profile.value_or("default");
-        c.jitter = s.jitter;
-    }
-
-    c.runs = static_cast<std::uint64_t>(o.runs.value_or(s.run.runs.value_or(100)));
-    if (kind == CommandKind::Replay)
-        c.runs = static_cast<std::uint64_t>(o.repeat.value_or(1));
-    if (o.pins) {
-        c.pins = std::make_shared<const Pins>(read_pins_file(*o.pins));
-        c.pins_arg = *o.pins;
-        c.trace = true; // a failing replay of pins gets its interleaving
-    }
-    std::int64_t jobs = o.jobs.value_or(s.run.jobs.value_or(0));
-    if (jobs == 0)
-        jobs = std::max(1u, std::thread::hardware_concurrency());
-    c.jobs = static_cast<int>(jobs);
-
-    // Start mode: --start wins over the scenario's run.start; the preload list is the
-    // scenario's (only a fork server uses it).
-    if (o.start) {
-        c.start = *o.start;
-        c.start_from_cli = true;
-    } else {
-        c.start = s.run.start.value_or("fresh");
-    }
-    c.preload = s.run.preload;
-
-    if (kind == CommandKind::Run) {
-        if (o.seed) {
-            const std::string& t = *o.seed;
-            std::optional<std::uint64_t> v;
-            if (util::starts_with(t, "0x") || util::starts_with(t, "0X"))
-                v = util::parse_hex64(t);
-            else {
-                try {
-                    std::size_t used = 0;
-                    unsigned long long x = std::stoull(t, &used, 10);
-                    if (used == t.size() && t[0] != '-')
-                        v = x;
-                } catch (const std::logic_error&) {
-                }
-            }
-            if (!v)
-                throw util::usage_error("--seed", "\"" + t + "\" is not a campaign seed",
-                                        "use a non-negative integer or 0x-prefixed hex");
-            c.campaign_seed = *v;
-        } else if (s.run.seed) {
-            c.campaign_seed = *s.run.seed;
-        } else {
-            c.campaign_seed = fresh_campaign_seed();
-        }
-    }
-
-    c.timeout = s.timeout;
-    if (o.timeout) {
-        c.timeout = *util::parse_duration(*o.timeout);
-        c.timeout_from_cli = true;
-    }
-    if (o.stop_after)
-        c.stop_after = static_cast<std::uint64_t>(*o.stop_after);
-    if (o.time_budget)
-        c.time_budget = *util::parse_duration(*o.time_budget);
-
-    if (o.native_stacks) {
-        const char* p = std::getenv("PATH");
-        auto gdb = find_executable("gdb", fs::current_path(), p ? p : "");
-        if (!gdb)
-            throw util::usage_error("--native-stacks", "gdb is not installed",
-                                    "install it (apt-get install gdb) or leave the option out");
-        c.gdb = *gdb;
-    }
-
-    // The interpreter: --python relative to the current directory, the scenario's relative
-    // to the scenario file, a bare name on the run's PATH.
-    std::string path_var = s.env.count("PATH") ? s.env.at("PATH") : "";
-    if (path_var.empty())
-        if (const char* p = std::getenv("PATH"))
-            path_var = p;
-    if (s.kind != WorkloadKind::Command) {
-        const std::size_t which = python_index < s.python.size() ? python_index : 0;
-        c.python_arg = o.python ? *o.python : s.python[which];
-        // A matrix entry is replayed with its interpreter named on the command line.
-        c.python_from_cli = o.python.has_value() || s.python.size() > 1;
-        auto exe = find_executable(c.python_arg, o.python ? fs::current_path() : s.dir, path_var);
-        if (!exe) {
-            std::string where = o.python ? "--python" : s.where("workload.python").str();
-            throw util::usage_error(where, "interpreter \"" + c.python_arg + "\" not found",
-                                    o.python ? "give a name on PATH or a path to an executable"
-                                             : "set workload.python to a name on PATH or a path");
-        }
-        c.python = *exe;
-    } else {
-        if (!find_executable(s.command[0], s.dir, path_var))
-            throw util::usage_error(s.where("workload.command").str(),
-                                    "program \"" + s.command[0] + "\" not found",
-                                    "give a name on PATH or a path relative to the scenario");
-    }
-
-    c.out_dir = o.out ? fs::path(*o.out) : fs::path("racehunt-out") / util::sanitize_file_name(s.name);
-    if (kind != CommandKind::Run && !o.out)
-        c.out_dir /= (kind == CommandKind::Replay ? "replay-" : "minimize-") +
-                     util::hex64(util::parse_hex64(o.seed.value_or("0")).value_or(0));
-    c.out_dir = fs::absolute(c.out_dir).lexically_normal();
-    util::ensure_writable_dir(c.out_dir, o.out ? "--out" : "--out (default " + c.out_dir.string() + ")");
-    if (o.json)
-        c.json_file = output_file(*o.json, "--json");
-    if (o.junit)
-        c.junit_file = output_file(*o.junit, "--junit");
-    if (o.fail_threshold)
-        c.fail_threshold = parse_rate(*o.fail_threshold, "--fail-threshold");
-    if (o.resume) {
-        c.resume = fs::absolute(*o.resume);
-        std::error_code ec;
-        if (!fs::is_regular_file(*c.resume, ec))
-            throw util::usage_error("--resume", "no results file at " + c.resume->string(),
-                                    "give the results.jsonl of the interrupted campaign");
-        if (o.out && fs::absolute(*o.out).lexically_normal() != c.resume->parent_path().lexically_normal())
-            throw util::usage_error("--out", "--resume continues in the directory of its results file (" +
-                                                 c.resume->parent_path().string() + ")",
-                                    "leave --out out, or give the same directory");
-        c.out_dir = c.resume->parent_path().lexically_normal();
-    }
-
-    c.injectors = Injectors::locate();
-    if (c.injectors.python_dir.empty())
-        throw util::internal_error("racehunt", "cannot find the Python bootstrap (python/sitecustomize.py)",
-                                   "reinstall racehunt or set RACEHUNT_DATA_DIR");
-    if (s.kind != WorkloadKind::Command) {
-        std::string where = o.python ? "--python" : s.where("workload.python").str();
-        const Interpreter in = probe_interpreter(c.python, c.injectors.python_dir, where, s);
-        c.python_version = in.version;
-        if (in.wrapped) {
-            c.python_wrapper = c.python;
-            c.python = in.executable;
-            c.python_options = in.options;
-            c.python_env = in.env;
-        }
-        if (s.kind == WorkloadKind::Pytest) {
-            // With the scenario's environment: it may bring pytest in through PYTHONPATH.
-            auto r = run_probe({c.python.string(), "-c", "import pytest; print(pytest.__version__)"},
-                               std::chrono::seconds(30), s.env);
-            if (!r || r->exit_code != 0)
-                throw util::usage_error(where, "pytest is not installed for " + c.python.string(),
-                                        "install it (Debian: apt-get install python3-pytest) or choose an "
-                                        "interpreter that has it");
-        }
-        // Mistakes that would fail every run the same way, found before any run.
-        check_invariants(c.python, c.python_version, s);
-        if (s.kind == WorkloadKind::Pytest && !o.no_config_check)
-            collect_pytest_node(c.python, s);
-    }
-    c.config_check = !o.no_config_check;
-    c.focus = default_focus(s);
-    if (c.jitter.yield_focus)
-        c.jitter.yield_focus = resolve_focus(s, *c.jitter.yield_focus);
-    return c;
 }
 
 } // namespace racehunt

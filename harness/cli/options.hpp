@@ -1,8 +1,7 @@
-// Command-line options of `run` and `replay` as a plain struct, and how they combine with a
-// scenario into a campaign: the command line wins over the scenario, which wins over the
-// defaults.
+// Command-line options of `run`, `replay` and `minimize` into the plain struct
+// campaign/configure.hpp combines with a scenario; the options of merge and compare.
 #pragma once
-#include "campaign/campaign.hpp"
+#include "campaign/configure.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -12,19 +11,6 @@
 #include <vector>
 
 namespace racehunt {
-
-struct RunOptions {
-    std::string scenario;               // the first (replay and minimize: the only) one
-    std::vector<std::string> scenarios; // run: files or directories, as given
-    std::optional<std::int64_t> runs, jobs, stop_after, repeat, final_runs;
-    std::optional<std::string> seed, timeout, profile, time_budget, shard, out, json, junit,
-        python, start, pins, confirm, fail_threshold, resume;
-    bool quiet = false, no_color = false, native_stacks = false;
-    bool resume_minimize = false; // minimize --resume
-    bool no_config_check = false; // --no-config-check
-};
-
-enum class CommandKind { Run, Replay, Minimize };
 
 // Throws util::Error (Usage) naming the option and the fix.
 RunOptions parse_run_options(const std::vector<std::string>& args, CommandKind kind);
@@ -44,12 +30,6 @@ std::string format_options(const boost::program_options::options_description& d)
 
 // A run seed as racehunt prints it: exactly 16 hex digits.
 bool is_run_seed(const std::string& text);
-
-// Builds the campaign: validates values, finds the interpreter, prepares the output
-// directory. Throws util::Error (Usage) naming the option or the scenario key.
-// `python_index` picks an entry of a version matrix (workload.python as a list).
-CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, CommandKind kind,
-                                    std::size_t python_index = 0);
 
 // run: the scenario files the arguments name, in order. A directory stands for the .toml
 // files in it and the scenario.toml of each subdirectory, sorted. Throws util::Error naming
@@ -78,13 +58,10 @@ struct Shard {
 Shard resolve_shard(const std::optional<std::string>& option,
                     const std::function<const char*(const char*)>& getenv_);
 
+// "K/N" with 1 <= K <= N <= max_n; nullopt otherwise.
+std::optional<std::pair<long long, long long>> parse_k_of_n(const std::string& text, long long max_n);
+
 // "3/8" -> {3, 8}; throws util::Error naming `--shard`.
 std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text);
-
-// "0.01", "1%" -> 0.01; throws util::Error naming `option`.
-double parse_rate(const std::string& text, const std::string& option);
-
-// An output file named by an option (--json, --junit): absolute, its directory writable.
-std::filesystem::path output_file(const std::string& arg, const std::string& option);
 
 } // namespace racehunt

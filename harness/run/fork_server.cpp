@@ -588,4 +588,9 @@ std::string ForkServerRunner::disabled_reason() const {
     return disabled_;
 }
 
+std::optional<StartStats> ForkServerRunner::start_stats() const {
+    const Stats st = stats();
+    return StartStats{st.forked, st.fresh, st.restarts, disabled_reason()};
+}
+
 } // namespace racehunt

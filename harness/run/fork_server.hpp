@@ -36,6 +36,7 @@ public:
     void start_first(const Cancellation* cancel = nullptr);
 
     RunResult run(const RunRequest& request, Cancellation& cancel) override;
+    std::optional<StartStats> start_stats() const override;
 
     struct Stats {
         std::uint64_t forked = 0;    // runs started as forks

@@ -1,6 +1,10 @@
 #include "run/interpreter.hpp"
 
+#include "run/probe.hpp"
+#include "util/error.hpp"
+
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include <sys/stat.h>
@@ -186,6 +190,36 @@ Interpreter resolve_interpreter(const fs::path& named, const InterpreterProbe& p
         if (!shell_bookkeeping(k) && !probe.environ.count(k))
             in.env[k] = std::nullopt;
     return in;
+}
+
+Interpreter probe_interpreter(const fs::path& python, const fs::path& bootstrap, const std::string& where,
+                              const std::map<std::string, std::string>& env, const fs::path& cwd) {
+    const std::vector<std::string> args = {"-c", interpreter_probe_code(), bootstrap.string()};
+    std::vector<std::string> argv = {python.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_probe(argv, std::chrono::seconds(60), env, ProbeOptions{cwd});
+    const InterpreterProbe probe = r ? parse_interpreter_probe(r->output) : InterpreterProbe{};
+    const std::string& version = probe.version;
+    if (version.empty())
+        throw util::usage_error(where, python.string() + " does not run as a Python interpreter",
+                                "name a Python 3.8+ interpreter");
+    int major = 0, minor = 0;
+    std::sscanf(version.c_str(), "%d.%d", &major, &minor);
+    if (major < 3 || (major == 3 && minor < 8))
+        throw util::usage_error(where, python.string() + " is Python " + version +
+                                           "; racehunt supports Python 3.8 and newer",
+                                "name a newer interpreter");
+    return resolve_interpreter(python, probe, environment_with(env), args);
+}
+
+void require_pytest(const fs::path& python, const std::map<std::string, std::string>& env,
+                    const std::string& where) {
+    auto r = run_probe({python.string(), "-c", "import pytest; print(pytest.__version__)"},
+                       std::chrono::seconds(30), env);
+    if (!r || r->exit_code != 0)
+        throw util::usage_error(where, "pytest is not installed for " + python.string(),
+                                "install it (Debian: apt-get install python3-pytest) or choose an "
+                                "interpreter that has it");
 }
 
 } // namespace racehunt

@@ -70,4 +70,20 @@ Interpreter resolve_interpreter(const std::filesystem::path& named, const Interp
                                 const std::map<std::string, std::string>& given_env,
                                 const std::vector<std::string>& probe_args, const FileChecks& files = {});
 
+// Asks `python` its version and the executable that really runs, and byte-compiles the
+// bootstrap in `bootstrap` for it: with PYTHONDONTWRITEBYTECODE set (common in CI images),
+// every run would otherwise compile the bootstrap from source again, which costs more than
+// the interpreter's own start-up. It asks in the runs' directory `cwd` with the runs'
+// variables `env` on top of racehunt's environment, by which a wrapper may choose (pyenv
+// reads .python-version there). Throws util::Error (Usage) naming `where` for a program that
+// is not a Python interpreter, or one older than 3.8.
+Interpreter probe_interpreter(const std::filesystem::path& python, const std::filesystem::path& bootstrap,
+                              const std::string& where, const std::map<std::string, std::string>& env,
+                              const std::filesystem::path& cwd);
+
+// Throws util::Error (Usage) naming `where` when `python`, with `env` on top of racehunt's
+// environment (it may bring pytest in through PYTHONPATH), cannot import pytest.
+void require_pytest(const std::filesystem::path& python, const std::map<std::string, std::string>& env,
+                    const std::string& where);
+
 } // namespace racehunt

@@ -84,10 +84,21 @@ struct RunResult {
     std::uint64_t process_limit_hits = 0;
 };
 
+// How a runner started the runs of a campaign, for the line that closes it. Only a runner
+// that can start a run in more than one way has anything to report.
+struct StartStats {
+    std::uint64_t forked = 0;    // runs started as forks of a server
+    std::uint64_t fresh = 0;     // runs that fell back to a fresh start
+    std::uint64_t restarts = 0;  // servers started after one died
+    std::string disabled_reason; // why runs no longer fork (empty while they do)
+};
+
 class ProcessRunner {
 public:
     virtual ~ProcessRunner() = default;
     virtual RunResult run(const RunRequest& request, Cancellation& cancel) = 0;
+    // nullopt: every run started the one way this runner has.
+    virtual std::optional<StartStats> start_stats() const { return std::nullopt; }
 };
 
 // The real thing: fork/exec with Boost.Process, own process group, subreaper, caps.

@@ -2,7 +2,7 @@
 // decision over the first runs, and the messages that name the scenario's place.
 #include "analysis/config_check.hpp"
 #include "campaign/run_campaign.hpp"
-#include "cli/preflight.hpp"
+#include "campaign/preflight.hpp"
 #include "pool/pool.hpp"
 #include "scenario/scenario.hpp"
 #include "util/strings.hpp"

@@ -1,4 +1,4 @@
-#include "cli/preflight.hpp"
+#include "campaign/preflight.hpp"
 
 #include "run/probe.hpp"
 #include "util/error.hpp"
