@@ -170,8 +170,8 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         // One thread runs at a time, so the noise layers have nothing to perturb: the
         // scheduler takes every focus line as a scheduling point instead.
         ControlPlan c;
-        c.strategy = spec.strategy.value_or("pct");
-        c.depth = static_cast<int>(spec.depth.value_or(3));
+        c.strategy = spec.strategy.value_or(c.strategy);
+        c.depth = static_cast<int>(spec.depth.value_or(c.depth));
         c.max_steps = spec.max_steps.value_or(c.max_steps);
         p.control = c;
         p.switch_interval.reset();
@@ -180,7 +180,7 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.yields.probability = 1.0;
         // Scheduling points per line by default; "opcode" reaches races inside one line
         // (`n += 1`) at the price of many more steps.
-        p.yields.granularity = spec.yield_granularity.value_or("line");
+        p.yields.granularity = spec.yield_granularity.value_or(RACEHUNT_DEFAULT_YIELDS_GRANULARITY);
         if (!spec.yield_focus) {
             p.yields.focus = own_focus;
             p.yields.widened = false;

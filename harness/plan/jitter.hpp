@@ -1,6 +1,7 @@
 // Jitter profiles: from a profile name, the scenario's overrides and a run seed to the
 // concrete perturbation choices of one run. A pure function, so replay re-creates them.
 #pragma once
+#include "protocol.h"
 #include "scenario/scenario.hpp"
 
 #include <nlohmann/json.hpp>
@@ -30,7 +31,7 @@ struct ShimPlan {
 
 struct YieldPlan {
     double probability = 0; // 0: no Python yield points
-    std::string granularity = "line";
+    std::string granularity = RACEHUNT_DEFAULT_YIELDS_GRANULARITY;
     std::vector<std::string> focus; // resolved entries (docs/PROTOCOL.md)
     bool widened = false;           // focus widened beyond the workload's own files
     std::size_t pinned = 0;         // with pins: the visits pinned (nothing else yields)
@@ -50,12 +51,12 @@ struct LoopPlan {
 
 // Controlled mode: one Python thread at a time, the next chosen by a seeded strategy.
 struct ControlPlan {
-    std::string strategy = "pct"; // pct | random
-    int depth = 3;                   // pct: priority change points + 1
+    std::string strategy = RACEHUNT_DEFAULT_CONTROL_STRATEGY; // pct | random
+    int depth = RACEHUNT_DEFAULT_CONTROL_DEPTH; // pct: priority change points + 1
     // Scheduling points after which control is released and the run goes on in noise mode:
     // controlled runs of hot loops cost about 6 us per point and would outlive their time
     // limit (a false alarm). A count, not a time, so that a replay releases at the same step.
-    std::int64_t max_steps = 200000;
+    std::int64_t max_steps = RACEHUNT_DEFAULT_CONTROL_MAX_STEPS;
     bool operator==(const ControlPlan&) const = default;
 };
 
