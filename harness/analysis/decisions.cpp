@@ -1,4 +1,5 @@
 #include "analysis/decisions.hpp"
+#include "analysis/run_dir.hpp"
 
 #include "protocol.h"
 #include "util/strings.hpp"
@@ -120,11 +121,12 @@ struct ProcessIds {
 
 // The process key, latest image number and thread ids in shim-<pid>.bin; nullopt when
 // unreadable.
-std::optional<ProcessIds> counters_ids(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    racehunt_shim_counters c{};
-    if (!in.read(reinterpret_cast<char*>(&c), sizeof c) || c.magic != RACEHUNT_SHIM_MAGIC)
+std::optional<ProcessIds> counters_ids(const RunDir& run, int pid) {
+    auto it = run.shim_counters.find(pid);
+    if (it == run.shim_counters.end() || it->second.bytes < sizeof(racehunt_shim_counters) ||
+        it->second.data.magic != RACEHUNT_SHIM_MAGIC)
         return std::nullopt;
+    const racehunt_shim_counters& c = it->second.data;
     ProcessIds ids{c.process_key, c.images, {}};
     for (std::uint32_t i = 0; i < RACEHUNT_SHIM_TID_SLOTS; ++i)
         if (c.tids[i])
@@ -134,51 +136,48 @@ std::optional<ProcessIds> counters_ids(const fs::path& file) {
 
 // Kernel tid -> Python thread name of one process: the names of every thread that ran
 // (the bootstrap's exit event) and of the live ones (the thread map, for a hung process).
-std::map<int, std::string> python_names(const fs::path& run_dir, int pid) {
+std::map<int, std::string> python_names(const RunDir& run, int pid) {
     std::map<int, std::string> names;
-    std::ifstream events(run_dir / ("py-" + std::to_string(pid) + ".jsonl"));
-    std::string line;
-    while (std::getline(events, line)) {
-        if (line.find("\"threads_seen\"") == std::string::npos)
-            continue;
-        auto j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_object() && j.contains("threads_seen") && j["threads_seen"].is_array())
-            for (const auto& e : j["threads_seen"])
-                if (e.is_array() && e.size() == 2 && e[0].is_number_integer() && e[1].is_string())
-                    names[e[0].get<int>()] = e[1].get<std::string>();
-    }
-    std::ifstream map(run_dir / ("threads-" + std::to_string(pid) + ".json"));
-    auto j = nlohmann::json::parse(map, nullptr, false);
-    if (j.is_array())
-        for (const auto& e : j)
+    if (auto it = run.threads_seen.find(pid); it != run.threads_seen.end())
+        names = it->second;
+    if (auto it = run.thread_maps.find(pid); it != run.thread_maps.end() && it->second.is_array())
+        for (const auto& e : it->second)
             if (e.is_object() && e.value("native_id", nlohmann::json()).is_number_integer() &&
                 e.value("name", nlohmann::json()).is_string())
                 names.emplace(e["native_id"].get<int>(), e["name"].get<std::string>());
     return names;
 }
 
+const std::map<std::pair<std::uint16_t, std::uint64_t>, std::string>& sites_of(const RunDir& run, int pid) {
+    static const std::map<std::pair<std::uint16_t, std::uint64_t>, std::string> none;
+    auto it = run.shim_sites.find(pid);
+    return it == run.shim_sites.end() ? none : it->second;
+}
+
 } // namespace
 
 Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_interval,
                        std::size_t* unpinnable) {
+    RunDir run = read_run_dir(run_dir);
+    read_failure_files(run);
+    return collect_decisions(run, switch_interval, unpinnable);
+}
+
+Pins collect_decisions(const RunDir& run, std::optional<double> switch_interval, std::size_t* unpinnable) {
     Pins pins;
     pins.switch_interval = switch_interval;
     std::size_t lost = 0;
-    std::vector<fs::path> files;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(run_dir, ec))
-        files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-        const std::string name = f.filename().string();
+    for (const auto& name : run.files) {
+        const fs::path f(name);
         if (name.rfind("shim-", 0) == 0 && f.extension() == ".dlog") {
             int pid = pid_of(f, "shim-");
-            auto log = read_shim_dlog(f);
-            auto ids = counters_ids(run_dir / ("shim-" + std::to_string(pid) + ".bin"));
-            if (!log)
+            auto it = run.shim_dlogs.find(pid);
+            if (it == run.shim_dlogs.end() || !it->second)
                 continue;
-            auto names = python_names(run_dir, pid);
-            auto sites = read_shim_sites(run_dir / ("shim-" + std::to_string(pid) + ".sites"));
+            const auto& log = it->second;
+            auto ids = counters_ids(run, pid);
+            auto names = python_names(run, pid);
+            const auto& sites = sites_of(run, pid);
             for (const auto& d : log->kept) {
                 if (!ids || d.image != ids->images) {
                     ++lost;
@@ -192,10 +191,8 @@ Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_int
             }
         } else if (name.rfind("yields-", 0) == 0 && f.extension() == ".log") {
             int pid = pid_of(f, "yields-");
-            std::ifstream in(f);
-            std::string line;
             std::optional<std::uint64_t> key;
-            while (std::getline(in, line)) {
+            for (const auto& line : run.yield_logs.at(pid)) {
                 if (line.rfind("# racehunt-yields 1 key=", 0) == 0) {
                     key = util::parse_hex64(line.substr(24));
                     continue;
@@ -218,10 +215,8 @@ Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_int
             }
         } else if (name.rfind("loop-", 0) == 0 && f.extension() == ".log") {
             int pid = pid_of(f, "loop-");
-            std::ifstream in(f);
-            std::string line;
             std::optional<std::uint64_t> key;
-            while (std::getline(in, line)) {
+            for (const auto& line : run.loop_logs.at(pid)) {
                 if (line.rfind("# racehunt-loop 1 key=", 0) == 0) {
                     key = util::parse_hex64(line.substr(22, 16));
                     continue;
@@ -254,11 +249,9 @@ Pins collect_decisions(const fs::path& run_dir, std::optional<double> switch_int
 namespace {
 
 // The entries of a yields or loop log: its lines, less empty ones and # comments.
-std::vector<std::string> entry_lines(const fs::path& file) {
-    std::ifstream in(file);
-    std::string line;
+std::vector<std::string> entry_lines(const std::vector<std::string>& log) {
     std::vector<std::string> lines;
-    while (std::getline(in, line))
+    for (const auto& line : log)
         if (!line.empty() && line[0] != '#')
             lines.push_back(line);
     return lines;
@@ -266,7 +259,7 @@ std::vector<std::string> entry_lines(const fs::path& file) {
 
 } // namespace
 
-std::string render_decisions(const fs::path& run_dir, std::optional<double> switch_interval,
+std::string render_decisions(const RunDir& run, std::optional<double> switch_interval,
                              const std::string& title) {
     std::ostringstream o;
     o << "racehunt decision log: " << title << "\n";
@@ -277,17 +270,9 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
     else
         o << "switch interval: the interpreter's default\n";
 
-    std::map<int, fs::path> shim_logs, yield_logs, loop_logs;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(run_dir, ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.size() > 5 && name.compare(name.size() - 5, 5, ".dlog") == 0)
-            shim_logs[pid_of(e.path(), "shim-")] = e.path();
-        else if (name.rfind("yields-", 0) == 0 && e.path().extension() == ".log")
-            yield_logs[pid_of(e.path(), "yields-")] = e.path(); // not a .log.tmp cut short
-        else if (name.rfind("loop-", 0) == 0 && e.path().extension() == ".log")
-            loop_logs[pid_of(e.path(), "loop-")] = e.path();
-    }
+    const auto& shim_logs = run.shim_dlogs;
+    const auto& yield_logs = run.yield_logs;
+    const auto& loop_logs = run.loop_logs;
     std::set<int> pids;
     for (const auto& [pid, p] : shim_logs)
         pids.insert(pid);
@@ -298,7 +283,7 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
     for (int pid : pids) {
         o << "\nprocess " << pid << "\n";
         if (auto it = shim_logs.find(pid); it != shim_logs.end()) {
-            auto log = read_shim_dlog(it->second);
+            const auto& log = it->second;
             if (!log) {
                 o << "  shim: log unreadable\n";
             } else {
@@ -306,7 +291,7 @@ std::string render_decisions(const fs::path& run_dir, std::optional<double> swit
                 if (log->total > log->kept.size())
                     o << ", the first " << log->kept.size() << " kept";
                 o << "\n";
-                auto sites = read_shim_sites(run_dir / ("shim-" + std::to_string(pid) + ".sites"));
+                const auto& sites = sites_of(run, pid);
                 for (const auto& d : log->kept) {
                     o << "    thread " << d.thread << "  decision " << d.n << "  " << d.point << " "
                       << d.action;

@@ -13,6 +13,8 @@
 
 namespace racehunt {
 
+struct RunDir; // analysis/run_dir.hpp
+
 struct ShimDecision {
     std::uint32_t thread = 0, n = 0;
     std::string point;  // "mutex", "cond", ...
@@ -39,11 +41,14 @@ std::map<std::pair<std::uint16_t, std::uint64_t>, std::string> read_shim_sites(c
 // process keys from the counters files, the Python yields with the keys from the yield
 // logs' headers. Decisions of an earlier program image of an exec'd process cannot be
 // pinned (its key is gone) and are left out; `unpinnable` counts them.
+Pins collect_decisions(const RunDir& run, std::optional<double> switch_interval,
+                       std::size_t* unpinnable = nullptr);
+// The same, reading the directory.
 Pins collect_decisions(const std::filesystem::path& run_dir, std::optional<double> switch_interval,
                        std::size_t* unpinnable = nullptr);
 
-// decisions.txt of a run directory; `switch_interval` as planned (nullopt: kept).
-std::string render_decisions(const std::filesystem::path& run_dir,
-                             std::optional<double> switch_interval, const std::string& title);
+// decisions.txt of a run directory (read_failure_files); `switch_interval` as planned
+// (nullopt: kept).
+std::string render_decisions(const RunDir& run, std::optional<double> switch_interval, const std::string& title);
 
 } // namespace racehunt

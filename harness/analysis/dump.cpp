@@ -1,4 +1,5 @@
 #include "analysis/dump.hpp"
+#include "analysis/run_dir.hpp"
 
 #include "util/file.hpp"
 #include "util/strings.hpp"
@@ -18,14 +19,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-json read_json(const fs::path& p) {
-    std::error_code ec;
-    if (!fs::exists(p, ec))
-        return json();
-    json j = json::parse(util::read_file(p), nullptr, false);
-    return j.is_discarded() ? json() : j;
-}
 
 std::string str(const json& j, const char* key) {
     auto it = j.find(key);
@@ -79,9 +72,8 @@ struct ProcInfo {
     std::map<long, std::string> task_comm;
 };
 
-std::map<int, ProcInfo> read_processes(const fs::path& run_dir) {
+std::map<int, ProcInfo> read_processes(const json& j) {
     std::map<int, ProcInfo> out;
-    json j = read_json(run_dir / "processes.json");
     if (!j.is_object() || !j.contains("processes") || !j["processes"].is_array())
         return out;
     for (const auto& p : j["processes"]) {
@@ -106,9 +98,8 @@ std::map<int, ProcInfo> read_processes(const fs::path& run_dir) {
 }
 
 // threads-<pid>.json: ident -> {name, native_id, daemon}
-std::map<std::uint64_t, json> read_name_map(const fs::path& run_dir, int pid) {
+std::map<std::uint64_t, json> read_name_map(const json& j) {
     std::map<std::uint64_t, json> out;
-    json j = read_json(run_dir / ("threads-" + std::to_string(pid) + ".json"));
     if (j.is_array())
         for (const auto& t : j)
             if (t.is_object() && t.contains("ident") && t["ident"].is_number_unsigned())
@@ -276,12 +267,16 @@ FaultDump parse_faulthandler(const std::string& text) {
     return out;
 }
 
-MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport>& reports,
-                      Outcome outcome, int root_pid) {
+MergedDump build_dump(const RunDir& run, Outcome outcome, int root_pid) {
+    static const json none;
+    auto file_json = [](const std::map<int, json>& files, int pid) -> const json& {
+        auto it = files.find(pid);
+        return it == files.end() ? none : it->second;
+    };
     MergedDump d;
-    auto procs = read_processes(run_dir);
+    auto procs = read_processes(run.processes);
     std::set<int> covered;
-    for (const auto& rep : reports) {
+    for (const auto& rep : run.reports) {
         DumpProcess p;
         p.pid = rep.pid;
         p.ppid = rep.ppid;
@@ -299,15 +294,13 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
             for (const auto& a : rep.command)
                 p.command += (p.command.empty() ? "" : " ") + a;
         }
-        auto names = read_name_map(run_dir, rep.pid);
+        const json& map = file_json(run.thread_maps, rep.pid);
+        auto names = read_name_map(map);
         std::uint64_t main_ident = 0;
-        {
-            json map = read_json(run_dir / ("threads-" + std::to_string(rep.pid) + ".json"));
-            if (map.is_array() && !map.empty() && map[0].is_object())
-                main_ident = map[0].value("ident", std::uint64_t{0}); // the main thread is first
-        }
-        json py = read_json(run_dir / ("pystacks-" + std::to_string(rep.pid) + ".json"));
-        FaultDump fault = parse_faulthandler(util::read_file(run_dir / ("faulthandler-" + std::to_string(rep.pid) + ".txt")));
+        if (map.is_array() && !map.empty() && map[0].is_object())
+            main_ident = map[0].value("ident", std::uint64_t{0}); // the main thread is first
+        const json& py = file_json(run.pystacks, rep.pid);
+        FaultDump fault = parse_faulthandler(RunDir::text_of(run.faulthandler, rep.pid));
         const bool fatal = !fault.fatal_error.empty();
 
         std::set<std::uint64_t> have;
@@ -362,7 +355,7 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
             p.loops = loops_from(rep.failure_snapshot["loops"], p.threads);
         else if (py.is_object() && py.contains("loops") && !fatal)
             p.loops = loops_from(py["loops"], p.threads);
-        p.native = util::read_file(run_dir / ("native-" + std::to_string(rep.pid) + ".txt"));
+        p.native = RunDir::text_of(run.native, rep.pid);
         if (p.threads.empty() && p.source.empty())
             p.source = "no stacks: the process left neither a failure report nor a dump";
         covered.insert(rep.pid);
@@ -377,7 +370,7 @@ MergedDump build_dump(const fs::path& run_dir, const std::vector<PyProcessReport
         p.ppid = info.ppid;
         p.command = info.command.empty() ? info.comm : info.command;
         p.source = "not a Python process with racehunt's bootstrap: OS thread names only";
-        p.native = util::read_file(run_dir / ("native-" + std::to_string(pid) + ".txt"));
+        p.native = RunDir::text_of(run.native, pid);
         for (const auto& [tid, comm] : info.task_comm) {
             DumpThread th;
             th.tid = tid;
@@ -635,45 +628,6 @@ std::vector<std::string> dump_excerpt(const MergedDump& d, std::size_t max_lines
     if (out.size() > max_lines)
         out.resize(max_lines);
     return out;
-}
-
-void snapshot_processes(const fs::path& run_dir, const std::vector<int>& pids) {
-    json procs = json::array();
-    for (int pid : pids) {
-        const fs::path base = fs::path("/proc") / std::to_string(pid);
-        json p;
-        p["pid"] = pid;
-        std::string stat = util::read_file(base / "stat");
-        auto close = stat.rfind(')');
-        if (close != std::string::npos) {
-            std::istringstream rest(stat.substr(close + 2));
-            std::string state;
-            int ppid = 0;
-            rest >> state >> ppid;
-            p["ppid"] = ppid;
-        }
-        p["comm"] = trim(util::read_file(base / "comm"));
-        json argv = json::array();
-        std::string cmd = util::read_file(base / "cmdline");
-        std::size_t start = 0;
-        while (start < cmd.size()) {
-            auto end = cmd.find('\0', start);
-            if (end == std::string::npos)
-                end = cmd.size();
-            argv.push_back(cmd.substr(start, end - start));
-            start = end + 1;
-        }
-        p["cmdline"] = argv;
-        json tasks = json::array();
-        std::error_code ec;
-        for (const auto& e : fs::directory_iterator(base / "task", ec)) {
-            long tid = std::strtol(e.path().filename().c_str(), nullptr, 10);
-            tasks.push_back({{"tid", tid}, {"comm", trim(util::read_file(e.path() / "comm"))}});
-        }
-        p["tasks"] = tasks;
-        procs.push_back(p);
-    }
-    std::ofstream(run_dir / "processes.json") << json{{"processes", procs}}.dump(2) << "\n";
 }
 
 } // namespace racehunt

@@ -14,6 +14,8 @@
 
 namespace racehunt {
 
+struct RunDir; // analysis/run_dir.hpp
+
 struct DumpFrame {
     std::string file;
     int line = 0;
@@ -84,8 +86,8 @@ FaultDump parse_faulthandler(const std::string& text);
 
 bool is_library_file(const std::string& file);
 
-MergedDump build_dump(const std::filesystem::path& run_dir,
-                      const std::vector<PyProcessReport>& reports, Outcome outcome, int root_pid);
+// From a run directory read with read_failure_files.
+MergedDump build_dump(const RunDir& run, Outcome outcome, int root_pid);
 
 // The dump as text (dump.txt), under a one-line title.
 std::string render_dump(const MergedDump& d, const std::string& title);
@@ -93,9 +95,5 @@ std::string render_dump(const MergedDump& d, const std::string& title);
 // A short excerpt for the console: the deadlock, the failing thread in full (its innermost
 // frames), the other threads' innermost frames.
 std::vector<std::string> dump_excerpt(const MergedDump& d, std::size_t max_lines = 14);
-
-// Before a hung run is killed: what /proc says about each member (parent, command line,
-// OS thread names), as processes.json in the run directory.
-void snapshot_processes(const std::filesystem::path& run_dir, const std::vector<int>& pids);
 
 } // namespace racehunt

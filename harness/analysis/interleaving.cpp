@@ -1,4 +1,5 @@
 #include "analysis/interleaving.hpp"
+#include "analysis/run_dir.hpp"
 
 #include "util/strings.hpp"
 
@@ -335,18 +336,6 @@ std::vector<Row> layout(const ControlLog& log, std::size_t tail, std::size_t* om
     return rows;
 }
 
-std::vector<fs::path> control_logs(const fs::path& run_dir) {
-    std::vector<fs::path> files;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(run_dir, ec)) {
-        std::string name = e.path().filename().string();
-        if ((name.rfind("control-", 0) == 0 || name.rfind("trace-", 0) == 0) && e.path().extension() == ".log")
-            files.push_back(e.path());
-    }
-    std::sort(files.begin(), files.end());
-    return files;
-}
-
 std::string thread_name(const ControlLog& log, std::uint32_t t) {
     return t < log.threads.size() && !log.threads[t].empty() ? log.threads[t] : "#" + std::to_string(t);
 }
@@ -431,17 +420,17 @@ const char* const kTraceIntro =
     "marked where it was taken. Another replay of the same pins may interleave differently. "
     "Locks are not followed in this mode, so conflicting accesses are not marked.";
 
-const char* intro_of(const std::vector<fs::path>& files) {
+const char* intro_of(const std::vector<std::string>& files) {
     for (const auto& f : files)
-        if (f.filename().string().rfind("control-", 0) == 0)
+        if (f.rfind("control-", 0) == 0)
             return kIntro;
     return kTraceIntro;
 }
 
 } // namespace
 
-std::string render_interleaving(const fs::path& run_dir, const std::string& title, std::size_t tail) {
-    auto files = control_logs(run_dir);
+std::string render_interleaving(const RunDir& run, const std::string& title, std::size_t tail) {
+    const auto& files = run.control_log_names;
     if (files.empty())
         return "";
     std::ostringstream o;
@@ -459,10 +448,8 @@ std::string render_interleaving(const fs::path& run_dir, const std::string& titl
     }
     o << line << "\n";
     Sources sources;
-    for (const auto& f : files) {
-        auto log = read_control_log(f);
-        if (!log)
-            continue;
+    for (const auto& l : run.control_logs) {
+        const ControlLog* log = &l;
         o << "\nprocess " << log->pid << ": " << log->header << "\n";
         std::size_t width = 8;
         for (const auto& n : log->threads)
@@ -527,8 +514,8 @@ std::string render_interleaving(const fs::path& run_dir, const std::string& titl
     return o.str();
 }
 
-std::string render_interleaving_html(const fs::path& run_dir, const std::string& title, std::size_t tail) {
-    auto files = control_logs(run_dir);
+std::string render_interleaving_html(const RunDir& run, const std::string& title, std::size_t tail) {
+    const auto& files = run.control_log_names;
     if (files.empty())
         return "";
     nlohmann::json data;
@@ -537,10 +524,8 @@ std::string render_interleaving_html(const fs::path& run_dir, const std::string&
     data["conflict_intro"] = kConflictIntro;
     data["processes"] = nlohmann::json::array();
     Sources sources;
-    for (const auto& f : files) {
-        auto log = read_control_log(f);
-        if (!log)
-            continue;
+    for (const auto& l : run.control_logs) {
+        const ControlLog* log = &l;
         ConflictView cv = conflict_view(*log);
         std::size_t omitted = 0;
         auto rows = layout(*log, tail, &omitted, cv.notes);

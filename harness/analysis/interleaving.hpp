@@ -11,6 +11,8 @@
 
 namespace racehunt {
 
+struct RunDir; // analysis/run_dir.hpp
+
 struct ControlStep {
     std::uint64_t step = 0;
     std::uint32_t thread = 0;
@@ -69,15 +71,16 @@ ConflictScan find_conflicts(const ControlLog& log, std::size_t keep = 1000);
 // pins in noise mode); nullopt when it is missing or neither.
 std::optional<ControlLog> read_control_log(const std::filesystem::path& file);
 
-// interleaving.txt for a run directory (every control-<pid>.log or trace-<pid>.log in it);
+// interleaving.txt for a run directory read with read_failure_files (every
+// control-<pid>.log or trace-<pid>.log in it);
 // empty when the run was neither controlled nor traced. The steps around each switch are shown, long stretches of one thread
 // folded; at most `tail` shown steps per process, the last ones.
-std::string render_interleaving(const std::filesystem::path& run_dir, const std::string& title,
+std::string render_interleaving(const RunDir& run, const std::string& title,
                                 std::size_t tail = 400);
 
 // The same steps as a self-contained HTML page: one lane (column) per thread, switches
 // marked, no external resources.
-std::string render_interleaving_html(const std::filesystem::path& run_dir, const std::string& title,
+std::string render_interleaving_html(const RunDir& run, const std::string& title,
                                      std::size_t tail = 400);
 
 } // namespace racehunt

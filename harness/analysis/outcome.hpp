@@ -1,12 +1,8 @@
-// Deciding what happened in a run: from the process's fate and the injectees' reports to
-// an outcome, a signature that buckets like failures together, and reasons a human reads.
+// What a run can end as, and what the bootstrap of each Python process reported
+// (py-<pid>.jsonl, read by analysis/run_dir.hpp). The verdict is analysis/verdict.hpp.
 #pragma once
-#include "run/process_runner.hpp"
-#include "scenario/scenario.hpp"
-
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,21 +72,5 @@ struct PyProcessReport {
     };
     std::vector<AsyncioWarning> asyncio_warnings;
 };
-
-// Reads every py-*.jsonl in a run directory; a truncated last line is ignored.
-std::vector<PyProcessReport> read_py_reports(const std::filesystem::path& run_dir);
-
-struct Verdict {
-    Outcome outcome = Outcome::Pass;
-    std::string signature;            // empty for pass
-    std::vector<std::string> reasons; // one line each, most important first
-    std::vector<std::string> warnings;
-    bool injected = true; // false: a Python process of the run never loaded the bootstrap
-};
-
-// `root_is_python`: racehunt started the interpreter itself (script, module, pytest), so a
-// missing report from the root means the bootstrap was not loaded.
-Verdict classify(const RunResult& run, const std::vector<PyProcessReport>& reports,
-                 const CheckSpec& check, bool root_is_python);
 
 } // namespace racehunt

@@ -1,7 +1,5 @@
 #include "analysis/shim_counters.hpp"
 
-#include "protocol.h"
-
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -10,7 +8,16 @@ namespace racehunt {
 
 namespace fs = std::filesystem;
 
-ShimTotals read_shim_counters(const fs::path& run_dir) {
+ShimCountersFile read_shim_counters_file(const fs::path& file) {
+    ShimCountersFile f;
+    std::memset(&f.data, 0, sizeof f.data);
+    std::ifstream in(file, std::ios::binary);
+    in.read(reinterpret_cast<char*>(&f.data), sizeof f.data);
+    f.bytes = static_cast<std::size_t>(in.gcount());
+    return f;
+}
+
+ShimTotals sum_shim_counters(const std::map<int, ShimCountersFile>& files) {
     static const char* const kClassNames[] = {
 #define RACEHUNT_X_NAME(id, name) name,
         RACEHUNT_POINT_CLASSES(RACEHUNT_X_NAME)
@@ -20,17 +27,9 @@ ShimTotals read_shim_counters(const fs::path& run_dir) {
     std::uint64_t calls[RACEHUNT_POINT_COUNT] = {}, yields[RACEHUNT_POINT_COUNT] = {},
                   delays[RACEHUNT_POINT_COUNT] = {};
     std::uint64_t delay_ns = 0, windows = 0, starve_ns = 0, wake_yields = 0;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(run_dir, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind("shim-", 0) != 0 || entry.path().extension() != ".bin")
-            continue;
-        racehunt_shim_counters c;
-        std::memset(&c, 0, sizeof c);
-        std::ifstream in(entry.path(), std::ios::binary);
-        in.read(reinterpret_cast<char*>(&c), sizeof c);
-        if (in.gcount() < static_cast<std::streamsize>(offsetof(racehunt_shim_counters, decisions)) ||
-            c.magic != RACEHUNT_SHIM_MAGIC)
+    for (const auto& [pid, file] : files) {
+        const racehunt_shim_counters& c = file.data;
+        if (file.bytes < offsetof(racehunt_shim_counters, decisions) || c.magic != RACEHUNT_SHIM_MAGIC)
             continue;
         ++t.processes;
         if (c.flags & RACEHUNT_SHIM_FLAG_BAD_OPTION)

@@ -1,9 +1,12 @@
 // Reading the shim's per-process counters files (docs/PROTOCOL.md, shim-<pid>.bin).
 #pragma once
+#include "protocol.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 
 namespace racehunt {
 
@@ -17,8 +20,15 @@ struct ShimTotals {
     nlohmann::json detail = nlohmann::json::object(); // per class, for the JSONL line
 };
 
-// Sums every initialised counters file in `run_dir`. Files that are short or whose magic
-// is not set (a process killed during start-up) are skipped.
-ShimTotals read_shim_counters(const std::filesystem::path& run_dir);
+// One shim-<pid>.bin: the counters as far as the file held them.
+struct ShimCountersFile {
+    racehunt_shim_counters data{};
+    std::size_t bytes = 0; // read from the file (a process killed in its start-up leaves fewer)
+};
+ShimCountersFile read_shim_counters_file(const std::filesystem::path& file);
+
+// Sums every initialised counters file of a run. Files that are short or whose magic is not
+// set (a process killed during start-up) are skipped.
+ShimTotals sum_shim_counters(const std::map<int, ShimCountersFile>& files);
 
 } // namespace racehunt

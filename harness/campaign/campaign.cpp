@@ -1,28 +1,23 @@
 #include "campaign/campaign.hpp"
 #include "campaign/filing.hpp"
 
-#include "analysis/decisions.hpp"
-#include "analysis/interleaving.hpp"
 #include "analysis/dump.hpp"
+#include "analysis/run_dir.hpp"
+#include "analysis/verdict.hpp"
 #include "run/fork_server.hpp"
-#include "run/probe.hpp"
+#include "run/forensics.hpp"
 
-#include "analysis/outcome.hpp"
-#include "analysis/shim_counters.hpp"
 #include "protocol.h"
 #include "util/duration.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <cstdlib>
 #include <fstream>
-#include <thread>
 
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -49,11 +44,6 @@ bool write_text(const fs::path& p, const std::string& text) {
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out << text;
     return static_cast<bool>(out);
-}
-
-// The dump signal: a real-time signal nobody else is likely to use (docs/PROTOCOL.md).
-int dump_signal() {
-    return SIGRTMIN + 7;
 }
 
 } // namespace
@@ -414,117 +404,16 @@ std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
     return out;
 }
 
-// The process's latest `start` event says its bootstrap registered the dump signal (an image
-// that exec'd a native program, or a bootstrap that stopped early, would be killed by it).
-bool registered_dump_signal(const fs::path& events) {
-    std::ifstream in(events);
-    std::string line;
-    bool registered = false;
-    while (std::getline(in, line)) {
-        if (line.find("\"event\":\"start\"") == std::string::npos)
-            continue;
-        registered = line.find("\"dump_signal\":") != std::string::npos;
-    }
-    return registered;
-}
-
-// On a hang, before anything is killed: every Python process of the run that loaded the
-// bootstrap has faulthandler registered on the dump signal; ask each for all its threads'
-// stacks and wait until the dump files stop growing (at most half a second).
-// --native-stacks: gdb attached to every member at once (each attach stops its process for a
-// few hundred milliseconds), `thread apply all bt`, into native-<pid>.txt.
-void native_stacks(const fs::path& gdb, const fs::path& run_dir, const std::vector<pid_t>& members) {
-    std::vector<std::thread> workers;
-    for (pid_t pid : members) {
-        auto one = [&gdb, &run_dir, pid] {
-            auto r = run_probe({gdb.string(), "-p", std::to_string(pid), "-batch", "-nx", "-q",
-                                "-ex", "set pagination off", "-ex", "thread apply all bt 40"},
-                               std::chrono::seconds(20));
-            std::ofstream(run_dir / ("native-" + std::to_string(pid) + ".txt"))
-                << (r ? r->output : std::string("gdb could not be started\n"));
-        };
-        try {
-            workers.emplace_back(one);
-        } catch (const std::system_error&) {
-            one(); // no thread to spare (the hung workload may hold the process limit)
-        }
-    }
-    for (auto& w : workers)
-        w.join();
-}
-
-void request_stack_dumps(const fs::path& run_dir, const std::vector<pid_t>& members) {
-    snapshot_processes(run_dir, std::vector<int>(members.begin(), members.end()));
-    std::vector<fs::path> files;
-    std::vector<pid_t> signalled;
-    for (pid_t pid : members) {
-        if (!registered_dump_signal(run_dir / ("py-" + std::to_string(pid) + ".jsonl")))
-            continue;
-        // To the main thread: faulthandler dumps every thread from whichever thread gets
-        // the signal, but the Python half runs only in the main thread, and only if the
-        // signal interrupts what it is blocked in (a lock acquire, a join, a sleep).
-        if (::syscall(SYS_tgkill, pid, pid, dump_signal()) != 0)
-            ::kill(pid, dump_signal());
-        signalled.push_back(pid);
-        files.push_back(run_dir / ("faulthandler-" + std::to_string(pid) + ".txt"));
-    }
-    if (files.empty())
-        return;
-    auto sizes = [&] {
-        std::uintmax_t total = 0;
-        for (const auto& f : files) {
-            std::error_code ec;
-            auto n = fs::file_size(f, ec);
-            total += ec ? 0 : n;
-        }
-        return total;
-    };
-    std::uintmax_t last = 0;
-    for (int i = 0; i < 25; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        std::uintmax_t now = sizes();
-        if (now > 0 && now == last)
-            break;
-        last = now;
-    }
-    // The Python half (names, lock relations, the loop and yield logs, the counters so far)
-    // comes once each main thread can run Python, and ends with dumped-<pid>. A process whose
-    // GIL is held in native code never writes it, and its faulthandler stacks are used alone.
-    // The deadline is for a loaded machine: at 0.6 s, 3 of 159 hung runs under load lost
-    // their counters (the handler was still writing when the kill came).
-    auto all_dumped = [&] {
-        for (pid_t pid : signalled) {
-            std::error_code ec;
-            if (!fs::exists(run_dir / ("dumped-" + std::to_string(pid)), ec))
-                return false;
-        }
-        return true;
-    };
-    for (int i = 0; i < 100 && !all_dumped(); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-}
-
 } // namespace
 
-ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uint64_t index,
-                        std::uint64_t seed, Cancellation& cancel) {
-    ExecutedRun out;
-    RunRecord& r = out.record;
-    r.scenario = c.scenario.name;
-    r.run = index;
-    r.seed = seed;
-    r.campaign_seed = c.campaign_seed;
-    r.planned = c.runs;
+namespace {
 
+// The run's directory is where the injectors report: a run that cannot have one would test
+// nothing racehunt could see, so it is racehunt's error and the workload never runs.
+bool prepare_run_dir(const CampaignConfig& c, const RunPlan& plan, const fs::path& run_dir, RunRecord& r) {
     std::error_code ec;
-    fs::path run_dir = c.out_dir / ".work" / (std::to_string(index) + "-" + util::hex64(seed));
     fs::remove_all(run_dir, ec);
     fs::create_directories(run_dir, ec);
-
-    RunPlan plan = plan_run(c, index, seed, run_dir);
-    r.jitter = plan.jitter.to_json();
-    // The run's directory is where the injectors report: a run that cannot have one would
-    // test nothing racehunt could see, so it is racehunt's error and the workload never runs.
     const std::string config_text = bootstrap_config(c, plan).dump(2) + "\n";
     if (ec || !write_text(run_dir / "config.json", config_text) ||
         fs::file_size(run_dir / "config.json", ec) != config_text.size() || ec) {
@@ -534,11 +423,14 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
         r.reasons.push_back("racehunt could not prepare the run's directory " + run_dir.string() + ": " +
                             (ec ? ec.message() : std::string(std::strerror(err ? err : EIO))));
         fs::remove_all(run_dir, ec);
-        return out;
+        return false;
     }
     if (plan.jitter.shim.pinned)
         write_shim_pins(run_dir / "shim-pins.bin", *c.pins);
+    return true;
+}
 
+RunRequest run_request(const CampaignConfig& c, RunPlan& plan, const fs::path& run_dir) {
     RunRequest req;
     req.argv = plan.argv;
     req.env = plan.env;
@@ -549,47 +441,27 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     if (c.scenario.run.max_processes)
         req.max_processes = static_cast<std::uint64_t>(*c.scenario.run.max_processes);
     req.memory_limit = c.scenario.run.memory_limit;
-    req.before_kill = [&run_dir, &c](const std::vector<pid_t>& members) {
-        request_stack_dumps(run_dir, members);
-        if (!c.gdb.empty())
-            native_stacks(c.gdb, run_dir, members);
+    req.before_kill = [run_dir, gdb = c.gdb](const std::vector<pid_t>& members) {
+        capture_hang(run_dir, members,
+                     [&run_dir](pid_t pid) {
+                         return registered_dump_signal(run_dir / ("py-" + std::to_string(pid) + ".jsonl"));
+                     },
+                     gdb);
     };
+    return req;
+}
 
-    RunResult result = runner.run(req, cancel);
-    if (result.start == "fork-server")
-        r.start = result.start;
-    if (result.cancelled) {
-        fs::remove_all(run_dir, ec);
-        out.cancelled = true;
-        return out;
-    }
+bool run_dir_full(const fs::path& run_dir) {
+    struct statvfs st {};
+    return ::statvfs(run_dir.c_str(), &st) == 0 &&
+           static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize < (1u << 20);
+}
 
-    auto reports = read_py_reports(run_dir);
-    Verdict v = classify(result, reports, c.scenario.check, c.scenario.kind != WorkloadKind::Command);
-    // No report from a Python workload on a file system that is full: the injectors could
-    // not write, and whatever the workload did was not checked.
-    if (reports.empty() && c.scenario.kind != WorkloadKind::Command && result.started && !result.timed_out) {
-        struct statvfs st {};
-        if (::statvfs(run_dir.c_str(), &st) == 0 &&
-            static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize < (1u << 20)) {
-            v.outcome = Outcome::Error;
-            v.signature = "error:run-dir-full";
-            v.reasons.insert(v.reasons.begin(), "the file system of " + run_dir.string() +
-                                                    " is full: the run's injectors could not report, so "
-                                                    "racehunt cannot tell what the workload did");
-            v.warnings.clear();
-            v.injected = true; // not the workload's doing: no "bootstrap not loaded" warning
-        }
-    }
-    r.outcome = v.outcome;
-    r.signature = v.signature;
-    r.reasons = v.reasons;
-    r.warnings = v.warnings;
-    r.warnings.insert(r.warnings.end(), result.start_notes.begin(), result.start_notes.end());
-    r.injected = v.injected;
-    r.exit_code = result.exit_code;
-    r.signal = result.signal;
-    r.duration_ms = std::chrono::duration<double, std::milli>(result.duration).count();
+// The record's counters and the warnings about injection (what was planned against what the
+// injectors did), after the verdict's warnings.
+void count_injections(const CampaignConfig& c, const RunPlan& plan, const RunResult& result,
+                      const RunDir& run, RunRecord& r) {
+    const auto& reports = run.reports;
     json counters = json::object();
     json python_counters = json::object();
     for (const auto& rep : reports) {
@@ -602,7 +474,7 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     if (!python_counters.empty())
         counters["python"] = python_counters;
     counters["python_processes"] = reports.size();
-    ShimTotals shim = read_shim_counters(run_dir);
+    const ShimTotals& shim = run.shim;
     if (shim.processes > 0)
         counters["shim"] = shim.detail;
     // A run the timeout killed may have caught a process in its start-up, before the
@@ -637,65 +509,94 @@ ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uin
     if (result.out.omitted || result.err.omitted)
         counters["output_omitted_bytes"] = result.out.omitted + result.err.omitted;
     r.counters = counters;
+}
 
-    if (is_failure(r.outcome) && r.outcome != Outcome::Error) try {
-        const auto dump_start = std::chrono::steady_clock::now();
-        MergedDump dump = build_dump(run_dir, reports, r.outcome, result.root_pid);
-        if (!dump.top_frame.empty() && r.outcome == Outcome::Hang)
-            r.signature += (dump.deadlock ? ":deadlock@" : "@") + dump.top_frame;
-        else if (!dump.top_frame.empty() && r.outcome == Outcome::Crash)
-            r.signature += "@" + dump.top_frame;
-        if (dump.deadlock)
-            r.reasons.insert(r.reasons.begin() + std::min<std::size_t>(1, r.reasons.size()),
-                             dump_excerpt(dump, 1).front());
-        if (!dump.empty()) {
+ExecutedRun execute(const CampaignConfig& c, ProcessRunner& runner, std::uint64_t index, std::uint64_t seed,
+                    Cancellation& cancel) {
+    ExecutedRun out;
+    RunRecord& r = out.record;
+    r.scenario = c.scenario.name;
+    r.run = index;
+    r.seed = seed;
+    r.campaign_seed = c.campaign_seed;
+    r.planned = c.runs;
+
+    const fs::path run_dir = c.out_dir / ".work" / (std::to_string(index) + "-" + util::hex64(seed));
+    RunPlan plan = plan_run(c, index, seed, run_dir);
+    r.jitter = plan.jitter.to_json();
+    if (!prepare_run_dir(c, plan, run_dir, r))
+        return out;
+
+    RunResult result = runner.run(run_request(c, plan, run_dir), cancel);
+    std::error_code ec;
+    if (result.start == "fork-server")
+        r.start = result.start;
+    if (result.cancelled) {
+        fs::remove_all(run_dir, ec);
+        out.cancelled = true;
+        return out;
+    }
+
+    RunDir run = read_run_dir(run_dir);
+    // A hang's cost to the user: from the timeout to every process reaped and the merged
+    // dump written (stack requests, kill, reap, merge).
+    const auto dump_start = std::chrono::steady_clock::now();
+    Verdict v = judge({.run = result,
+                       .reports = run.reports,
+                       .check = c.scenario.check,
+                       .root_is_python = c.scenario.kind != WorkloadKind::Command,
+                       .run_dir = run_dir,
+                       .run_dir_full = [&run_dir] { return run_dir_full(run_dir); },
+                       .dump = [&run, &result](Outcome o) {
+                           read_failure_files(run);
+                           return build_dump(run, o, result.root_pid);
+                       }});
+    r.outcome = v.outcome;
+    r.signature = v.signature;
+    r.reasons = v.reasons;
+    r.warnings = v.warnings;
+    r.warnings.insert(r.warnings.end(), result.start_notes.begin(), result.start_notes.end());
+    r.injected = v.injected;
+    r.exit_code = result.exit_code;
+    r.signal = result.signal;
+    r.duration_ms = std::chrono::duration<double, std::milli>(result.duration).count();
+    count_injections(c, plan, result, run, r);
+
+    if (v.dump) try {
+        const MergedDump& dump = *v.dump;
+        if (!dump.empty())
             r.excerpt = dump_excerpt(dump);
-            write_text(run_dir / "dump.txt",
-                       render_dump(dump, "run " + std::to_string(index) + ", seed " +
-                                             util::hex64(seed) + ", " + r.signature));
-        }
-        // A hang's cost to the user: from the timeout to every process reaped and the
-        // merged dump written (stack requests, kill, reap, merge).
+        write_dump_file(run_dir, dump, r);
         if (r.outcome == Outcome::Hang)
             r.counters["hang_to_dump_ms"] =
                 std::chrono::duration<double, std::milli>(
                     result.teardown + (std::chrono::steady_clock::now() - dump_start))
                     .count();
         r.counters["dumped_processes"] = dump.processes.size();
-        write_text(run_dir / "decisions.txt",
-                   render_decisions(run_dir, plan.jitter.switch_interval,
-                                    "run " + std::to_string(index) + ", seed " + util::hex64(seed)));
-        if (plan.jitter.control || (c.pins && c.trace)) {
-            const std::string title =
-                "run " + std::to_string(index) + ", seed " + util::hex64(seed) + ", " + r.signature;
-            std::string steps = render_interleaving(run_dir, title);
-            if (!steps.empty()) {
-                write_text(run_dir / "interleaving.txt", steps);
-                write_text(run_dir / "interleaving.html", render_interleaving_html(run_dir, title));
-            }
-        }
-        write_text(run_dir / "decisions.pins",
-                   pins_to_text(collect_decisions(run_dir, plan.jitter.switch_interval),
-                                "every perturbation of run " + std::to_string(index) + ", seed " +
-                                    util::hex64(seed) + " of " + c.scenario.name + "\n" +
-                                    "replay a subset: racehunt replay SCENARIO --seed " +
-                                    util::hex64(seed) + " --pins THIS-FILE"));
+        write_decision_files(run, r, plan.jitter.switch_interval, plan.jitter.control || (c.pins && c.trace));
     } catch (const std::exception& e) {
-        // The files come from processes that may have been killed mid-write; the failure
-        // itself is already classified and must not be lost over its dump.
-        r.warnings.push_back(std::string("could not build the merged dump: ") + e.what());
+        v.dump_error = e.what();
     }
-    if (is_failure(r.outcome)) {
-        const fs::path dest = file_failure(c.out_dir, seed, run_dir);
-        r.artifacts = dest.string();
-        write_text(dest / "replay.sh", replay_script(c, r));
-        fs::permissions(dest / "replay.sh", fs::perms::owner_exec | fs::perms::group_exec,
-                        fs::perm_options::add, ec);
-        write_text(dest / "run.json", r.to_json().dump(2) + "\n");
-    } else {
+    // The files come from processes that may have been killed mid-write; the failure itself
+    // is already classified and must not be lost over its dump.
+    if (!v.dump_error.empty())
+        r.warnings.push_back("could not build the merged dump: " + v.dump_error);
+    if (is_failure(r.outcome))
+        file_run(c.out_dir, run_dir, r, replay_script(c, r));
+    else
         fs::remove_all(run_dir, ec);
-    }
     return out;
+}
+
+} // namespace
+
+ExecutedRun execute_run(const CampaignConfig& c, ProcessRunner& runner, std::uint64_t index,
+                        std::uint64_t seed, Cancellation& cancel) {
+    ExecutedRun ex = execute(c, runner, index, seed, cancel);
+    // After run.json is written: the command is for the console and results.jsonl.
+    if (!ex.cancelled && is_failure(ex.record.outcome))
+        ex.record.replay = replay_command(c, seed);
+    return ex;
 }
 
 } // namespace racehunt

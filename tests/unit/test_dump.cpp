@@ -1,4 +1,5 @@
 #include "analysis/dump.hpp"
+#include "analysis/run_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,14 @@ using namespace racehunt;
 namespace fs = std::filesystem;
 
 namespace {
+
+// The directory as a failing run's dump reads it, with the report the test wrote by hand.
+RunDir run_with(const fs::path& dir, const PyProcessReport& rep) {
+    RunDir run = read_run_dir(dir);
+    read_failure_files(run);
+    run.reports = {rep};
+    return run;
+}
 
 // Written by faulthandler.register(all_threads=True) on Python 3.11: two dumps in one file
 // (the second replaces the first), a thread without Python frames, a truncated stack.
@@ -117,7 +126,7 @@ TEST(MergedDump, FaulthandlerStacksGetPythonNamesDaemonFlagsAndOsNames) {
     rep.pid = 42;
     rep.ppid = 1;
     rep.role = "root";
-    MergedDump d = build_dump(dir.path, {rep}, Outcome::Hang, 42);
+    MergedDump d = build_dump(run_with(dir.path, rep), Outcome::Hang, 42);
     ASSERT_EQ(d.processes.size(), 2u);
     const DumpProcess& p = d.processes[0];
     EXPECT_EQ(p.pid, 42);
@@ -166,7 +175,7 @@ TEST(MergedDump, PystacksGiveTheWaitForCycleAndTheSignatureFrame) {
     PyProcessReport rep;
     rep.pid = 7;
     rep.role = "root";
-    MergedDump d = build_dump(dir.path, {rep}, Outcome::Hang, 7);
+    MergedDump d = build_dump(run_with(dir.path, rep), Outcome::Hang, 7);
     EXPECT_TRUE(d.deadlock);
     EXPECT_EQ(d.top_frame, "w.py:transfer");
     ASSERT_EQ(d.processes.size(), 1u);
@@ -202,7 +211,7 @@ TEST(MergedDump, AsyncioTasksWithTheirWaitsAndATaskDeadlock) {
     PyProcessReport rep;
     rep.pid = 7;
     rep.role = "root";
-    MergedDump d = build_dump(dir.path, {rep}, Outcome::Hang, 7);
+    MergedDump d = build_dump(run_with(dir.path, rep), Outcome::Hang, 7);
     EXPECT_TRUE(d.deadlock);
     EXPECT_EQ(d.top_frame, "w.py:transfer");
     ASSERT_EQ(d.processes.size(), 1u);
@@ -238,7 +247,7 @@ TEST(MergedDump, AHungAsyncioProgramIsNamedByTheTaskItsMainTaskWaitsFor) {
     PyProcessReport rep;
     rep.pid = 7;
     rep.role = "root";
-    MergedDump d = build_dump(dir.path, {rep}, Outcome::Hang, 7);
+    MergedDump d = build_dump(run_with(dir.path, rep), Outcome::Hang, 7);
     EXPECT_FALSE(d.deadlock);
     EXPECT_EQ(d.top_frame, "w.py:uploader");
     auto lines = dump_excerpt(d);

@@ -1,6 +1,7 @@
 // Conflicting accesses in a controlled schedule: which pairs count, which are ordered by
 // start/join or protected by a common lock, and which form an interleaving.
 #include "analysis/interleaving.hpp"
+#include "analysis/run_dir.hpp"
 #include "util/file.hpp"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,12 @@ using namespace racehunt;
 namespace fs = std::filesystem;
 
 namespace {
+
+RunDir failure_files(const fs::path& dir) {
+    RunDir run = read_run_dir(dir);
+    read_failure_files(run);
+    return run;
+}
 
 // A control log with two workers updating `self.n` at w.py:10 (read) and w.py:11 (write),
 // started and joined by the main thread; `lock` adds an acquire/release around each pair.
@@ -128,7 +135,7 @@ TEST(Conflicts, TheTextMarksTheInterleavedSteps) {
     fs::create_directories(dir);
     b.text += "# access /w/w.py:10\tr\t.n\tself.n\n# access /w/w.py:11\tw\t.n\tself.n\n";
     util::write_file_atomic(dir / "control-7.log", b.text);
-    std::string text = render_interleaving(dir, "t");
+    std::string text = render_interleaving(failure_files(dir), "t");
     fs::remove_all(dir);
     EXPECT_NE(text.find("conflicting accesses: 2, of which 1 interleaved"), std::string::npos) << text;
     EXPECT_NE(text.find("interleaved: step 3 w-1 reads self.n (w.py:10); step 4 w-2 writes self.n (w.py:11); "

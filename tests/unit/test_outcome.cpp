@@ -1,4 +1,5 @@
-#include "analysis/outcome.hpp"
+#include "analysis/run_dir.hpp"
+#include "analysis/verdict.hpp"
 
 #include <gtest/gtest.h>
 
@@ -160,7 +161,7 @@ TEST(PyReports, ReadsEventsAndSkipsTruncatedLastLine) {
         << R"({"event":"invariant","expr":"x == 1","ok":false,"value":"False","error":null})"
         << "\n"
         << R"({"event":"exit","counters":{"yields":4)";
-    auto reports = read_py_reports(dir);
+    auto reports = read_run_dir(dir).reports;
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_EQ(reports[0].python, "3.11.7");
     EXPECT_DOUBLE_EQ(*reports[0].switch_interval, 1e-6);
@@ -214,7 +215,7 @@ TEST(PyReports, AsyncioWarningsAndFailureLoopsAreRead) {
         << R"({"event":"start","pid":5,"ppid":1,"role":"root","python":"3.12.1"})" "\n"
         << R"({"event":"asyncio_warning","kind":"destroyed-pending","message":"Task was destroyed but it is pending!","task":"t","frames":[["/a.py",3,"f"]]})" "\n"
         << R"({"event":"check_failed","message":"m","ident":9,"threads":[{"name":"MainThread","ident":9,"frames":[]}],"loops":[{"thread":9,"tasks":[{"name":"w","frames":[]}]}]})" "\n";
-    auto reps = read_py_reports(dir);
+    auto reps = read_run_dir(dir).reports;
     fs::remove_all(dir);
     ASSERT_EQ(reps.size(), 1u);
     ASSERT_EQ(reps[0].asyncio_warnings.size(), 1u);

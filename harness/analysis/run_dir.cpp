@@ -1,0 +1,237 @@
+#include "analysis/run_dir.hpp"
+
+#include "util/file.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+namespace racehunt {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string str(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+ExceptionReport exception_from(const json& e) {
+    ExceptionReport x;
+    x.thread = str(e, "thread");
+    x.main = e.value("main", false);
+    x.type = str(e, "type");
+    x.message = str(e, "message");
+    if (auto it = e.find("frames"); it != e.end() && it->is_array()) {
+        for (const auto& f : *it) {
+            if (f.is_array() && f.size() >= 3)
+                x.frames.push_back({f[0].is_string() ? f[0].get<std::string>() : "",
+                                    f[1].is_number_integer() ? f[1].get<int>() : 0,
+                                    f[2].is_string() ? f[2].get<std::string>() : ""});
+        }
+    }
+    return x;
+}
+
+void apply_event(PyProcessReport& r, const json& e) {
+    const std::string ev = str(e, "event");
+    if (r.failure_snapshot.is_null() && (ev == "exception" || ev == "check_failed" ||
+                                         (ev == "invariant" && !e.value("ok", false)))) {
+        if (auto it = e.find("threads"); it != e.end() && it->is_array() && !it->empty()) {
+            r.failure_snapshot = {{"event", ev}, {"threads", *it}};
+            if (auto id = e.find("ident"); id != e.end() && id->is_number_unsigned())
+                r.failure_snapshot["ident"] = *id;
+            if (auto loops = e.find("loops"); loops != e.end() && loops->is_array() && !loops->empty())
+                r.failure_snapshot["loops"] = *loops;
+        }
+    }
+    if (ev == "start") {
+        r.pid = e.value("pid", 0);
+        r.ppid = e.value("ppid", 0);
+        r.role = str(e, "role");
+        r.python = str(e, "python");
+        if (auto it = e.find("command"); it != e.end() && it->is_array()) {
+            r.command.clear();
+            for (const auto& a : *it)
+                if (a.is_string())
+                    r.command.push_back(a.get<std::string>());
+        }
+        if (auto it = e.find("argv"); it != e.end() && it->is_array())
+            for (const auto& a : *it)
+                if (a.is_string())
+                    r.argv.push_back(a.get<std::string>());
+        if (auto it = e.find("switch_interval"); it != e.end() && it->is_number())
+            r.switch_interval = it->get<double>();
+        r.yields_mechanism = str(e, "yields");
+    } else if (ev == "exception") {
+        r.exceptions.push_back(exception_from(e));
+    } else if (ev == "check_failed") {
+        ExceptionReport x = exception_from(e);
+        if (x.type.empty())
+            x.type = "racehunt.check";
+        r.check_failures.push_back(std::move(x));
+    } else if (ev == "main_done") {
+        r.main_done = true;
+        if (auto it = e.find("threads"); it != e.end() && it->is_array())
+            for (const auto& t : *it)
+                if (t.is_object())
+                    r.leaked_threads.push_back({str(t, "name"), t.value("daemon", false)});
+    } else if (ev == "invariant") {
+        r.invariants.push_back(
+            {str(e, "expr"), e.value("ok", false), str(e, "value"), str(e, "error")});
+    } else if (ev == "exit") {
+        r.exited = true;
+        if (auto it = e.find("counters"); it != e.end() && it->is_object())
+            r.counters = *it;
+    } else if (ev == "counters") {
+        // Written on the dump signal: a hung process's counters so far.
+        if (auto it = e.find("counters"); !r.exited && it != e.end() && it->is_object())
+            r.counters = *it;
+    } else if (ev == "warning") {
+        r.warnings.push_back(str(e, "message"));
+    } else if (ev == "memory") {
+        r.memory = e;
+    } else if (ev == "asyncio_warning") {
+        PyProcessReport::AsyncioWarning w;
+        w.kind = str(e, "kind");
+        w.message = str(e, "message");
+        w.task = str(e, "task");
+        w.coroutine = str(e, "coroutine");
+        w.type = str(e, "type");
+        w.exception = str(e, "exception");
+        w.frames = exception_from(e).frames;
+        r.asyncio_warnings.push_back(std::move(w));
+    }
+}
+
+bool has_prefix(const std::string& name, const char* prefix) {
+    return name.rfind(prefix, 0) == 0;
+}
+
+bool has_extension(const std::string& name, const char* ext) {
+    return fs::path(name).extension() == ext;
+}
+
+// A JSON file of the forensics (processes.json, threads-<pid>.json, pystacks-<pid>.json):
+// null when it is missing or cut short.
+json read_json(const fs::path& p) {
+    std::error_code ec;
+    if (!fs::exists(p, ec))
+        return json();
+    json j = json::parse(util::read_file(p), nullptr, false);
+    return j.is_discarded() ? json() : j;
+}
+
+std::vector<std::string> read_lines(const fs::path& p) {
+    std::vector<std::string> lines;
+    std::ifstream in(p);
+    std::string line;
+    while (std::getline(in, line))
+        lines.push_back(std::move(line));
+    return lines;
+}
+
+} // namespace
+
+int pid_in_name(const std::string& name, const std::string& prefix) {
+    if (name.rfind(prefix, 0) != 0)
+        return 0;
+    return std::atoi(name.c_str() + prefix.size());
+}
+
+const std::string& RunDir::text_of(const std::map<int, std::string>& files, int pid) {
+    static const std::string none;
+    auto it = files.find(pid);
+    return it == files.end() ? none : it->second;
+}
+
+std::vector<json> read_events(const fs::path& file) {
+    std::vector<json> events;
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        // A process killed mid-write leaves a partial last line: it is skipped.
+        json e = json::parse(line, nullptr, false);
+        if (!e.is_discarded() && e.is_object())
+            events.push_back(std::move(e));
+    }
+    return events;
+}
+
+bool registered_dump_signal(const fs::path& events) {
+    bool registered = false;
+    for (const auto& e : read_events(events))
+        if (str(e, "event") == "start")
+            registered = e.contains("dump_signal");
+    return registered;
+}
+
+RunDir read_run_dir(const fs::path& dir) {
+    RunDir run;
+    run.path = dir;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+        run.files.push_back(entry.path().filename().string());
+    std::sort(run.files.begin(), run.files.end());
+    for (const auto& name : run.files) {
+        if (has_prefix(name, "py-") && has_extension(name, ".jsonl")) {
+            PyProcessReport r;
+            auto& seen = run.threads_seen[pid_in_name(name, "py-")];
+            for (const auto& e : read_events(dir / name)) {
+                apply_event(r, e);
+                // Every thread that ran, by kernel tid (the bootstrap's exit event).
+                if (auto it = e.find("threads_seen"); it != e.end() && it->is_array())
+                    for (const auto& t : *it)
+                        if (t.is_array() && t.size() == 2 && t[0].is_number_integer() && t[1].is_string())
+                            seen[t[0].get<int>()] = t[1].get<std::string>();
+            }
+            if (r.pid != 0)
+                run.reports.push_back(std::move(r));
+        } else if (has_prefix(name, "shim-") && has_extension(name, ".bin")) {
+            run.shim_counters[pid_in_name(name, "shim-")] = read_shim_counters_file(dir / name);
+        }
+    }
+    // The root first, then by pid: reasons then read in a stable order.
+    std::sort(run.reports.begin(), run.reports.end(), [](const PyProcessReport& a, const PyProcessReport& b) {
+        if ((a.role == "root") != (b.role == "root"))
+            return a.role == "root";
+        return a.pid < b.pid;
+    });
+    run.shim = sum_shim_counters(run.shim_counters);
+    return run;
+}
+
+void read_failure_files(RunDir& run) {
+    if (run.failure_files)
+        return;
+    run.failure_files = true;
+    const fs::path& dir = run.path;
+    run.processes = read_json(dir / "processes.json");
+    for (const auto& name : run.files) {
+        if (has_prefix(name, "threads-") && has_extension(name, ".json")) {
+            run.thread_maps[pid_in_name(name, "threads-")] = read_json(dir / name);
+        } else if (has_prefix(name, "pystacks-") && has_extension(name, ".json")) {
+            run.pystacks[pid_in_name(name, "pystacks-")] = read_json(dir / name);
+        } else if (has_prefix(name, "faulthandler-") && has_extension(name, ".txt")) {
+            run.faulthandler[pid_in_name(name, "faulthandler-")] = util::read_file(dir / name);
+        } else if (has_prefix(name, "native-") && has_extension(name, ".txt")) {
+            run.native[pid_in_name(name, "native-")] = util::read_file(dir / name);
+        } else if (has_prefix(name, "shim-") && has_extension(name, ".dlog")) {
+            run.shim_dlogs[pid_in_name(name, "shim-")] = read_shim_dlog(dir / name);
+        } else if (has_prefix(name, "shim-") && has_extension(name, ".sites")) {
+            run.shim_sites[pid_in_name(name, "shim-")] = read_shim_sites(dir / name);
+        } else if (has_prefix(name, "yields-") && has_extension(name, ".log")) {
+            run.yield_logs[pid_in_name(name, "yields-")] = read_lines(dir / name); // not a .log.tmp cut short
+        } else if (has_prefix(name, "loop-") && has_extension(name, ".log")) {
+            run.loop_logs[pid_in_name(name, "loop-")] = read_lines(dir / name);
+        } else if ((has_prefix(name, "control-") || has_prefix(name, "trace-")) && has_extension(name, ".log")) {
+            run.control_log_names.push_back(name);
+            if (auto log = read_control_log(dir / name))
+                run.control_logs.push_back(std::move(*log));
+        }
+    }
+}
+
+} // namespace racehunt
