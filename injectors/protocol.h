@@ -1,5 +1,5 @@
 /* The harness <-> injectee protocol, version 1. docs/PROTOCOL.md describes it in prose;
- * this header is the C/C++ half, injectors/python/_racehunt_bootstrap.py the Python half.
+ * this header is the C/C++ half, injectors/python/_racehunt/protocol.py the Python half.
  * Plain C so that both the shim (C) and the harness (C++) include it. */
 #ifndef RACEHUNT_PROTOCOL_H
 #define RACEHUNT_PROTOCOL_H
