@@ -2,9 +2,10 @@
  * file names, binary layouts and config.json defaults. docs/PROTOCOL.md describes it in
  * prose; racehunt_hash.h holds the arithmetic of its seed streams. Plain C so that both the
  * shim (C) and the harness (C++) include it. The Python injectors cannot include a C
- * header: tests/python/test_protocol_names.py parses this file and holds every name,
- * offset and default the Python side spells to it, and tests/golden/protocol_vectors.json
- * pins values all three languages compute. */
+ * header: their half is injectors/python/_racehunt/protocol.py, and
+ * tests/python/test_protocol_names.py parses this file and holds every name, offset and
+ * default the Python side spells to it; tests/golden/protocol_vectors.json pins values all
+ * three languages compute. */
 #ifndef RACEHUNT_PROTOCOL_H
 #define RACEHUNT_PROTOCOL_H
 

@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 status=0
 ctest --test-dir build --output-on-failure -j2 || status=1
 
+# The Python injectors' modules, in process.
+/usr/bin/python3 -m pytest tests/python -q -p no:cacheprovider || status=1
+
 export RACEHUNT_BUILD_DIR="$PWD/build"
 markers="not slow"
 [ "${RACEHUNT_SLOW:-0}" = "1" ] && markers=""

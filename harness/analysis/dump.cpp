@@ -210,7 +210,7 @@ std::string innermost_workload(const DumpThread& t) {
 bool is_library_file(const std::string& file) {
     if (file.empty() || file[0] == '<')
         return true;
-    for (const char* mark : {"/site-packages/", "/dist-packages/", "/_racehunt_"})
+    for (const char* mark : {"/site-packages/", "/dist-packages/", "/_racehunt_", "/_racehunt/"})
         if (file.find(mark) != std::string::npos)
             return true;
     // The standard library: .../lib/python3.11/x.py, .../lib/python3.8/...

@@ -1,12 +1,12 @@
 """racehunt's pytest plugin, loaded with `-p _racehunt_pytest` when a scenario's workload is
 `pytest = "path::node"`: a failing test is recorded as the run's exception, with its
 assertion message, its frames and the stacks of every thread, exactly as an uncaught
-exception of a script would be. (pytest catches the exception itself, so the bootstrap's
+exception of a script would be. (pytest catches the exception itself, so racehunt's
 excepthook never sees it.)
 """
 import _thread
 
-import _racehunt_bootstrap as _rh
+from _racehunt import events, state
 
 
 def pytest_exception_interact(node, call, report):
@@ -15,10 +15,10 @@ def pytest_exception_interact(node, call, report):
     try:
         info = call.excinfo
         ident = _thread.get_ident()
-        _rh._record_exception(info.type, info.value, info.tb, _rh._thread_name(ident), ident,
-                              _rh._native_id())
+        events.record_exception(info.type, info.value, info.tb, events.thread_name(ident), ident,
+                                state.native_id())
     except Exception as exc:
-        _rh._internal_error("pytest plugin", exc)
+        events.internal_error("pytest plugin", exc)
 
 
 def pytest_report_header(config):

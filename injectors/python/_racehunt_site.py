@@ -6,7 +6,7 @@ run() does two things and nothing else:
    /usr/lib/python3.X, users and virtualenvs have their own), so that the workload sees
    the same start-up as without racehunt. The shadowed module becomes
    sys.modules["sitecustomize"].
-2. When RACEHUNT_PROTOCOL is set, it imports _racehunt_bootstrap and calls install().
+2. When RACEHUNT_PROTOCOL is set, it imports _racehunt.installer and calls install().
 
 Nothing here may raise into the interpreter: a failure of racehunt must never change
 what the workload does, so errors are written as `warning` events when possible.
@@ -112,10 +112,10 @@ def run():
         saved = sys.dont_write_bytecode
         sys.dont_write_bytecode = False
         try:
-            import _racehunt_bootstrap
+            from _racehunt import installer
         finally:
             sys.dont_write_bytecode = saved
-        _racehunt_bootstrap.install()
+        installer.install()
     except Exception as exc:
         try:
             emergency_warning("racehunt bootstrap failed to install: %s: %s"

@@ -6,7 +6,7 @@
 Inside a racehunt run, a failed check writes a `check_failed` event with the message and
 the stacks of every thread (the harness treats it as a failure of the run); outside
 racehunt both functions are harmless no-ops, so the calls can stay in the code. The
-module is importable inside a run because the bootstrap directory is on PYTHONPATH;
+module is importable inside a run because racehunt's directory is on PYTHONPATH;
 copy it next to your code to keep the import working elsewhere.
 """
 
@@ -16,9 +16,9 @@ __all__ = ["active", "check"]
 
 
 def _bootstrap():
-    # Look the bootstrap up instead of importing it: outside a run importing it would do
-    # nothing useful, and inside a run sitecustomize has already loaded it.
-    module = sys.modules.get("_racehunt_bootstrap")
+    # Look racehunt's events module up instead of importing it: outside a run importing it
+    # would do nothing useful, and inside a run sitecustomize has already loaded it.
+    module = sys.modules.get("_racehunt.events")
     if module is not None and module.is_installed():
         return module
     return None

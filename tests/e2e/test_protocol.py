@@ -26,7 +26,7 @@ def literals(paths):
 
 
 def test_every_environment_name_the_python_injectors_read_is_in_protocol_h():
-    python = literals(sorted((REPO / "injectors" / "python").glob("*.py")))
+    python = literals(sorted((REPO / "injectors" / "python").rglob("*.py")))
     assert python, "no RACEHUNT_ name found in the Python injectors"
     unknown = {n: sorted(f) for n, f in python.items() if n not in protocol_env_names()}
     assert not unknown, "not defined in injectors/protocol.h: %s" % unknown

@@ -101,7 +101,8 @@ TEST(LibraryFiles, StdlibSitePackagesAndOursAreLibraryTheWorkloadIsNot) {
     EXPECT_TRUE(is_library_file("/root/.pyenv/versions/3.8.18/lib/python3.8/queue.py"));
     EXPECT_TRUE(is_library_file("/venv/lib/python3.12/site-packages/requests/api.py"));
     EXPECT_TRUE(is_library_file("/usr/lib/python3/dist-packages/yaml/__init__.py"));
-    EXPECT_TRUE(is_library_file("/opt/racehunt/python/_racehunt_bootstrap.py"));
+    EXPECT_TRUE(is_library_file("/opt/racehunt/python/_racehunt_server.py"));
+    EXPECT_TRUE(is_library_file("/opt/racehunt/python/_racehunt/installer.py"));
     EXPECT_TRUE(is_library_file("<frozen importlib._bootstrap>"));
     EXPECT_FALSE(is_library_file("/home/u/project/bank.py"));
     EXPECT_FALSE(is_library_file("/home/u/python3-notes/app.py"));

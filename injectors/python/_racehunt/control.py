@@ -1,6 +1,6 @@
 """racehunt's controlled mode: one Python thread of the workload runs at a time.
 
-Loaded by the bootstrap only when config.json asks for it (`control`). Every thread the
+Loaded by the installer only when config.json asks for it (`control`). Every thread the
 workload starts through `threading` is managed: it runs only while it holds the turn, and
 hands the turn over at scheduling points --
 
@@ -26,18 +26,14 @@ records `control_lost`, releases every thread and the run goes on in noise mode.
 The schedule (one line per scheduling point, with the switches) is written to
 `control-<pid>.log`, so that a failing run can be read step by step.
 
-Standard library only; nothing here allocates in a signal handler or imports threading.
+The locks and threads of `threading` are routed here by control_locks.py; the table of
+what each line reads and writes, shown under the schedule, is access.py's. Standard
+library only; nothing here allocates in a signal handler or imports threading.
 """
 import _thread
-import sys
 
-_MASK = (1 << 64) - 1
-
-
-def _mix(z):
-    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & _MASK
-    return z ^ (z >> 31)
+from . import seeds
+from .access import line_accesses
 
 
 class _T(object):
@@ -66,7 +62,7 @@ class Scheduler(object):
     def __init__(self, seed, strategy, depth, pct_steps, max_steps, stall, emit, warn):
         self.max_steps = max(1, int(max_steps))
         self.mutex = _thread.allocate_lock()
-        self.seed = seed & _MASK
+        self.seed = seed & seeds.MASK
         self.draws = 0
         self.strategy = strategy
         self.depth = max(1, int(depth))
@@ -97,7 +93,7 @@ class Scheduler(object):
     # -- randomness: a counter-based splitmix64 stream of the run seed -------------------
     def _rand(self, n):
         self.draws += 1
-        return _mix((self.seed + self.draws * 0x9e3779b97f4a7c15) & _MASK) % n
+        return seeds.draw(self.seed, self.draws - 1) % n
 
     # -- membership ----------------------------------------------------------------------
     def me(self):
@@ -384,288 +380,3 @@ class Scheduler(object):
                     out.append("# access %s:%d\t%s\t%s\t%s\n" % (path, line, rw, key, text))
         return "".join(out)
 
-
-# Calls that change the object they are called on (list, dict, set, deque, Queue).
-_MUTATORS = frozenset((
-    "append", "extend", "insert", "pop", "remove", "clear", "update", "add", "discard",
-    "setdefault", "popitem", "appendleft", "extendleft", "popleft", "rotate", "sort",
-    "reverse", "put", "put_nowait", "get", "get_nowait", "__setitem__", "__delitem__"))
-
-
-def line_accesses(path):
-    """{line: [(rw, key, text)]}: the shared-looking data each line of a source file reads
-    ("r") or writes ("w"), from its syntax tree.
-
-    Shared-looking: attributes (`self.balance`, keyed by the attribute name ".balance",
-    since the object is not known before run time), names of the module or declared
-    global/nonlocal, and containers changed in place (`cache[k] = v`, `items.append(x)`
-    write the container). A function's own locals are left out. This is syntax, not
-    run-time identity: two objects with an attribute of the same name share a key.
-    """
-    import ast
-    try:
-        with open(path, "rb") as f:
-            tree = ast.parse(f.read(), path)
-    except Exception:
-        return {}
-    table = {}
-
-    def add(node, rw, key, text):
-        entry = (rw, key, text)
-        row = table.setdefault(node.lineno, [])
-        if entry not in row:
-            row.append(entry)
-
-    def text_of(node):
-        if isinstance(node, ast.Name):
-            return node.id
-        if isinstance(node, ast.Attribute):
-            return "%s.%s" % (text_of(node.value) or "(...)", node.attr)
-        if isinstance(node, ast.Subscript):
-            return "%s[...]" % (text_of(node.value) or "(...)")
-        return None
-
-    def scope_names(body_nodes):
-        """(names bound in this function's own scope, names it declares global/nonlocal);
-        nested functions and classes are their own scopes (only their names bind here)."""
-        stored, declared = set(), set()
-        for top in body_nodes:
-            stack = [top]
-            while stack:
-                n = stack.pop()
-                if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
-                    stored.add(n.id)
-                elif isinstance(n, (ast.Global, ast.Nonlocal)):
-                    declared.update(n.names)
-                elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    stored.add(n.name)
-                    continue
-                elif isinstance(n, ast.Lambda):
-                    continue
-                elif isinstance(n, (ast.Import, ast.ImportFrom)):
-                    for alias in n.names:
-                        stored.add((alias.asname or alias.name).split(".")[0])
-                elif isinstance(n, ast.ExceptHandler) and n.name:
-                    stored.add(n.name)
-                stack.extend(ast.iter_child_nodes(n))
-        return stored, declared
-
-    class Visitor(ast.NodeVisitor):
-        def __init__(self):
-            self.local = [set()]        # module level: nothing is local
-
-        def shared(self, name):
-            return name not in self.local[-1]
-
-        def function(self, node):
-            a = node.args
-            params = [x.arg for x in getattr(a, "posonlyargs", []) + a.args + a.kwonlyargs]
-            params += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
-            for d in a.defaults + [d for d in a.kw_defaults if d is not None]:
-                self.visit(d)
-            for d in getattr(node, "decorator_list", []):
-                self.visit(d)
-            body = node.body if isinstance(node.body, list) else [node.body]
-            stored, declared = scope_names(body)
-            self.local.append((set(params) | stored) - declared)
-            for n in body:
-                self.visit(n)
-            self.local.pop()
-
-        visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = function
-
-        def visit_Name(self, node):
-            if self.shared(node.id):
-                add(node, "r" if isinstance(node.ctx, ast.Load) else "w", node.id, node.id)
-
-        def visit_Attribute(self, node):
-            add(node, "r" if isinstance(node.ctx, ast.Load) else "w", "." + node.attr, text_of(node))
-            self.visit(node.value)
-
-        def container(self, node):
-            """The key and text of a container changed in place, or None."""
-            if isinstance(node, ast.Attribute):
-                return "." + node.attr, text_of(node)
-            if isinstance(node, ast.Name) and self.shared(node.id):
-                return node.id, node.id
-            return None
-
-        def visit_Subscript(self, node):
-            if not isinstance(node.ctx, ast.Load):
-                c = self.container(node.value)
-                if c:
-                    add(node, "w", c[0], c[1])
-            self.generic_visit(node)
-
-        def visit_AugAssign(self, node):
-            target = node.target
-            if isinstance(target, ast.Name) and self.shared(target.id):
-                add(target, "r", target.id, target.id)
-            elif isinstance(target, ast.Attribute):
-                add(target, "r", "." + target.attr, text_of(target))
-            self.generic_visit(node)
-
-        def visit_Call(self, node):
-            f = node.func
-            if not isinstance(f, ast.Attribute):
-                self.generic_visit(node)
-                return
-            # A method call reads its object, or writes it when the method changes it in
-            # place. dict.get(key) reads; Queue.get() (no argument, a bool, block= or
-            # timeout=) takes an item out.
-            mutates = f.attr in _MUTATORS
-            if f.attr in ("get", "get_nowait") and node.args:
-                first = node.args[0]
-                mutates = isinstance(first, ast.Constant) and isinstance(first.value, bool)
-            if f.attr in ("get", "get_nowait") and any(k.arg in ("block", "timeout") for k in node.keywords):
-                mutates = True
-            c = self.container(f.value)
-            if c:
-                add(node, "w" if mutates else "r", c[0], c[1])
-            self.visit(f.value)
-            for n in node.args + [k.value for k in node.keywords]:
-                self.visit(n)
-
-    Visitor().visit(tree)
-    return table
-
-
-class ControlledLock(object):
-    """A lock whose blocking acquire hands the turn over instead of blocking."""
-
-    __slots__ = ("_lock", "_sched", "_label", "__weakref__")
-
-    def __init__(self, sched, raw_lock):
-        self._lock = raw_lock
-        self._sched = sched
-        self._label = None
-
-    def acquire(self, blocking=True, timeout=-1):
-        sched = self._sched
-        t = sched.me()
-        if t is None:
-            return self._lock.acquire(blocking, timeout)
-        label = self._label or sched.label(self)
-        sched.sync_point(t, "acquire " + label)
-        while True:
-            if self._lock.acquire(False):
-                sched.note(t, "acquired " + label)
-                return True
-            if not blocking:
-                return False
-            ok = sched.block(t, ("lock", self._lock), None if timeout is None or timeout < 0 else timeout)
-            if ok is None:                      # control lost meanwhile
-                return self._lock.acquire(blocking, timeout)
-            if not ok:
-                got = self._lock.acquire(False)
-                if got:
-                    sched.note(t, "acquired " + label)
-                return got
-            # The lock looked free when the turn came back; try again.
-
-    def release(self):
-        self._lock.release()
-        sched = self._sched
-        t = sched.me()
-        if t is not None:
-            sched.sync_point(t, "release " + (self._label or sched.label(self)))
-
-    def locked(self):
-        return self._lock.locked()
-
-    def _at_fork_reinit(self):
-        self._lock._at_fork_reinit()
-
-    __enter__ = acquire
-
-    def __exit__(self, *args):
-        self.release()
-
-    def __repr__(self):
-        return "<racehunt controlled %s lock at 0x%x>" % (
-            "locked" if self._lock.locked() else "unlocked", id(self))
-
-
-def install(threading, sched, real_allocate, abs_file):
-    """Route threading's locks and threads through the scheduler. `threading` was just
-    imported; `real_allocate` is _thread.allocate_lock."""
-    def allocate_lock():
-        return ControlledLock(sched, real_allocate())
-
-    threading._allocate_lock = allocate_lock
-    threading.Lock = allocate_lock
-    threading.RLock = threading._PyRLock     # built on _allocate_lock, so controlled
-    Thread = threading.Thread
-    orig_start = Thread.start
-    orig_join = Thread.join
-
-    def start(self):
-        t = sched.me()
-        if t is None:
-            return orig_start(self)
-        managed = sched.register(self.name)
-        self._racehunt_managed = managed
-        run = self.run
-
-        def controlled_run():
-            sched.enter(managed)
-            try:
-                return run()
-            finally:
-                sched.leave(managed)
-        self.run = controlled_run
-        # Starting is not a scheduling point inside: the new thread's own start-up (until
-        # its run()) happens outside the scheduler, in raw mode for this thread.
-        sched.raw.on = True
-        try:
-            orig_start(self)
-        finally:
-            sched.raw.on = False
-        sched.sync_point(t, "start %s" % self.name)
-
-    def join(self, timeout=None):
-        t = sched.me()
-        target = getattr(self, "_racehunt_managed", None)
-        if t is not None and target is not None and target.state != "done":
-            sched.sync_point(t, "join %s" % self.name)
-            while target.state != "done":
-                ok = sched.block(t, ("join", target), timeout)
-                if ok is None or not ok:
-                    break
-        sched.raw.on = True
-        try:
-            return orig_join(self, timeout)
-        finally:
-            sched.raw.on = False
-            if t is not None and target is not None and target.state == "done":
-                # Not a scheduling point: the reader learns that what the joined thread
-                # did happened before this thread's next steps.
-                sched.note(t, "joined %s" % self.name)
-
-    start.__wrapped__ = orig_start
-    join.__wrapped__ = orig_join
-    Thread.start = start
-    Thread.join = join
-
-    import time
-    real_sleep = time.sleep
-    # Virtual time: timeouts and sleeps end when the scheduler says so, and the clocks
-    # move forward by the virtual time that passed, so that code computing "time left"
-    # (queue.get, Semaphore.acquire, Condition.wait_for) sees its timeout expire.
-    for name in ("monotonic", "time", "perf_counter"):
-        real = getattr(time, name)
-
-        def clock(_real=real):
-            return _real() + sched.vclock
-        clock.__wrapped__ = real
-        setattr(time, name, clock)
-    threading._time = time.monotonic
-
-    def sleep(seconds):
-        t = sched.me()
-        if t is None:
-            return real_sleep(seconds)
-        sched.sync_point(t, "sleep")
-        sched.block(t, ("sleep", None), max(0.0, float(seconds)))
-    sleep.__wrapped__ = real_sleep
-    time.sleep = sleep

@@ -1,6 +1,7 @@
-"""racehunt's asyncio layer: seeded task-order perturbation, task forensics, asyncio checks.
+"""racehunt's asyncio layer, part one: seeded task-order perturbation (aio_tasks.py holds
+the asyncio checks and the task forensics).
 
-Imported by the bootstrap once the workload has imported asyncio (never before: a process
+Imported by the installer once the workload has imported asyncio (never before: a process
 that does not use asyncio pays nothing). docs/PROTOCOL.md ("asyncio") is the contract.
 
 Perturbation. Every loop derived from asyncio.BaseEventLoop (the selector and proactor
@@ -26,17 +27,18 @@ same sequence of ready queues (it does when its awaits do not depend on wall-clo
 Python 3.8 syntax only.
 """
 import os
-import sys
 
 from math import log1p as _log1p
 
-import _racehunt_bootstrap as _b
+from . import events
+from . import protocol
+from . import seeds
+from . import state as _proc
 
 _MAX_DEFER = 8               # iterations a task can be deferred by, at most
 
 _settings = None             # _Settings when the loop layer perturbs, else None
 _pins = None                 # pinned mode: {loop number: {iteration: [pin, ...]}} of this process
-_check = "warn"              # [check].asyncio_warnings
 _patched = False
 _asyncio = None              # the asyncio package
 _task_types = ()             # asyncio.Task and its pure-Python twin
@@ -44,8 +46,6 @@ _loops = None                # weakref.WeakSet of loops seen running
 _loop_count = 0              # loops seen in this process, in order of their first iteration
 _log = []                    # (loop number, iteration, kind, detail)
 _counters = {"loop_iterations": 0, "loop_shuffles": 0, "loop_deferrals": 0}
-_at_end = None               # task snapshot taken when asyncio.run() ended with tasks pending
-_warnings_seen = 0
 
 
 class _Settings(object):
@@ -68,7 +68,7 @@ class _LoopState(object):
         self.number = number
         self.pins = _pins.get(number) if _pins is not None else None
         self.released = []       # handles a deferral put back in this iteration
-        self.key = _b._derive(_b._derive(_b._process_key, 0xA5), number)
+        self.key = seeds.derive(seeds.derive(_proc.process_key, 0xA5), number)
         self.draws = 0
         self.iteration = 0
         settings = _settings or _Settings(0.0, 0.0)
@@ -77,7 +77,7 @@ class _LoopState(object):
 
     def bits(self):
         """The next 64-bit draw of this loop's stream."""
-        out = _b._draw(self.key, self.draws)
+        out = seeds.draw(self.key, self.draws)
         self.draws += 1
         return out
 
@@ -90,8 +90,7 @@ class _LoopState(object):
             return 1
         if out is None:
             out = self.bits()
-        g = int(_log1p(-((out >> 11) * (1.0 / 9007199254740992.0))) / log_q) + 1
-        return g if g > 0 else 1
+        return seeds.geometric(out, log_q, _log1p)
 
     def permutation(self, n):
         """A random order of range(n): Fisher-Yates whose indices are the digits of draws
@@ -288,7 +287,7 @@ def _raised_here(exc):
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return tb is None or tb.tb_frame.f_code.co_filename in _b._OUR_FILES
+    return tb is None or tb.tb_frame.f_code.co_filename in _proc.our_files
 
 
 def _guarded(where, func, *args):
@@ -299,12 +298,10 @@ def _guarded(where, func, *args):
     except Exception as exc:
         if not _raised_here(exc):
             raise
-        _b._internal_error(where, exc)
-
 
 def _patch_loop(base_events):
     global _Handle
-    _Handle = sys.modules["asyncio.events"].Handle
+    _Handle = _proc.loaded("asyncio.events").Handle
     orig = base_events.BaseEventLoop._run_once
 
     def _run_once(self):
@@ -332,7 +329,7 @@ def _patch_loop(base_events):
         except Exception as exc:
             if not _raised_here(exc):
                 raise
-            _b._internal_error("asyncio loop", exc)
+            events.internal_error("asyncio loop", exc)
         return orig(self)
 
     _run_once.__wrapped__ = orig
@@ -340,123 +337,27 @@ def _patch_loop(base_events):
 
     orig_handler = base_events.BaseEventLoop.call_exception_handler
 
-    def call_exception_handler(self, context):
-        _guarded("asyncio exception handler", _exception_context, context)
-        return orig_handler(self, context)
 
-    call_exception_handler.__wrapped__ = orig_handler
-    base_events.BaseEventLoop.call_exception_handler = call_exception_handler
-
-
-_UNRETRIEVED = ("Task exception was never retrieved", "Future exception was never retrieved")
-_DESTROYED = "Task was destroyed but it is pending!"
-
-
-def _exception_context(context):
-    message = context.get("message") if isinstance(context, dict) else None
-    if message in _UNRETRIEVED:
-        exc = context.get("exception")
-        task = context.get("future")
-        fields = {"kind": "unretrieved-exception", "message": message}
-        if isinstance(task, _task_types):
-            fields["task"] = _task_name(task)
-            coro = _coro_of(task)
-            if coro is not None:
-                fields["coroutine"] = _coro_name(coro)
-        if exc is not None:
-            fields["type"] = _b._qualified_type(type(exc))
-            fields["exception"] = _b._exc_message(exc)
-            frames = _b._tb_frames(getattr(exc, "__traceback__", None))
-            _b._trim_frames(frames, fields)
-        _warning_event(fields)
-    elif message == _DESTROYED:
-        task = context.get("task")
-        fields = {"kind": "destroyed-pending", "message": message}
-        if isinstance(task, _task_types):
-            fields["task"] = _task_name(task)
-            fields["frames"] = _task_frames(task)[0]
-        _warning_event(fields)
-
-
-def _warning_event(fields):
-    global _warnings_seen
-    _warnings_seen += 1
-    if _warnings_seen <= 100:
-        _b._emit("asyncio_warning", fields)
-
-
-def _never_awaited(coro):
-    fields = {"kind": "never-awaited", "coroutine": _coro_name(coro),
-              "message": "coroutine '%s' was never awaited" % _coro_name(coro)}
-    code = getattr(coro, "cr_code", None)
-    if code is not None:
-        fields["frames"] = [[_b._abs_file(code.co_filename), code.co_firstlineno, code.co_name]]
-    _warning_event(fields)
-
-
-def _patch_warnings():
-    warnings = sys.modules.get("warnings")
-    orig = getattr(warnings, "_warn_unawaited_coroutine", None) if warnings is not None else None
-    if orig is None or getattr(orig, "__wrapped__", None) is not None:
-        return
-
-    def _warn_unawaited_coroutine(coro):
-        _guarded("unawaited coroutine", _never_awaited, coro)
-        return orig(coro)
-
-    _warn_unawaited_coroutine.__wrapped__ = orig
-    warnings._warn_unawaited_coroutine = _warn_unawaited_coroutine
-
-
-def _patch_runners(asyncio):
-    runners = sys.modules.get("asyncio.runners")
-    orig = getattr(runners, "_cancel_all_tasks", None)
-    if orig is None:
-        return
-
-    def remember(loop):
-        global _at_end
-        if _b._installed and asyncio.all_tasks(loop):
-            _at_end = snapshot_loops(only=loop, reason="asyncio.run() ended")
-
-    def _cancel_all_tasks(loop):
-        # asyncio.run() ends (returned or raised) and is about to cancel what is still
-        # pending: the last moment the tasks' stacks can be seen. Kept for a failure
-        # report of this process.
-        _guarded("asyncio.run end", remember, loop)
-        return orig(loop)
-
-    _cancel_all_tasks.__wrapped__ = orig
-    runners._cancel_all_tasks = _cancel_all_tasks
-
-
-def install(asyncio, config):
-    """Patches the asyncio package (already imported) once."""
-    global _patched, _asyncio, _task_types, _loops, _settings, _check
+def install(asyncio, settings):
+    """Patches the asyncio package (already imported) once; `settings` is a
+    config.Asyncio."""
+    global _patched, _asyncio, _task_types, _loops, _settings
     if _patched:
         return
     import weakref
     _patched = True
     _asyncio = asyncio
-    tasks = sys.modules.get("asyncio.tasks")
+    tasks = _proc.loaded("asyncio.tasks")
     types = [asyncio.Task]
     py_task = getattr(tasks, "_PyTask", None)
     if py_task is not None and py_task is not asyncio.Task:
         types.append(py_task)
     _task_types = tuple(types)
     _loops = weakref.WeakSet()
-    section = config.get("asyncio") if isinstance(config.get("asyncio"), dict) else {}
-    shuffle = _probability(section, "shuffle")
-    defer = _probability(section, "defer")
-    if shuffle > 0.0 or defer > 0.0:
-        _settings = _Settings(shuffle, defer)
-    _read_pins(section.get("pins"))
-    checks = config.get("checks") if isinstance(config.get("checks"), dict) else {}
-    _check = checks.get("asyncio_warnings") or "warn"
-    _patch_loop(sys.modules["asyncio.base_events"])
-    _patch_runners(asyncio)
-    if _check != "ignore":
-        _patch_warnings()
+    if settings.shuffle > 0.0 or settings.defer > 0.0:
+        _settings = _Settings(settings.shuffle, settings.defer)
+    _read_pins(settings.pins)
+    _patch_loop(_proc.loaded("asyncio.base_events"))
 
 
 def _read_pins(entries):
@@ -476,28 +377,18 @@ def _read_pins(entries):
             else:
                 raise ValueError(kind)
         except (TypeError, ValueError, IndexError):
-            _b._warn("asyncio.pins entry %r is malformed; ignored" % (entry,))
+            events.warn("asyncio.pins entry %r is malformed; ignored" % (entry,))
             continue
-        if key == _b._process_key:
+        if key == _proc.process_key:
             _pins.setdefault(number, {}).setdefault(iteration, []).append(pin)
-
-
-def _probability(section, key):
-    try:
-        value = float(section.get(key) or 0.0)
-    except (TypeError, ValueError):
-        _b._warn("asyncio.%s %r is not a number; 0 is used" % (key, section.get(key)))
-        return 0.0
-    return min(max(value, 0.0), 1.0)
 
 
 def after_fork():
     """A forked child numbers its loops and keeps its decisions from 0."""
-    global _loop_count, _last, _at_end, _log_units, _log_dropped
+    global _loop_count, _last, _log_units, _log_dropped
     _loop_count = 0
     _last = None
     _log_units = _log_dropped = 0
-    _at_end = None
     del _log[:]
     for key in _counters:
         _counters[key] = 0
@@ -516,15 +407,6 @@ def counters():
     return dict(_counters)
 
 
-def at_exit():
-    """Before the `exit` event: tasks destroyed only by the cyclic collector would report
-    their unretrieved exceptions after racehunt's last event, or never; one collection
-    brings the report forward."""
-    if _check != "ignore" and _patched:
-        import gc
-        gc.collect()
-
-
 _ESCAPE = {ord(c): "%%%02X" % ord(c) for c in "%,#\t\n\r\x0b\x0c "}
 
 
@@ -536,10 +418,10 @@ def _clean(name):
 
 def write_log():
     """loop-<pid>.log: every decision of the loop layer (docs/PROTOCOL.md)."""
-    if _b._run_dir is None or (not _log and not _counters["loop_iterations"]):
+    if _proc.run_dir is None or (not _log and not _counters["loop_iterations"]):
         return
     out = ["# racehunt-loop 1 key=%016x shuffle=%r defer=%r iterations=%d dropped=%d\n"
-           % (_b._process_key, _settings.shuffle if _settings else 0.0,
+           % (_proc.process_key, _settings.shuffle if _settings else 0.0,
               _settings.defer if _settings else 0.0, _counters["loop_iterations"], _log_dropped)]
     for number, iteration, kind, detail in _log:
         if kind == "shuffle":
@@ -547,222 +429,9 @@ def write_log():
         else:
             text = "%s\t%d" % (_clean(detail[0]), detail[1])
         out.append("%d\t%d\t%s\t%s\n" % (number, iteration, kind, text))
-    _b._write_atomically(os.path.join(_b._run_dir, "loop-%d.log" % _b._pid),
+    events.write_atomically(os.path.join(_proc.run_dir, protocol.LOOP_LOG % _proc.pid),
                          "".join(out).encode("utf-8", "replace"))
 
 
 # ---------------------------------------------------------------------------------------
 # Forensics: pending tasks of every loop, with their coroutine stacks and what they await.
-
-def _coro_of(task):
-    try:
-        return task.get_coro()
-    except Exception:
-        return None
-
-
-def _coro_name(coro):
-    return getattr(coro, "__qualname__", None) or getattr(coro, "__name__", None) \
-        or type(coro).__name__
-
-
-def _awaited_chain(coro):
-    """The frames of a suspended coroutine and of what it awaits, outermost first, and the
-    innermost object awaited that has no frame (a Future, usually)."""
-    frames = []
-    obj = coro
-    last = None
-    for _ in range(200):
-        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None) \
-            or getattr(obj, "ag_frame", None)
-        if frame is None:
-            last = obj
-            break
-        frames.append(frame)
-        nxt = getattr(obj, "cr_await", None)
-        if nxt is None:
-            nxt = getattr(obj, "gi_yieldfrom", None)
-        if nxt is None:
-            nxt = getattr(obj, "ag_await", None)
-        if nxt is None:
-            break
-        obj = nxt
-    return frames, last
-
-
-def _task_frames(task):
-    coro = _coro_of(task)
-    if coro is None:
-        return [], []
-    frames, _ = _awaited_chain(coro)
-    return [[_b._abs_file(f.f_code.co_filename), f.f_lineno, f.f_code.co_name] for f in frames], frames
-
-
-def _waiting_on(task, frames):
-    """What a pending task waits for: another task, or the innermost library call it is
-    suspended in (asyncio.Queue.get, asyncio.Event.wait, asyncio.sleep, ...)."""
-    waiter = getattr(task, "_fut_waiter", None)
-    if isinstance(waiter, _task_types):
-        return {"expr": "task \"%s\" to finish" % _task_name(waiter), "type": "task",
-                "task": id(waiter), "held_by": _task_name(waiter), "held_by_task": id(waiter)}
-    children = getattr(waiter, "_children", None)       # asyncio.gather's future
-    if isinstance(children, (list, tuple)):
-        pending = [c for c in children if isinstance(c, _task_types) and not c.done()]
-        if pending:
-            names = ", ".join("\"%s\"" % _task_name(c) for c in pending[:5])
-            more = " and %d more" % (len(pending) - 5) if len(pending) > 5 else ""
-            return {"expr": "task%s %s%s to finish (gather)" % ("s" if len(pending) > 1 else "",
-                                                               names, more),
-                    "type": "task", "held_by": _task_name(pending[0]),
-                    "held_by_task": id(pending[0])}
-    if waiter is None:
-        return {"expr": "its turn to run (scheduled, not waiting)", "type": "ready"}
-    for frame in reversed(frames):
-        code = frame.f_code
-        if not code.co_filename.startswith(_b._OUR_DIR or "\0"):
-            name = getattr(code, "co_qualname", None)
-            if not name:
-                owner = frame.f_locals.get("self") if type(frame.f_locals) is dict else None
-                name = (type(owner).__name__ + "." + code.co_name) if owner is not None else code.co_name
-            module = os.path.basename(code.co_filename)
-            return {"expr": "%s() (%s:%d)" % (name, module, frame.f_lineno), "type": "future"}
-    return {"expr": "a future: %s" % _b._safe_repr(waiter, 200), "type": "future"}
-
-
-def _acquiring_async(frame):
-    name = frame.f_code.co_filename
-    return name.endswith(os.sep + "asyncio" + os.sep + "locks.py") and \
-        frame.f_code.co_name in ("acquire", "__aenter__")
-
-
-def snapshot_loops(only=None, reason=None):
-    """Every loop this process ran that is still open: its thread, its pending tasks (name,
-    coroutine stack outermost first, what each awaits, asyncio locks held from `async
-    with` blocks), a wait-for cycle among them, and finished tasks whose exception nobody
-    retrieved. [] when asyncio was never used."""
-    if not _patched or _loops is None:
-        return []
-    import _racehunt_forensics as forensics
-    loops = []
-    for loop in ([only] if only is not None else list(_loops)):
-        try:
-            if loop.is_closed():
-                continue
-        except Exception:
-            continue
-        entry = {"thread": getattr(loop, "_thread_id", None), "running": loop.is_running()}
-        if reason:
-            entry["reason"] = reason
-        pending, unretrieved = [], []
-        try:
-            all_tasks = list(_all_tasks_of(loop))
-        except Exception:
-            all_tasks = []
-        for task in all_tasks:
-            try:
-                if task.done():
-                    # Read without exception(), which would mark it retrieved (and the
-                    # flag cannot be set back): asyncio must still report it.
-                    exc = getattr(task, "_exception", None)
-                    if exc is not None and getattr(task, "_log_traceback", False):
-                        item = {"name": _task_name(task), "type": _b._qualified_type(type(exc)),
-                                "message": _b._exc_message(exc)}
-                        _b._trim_frames(_b._tb_frames(exc.__traceback__), item)
-                        unretrieved.append(item)
-                    continue
-                listed, frames = _task_frames(task)
-                item = {"name": _task_name(task), "id": id(task), "frames": listed}
-                coro = _coro_of(task)
-                if coro is not None:
-                    item["coroutine"] = _coro_name(coro)
-                waits = _waiting_on(task, frames)
-                lock_waits, holds = forensics._relations(frames, _acquiring_async)
-                if lock_waits is not None and waits.get("type") != "task":
-                    waits = lock_waits
-                item["waits_for"] = waits
-                if holds:
-                    item["holds"] = holds
-                pending.append(item)
-            except Exception as exc:
-                pending.append({"name": _task_name(task), "frames": [],
-                                "error": "%s: %s" % (type(exc).__name__, exc)})
-        _link_holders(pending)
-        entry["tasks"] = pending
-        entry["cycle"] = [t["name"] for t in _task_cycle(pending)]
-        if unretrieved:
-            entry["unretrieved"] = unretrieved
-        loops.append(entry)
-    return loops
-
-
-def _all_tasks_of(loop):
-    # asyncio.all_tasks(loop) leaves out done tasks; the unretrieved ones are done.
-    tasks_module = sys.modules.get("asyncio.tasks")
-    seen = []
-    for attr in ("_all_tasks", "_scheduled_tasks"):
-        group = getattr(tasks_module, attr, None)
-        if group is not None:
-            for _ in range(100):
-                try:
-                    seen = list(group)
-                    break
-                except RuntimeError:
-                    continue
-            break
-    out = [t for t in seen if getattr(t, "_loop", None) is loop]
-    try:
-        for t in _asyncio.all_tasks(loop):
-            if t not in out:
-                out.append(t)
-    except Exception:
-        pass
-    out.sort(key=_creation_order)
-    return out
-
-
-def _creation_order(task):
-    name = _task_name(task)
-    if name.startswith("Task-") and name[5:].isdigit():
-        return (0, int(name[5:]), name)
-    return (1, 0, name)
-
-
-def _link_holders(tasks):
-    """A task waiting for an asyncio lock another task holds (from its `async with`)."""
-    owner_of = {}
-    for t in tasks:
-        for h in t.get("holds", ()):
-            owner_of.setdefault(h.get("id"), t)
-    for t in tasks:
-        w = t.get("waits_for") or {}
-        if w.get("type") in ("task", "ready", "future"):
-            continue
-        holder = owner_of.get(w.get("id"))
-        if holder is not None and holder is not t:
-            w["held_by"] = holder["name"]
-            w["held_by_task"] = holder["id"]
-
-
-def _task_cycle(tasks):
-    by_id = {t.get("id"): t for t in tasks}
-    for start in tasks:
-        seen, path, t = set(), [], start
-        while t is not None and t.get("id") not in seen:
-            seen.add(t.get("id"))
-            path.append(t)
-            nxt = (t.get("waits_for") or {}).get("held_by_task")
-            t = by_id.get(nxt) if nxt is not None else None
-        if t is not None and t.get("id") in seen:
-            cycle = path[path.index(t):]
-            if len(cycle) > 1:
-                return cycle
-    return []
-
-
-def failure_loops():
-    """Loops for a failure report: the running ones now, else what asyncio.run() left
-    pending when it ended (the uncaught exception reaches the excepthook after that)."""
-    loops = snapshot_loops()
-    if not any(entry.get("tasks") or entry.get("unretrieved") for entry in loops) and _at_end:
-        return _at_end
-    return loops

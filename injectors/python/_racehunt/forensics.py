@@ -22,7 +22,11 @@ import os
 import sys
 import _thread
 
-import _racehunt_bootstrap as _b
+from . import events
+from . import hooks
+from . import protocol
+from . import state
+from .jsonio import dumps
 
 _MAX_FRAMES_PER_THREAD = 200
 _ast_cache = {}
@@ -32,7 +36,7 @@ def _frames(frame, skip_ours):
     out = []
     while frame is not None:
         code = frame.f_code
-        if not (skip_ours and code.co_filename in _b._OUR_FILES + (__file__,)):
+        if not (skip_ours and code.co_filename in state.our_files):
             out.append(frame)
         frame = frame.f_back
     out.reverse()
@@ -121,18 +125,24 @@ def _resolve(frame, chain):
 def _acquiring(frame):
     """A library frame that is part of acquiring a lock: threading's Python RLock and
     Condition, or controlled mode's lock and scheduler."""
-    name = os.path.basename(frame.f_code.co_filename)
-    return name == "_racehunt_control.py" or (
-        name == "threading.py" and frame.f_code.co_name in ("acquire", "__enter__", "_acquire_restore"))
+    filename = frame.f_code.co_filename
+    if filename in _CONTROL_FILES:
+        return True
+    return os.path.basename(filename) == "threading.py" and \
+        frame.f_code.co_name in ("acquire", "__enter__", "_acquire_restore")
 
 
 def _is_library(filename):
     return ("/site-packages/" in filename or "/dist-packages/" in filename
             or os.path.basename(filename).startswith("_racehunt_")
+            or os.path.dirname(filename) == state.package_dir
             or filename.startswith(_STDLIB))
 
 
 _STDLIB = os.path.dirname(os.__file__) + os.sep
+# Controlled mode's lock and scheduler, where a thread blocks while it acquires a lock.
+_CONTROL_FILES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+                       for name in ("control.py", "control_locks.py"))
 
 
 def _lock_like(value):
@@ -239,7 +249,7 @@ def _relations(frames, acquiring=_acquiring):
         if not workload(frame):
             continue
         innermost = i == last and all(acquiring(f) for f in frames[i + 1:])
-        withs, acquires = _nodes_of(_b._abs_file(filename))
+        withs, acquires = _nodes_of(events.abs_file(filename))
         line = frame.f_lineno
         for (with_line, body_start, body_end, chain) in withs:
             if body_start <= line <= body_end:
@@ -264,22 +274,22 @@ def snapshot(skip_current_ours=True, with_locks=False):
     """Every thread of this process: name, ident, native id, daemon, main, current, frames
     (innermost last); with_locks adds `waits_for` and `holds`."""
     me = _thread.get_ident()
-    objects = _b._thread_objects()
+    objects = events.thread_objects()
     threads = []
     raw = {}
     for ident, frame in sys._current_frames().items():
         thread = objects.get(ident)
         frames = _frames(frame, skip_ours=(ident == me and skip_current_ours))
         entry = {
-            "name": thread.name if thread is not None else _b._thread_name(ident),
+            "name": thread.name if thread is not None else events.thread_name(ident),
             "ident": ident,
             "native_id": getattr(thread, "native_id", None) if thread is not None
-            else (_b._main_native_id if ident == _b._main_ident else None),
+            else (state.main_native_id if ident == state.main_ident else None),
             "daemon": bool(thread.daemon) if thread is not None else False,
-            "main": ident == _b._main_ident,
+            "main": ident == state.main_ident,
             "current": ident == me,
         }
-        _b._trim_frames([[_b._abs_file(f.f_code.co_filename), f.f_lineno, f.f_code.co_name]
+        events.trim_frames([[events.abs_file(f.f_code.co_filename), f.f_lineno, f.f_code.co_name]
                          for f in frames], entry)
         threads.append(entry)
         raw[ident] = frames
@@ -352,11 +362,10 @@ def write_pystacks(reason):
     cycle = wait_cycle(threads)
     data = {"pid": os.getpid(), "reason": reason, "threads": threads,
             "cycle": [t["ident"] for t in cycle]}
-    aio = sys.modules.get("_racehunt_asyncio")
-    if aio is not None:
+    if hooks.loops_snapshot is not None:
         try:
-            data["loops"] = aio.snapshot_loops()
+            data["loops"] = hooks.loops_snapshot()
         except Exception as exc:
-            _b._warn("could not list the asyncio tasks: %s: %s" % (type(exc).__name__, exc))
-    path = os.path.join(_b._run_dir, "pystacks-%d.json" % os.getpid())
-    _b._write_atomically(path, _b._dumps(data))
+            events.warn("could not list the asyncio tasks: %s: %s" % (type(exc).__name__, exc))
+    path = os.path.join(state.run_dir, protocol.PYSTACKS_FILE % os.getpid())
+    events.write_atomically(path, dumps(data))

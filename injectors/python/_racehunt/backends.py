@@ -1,0 +1,265 @@
+"""How yield points see the visits of focus code: a trace function per thread
+(sys.settrace, Python <= 3.11, and 3.12+ without sys.monitoring) or sys.monitoring
+(PEP 669, Python >= 3.12). Both count visits per thread and call Yields.take() on the
+decided ones (yields.py). Python 3.8 syntax only.
+"""
+import sys
+import _thread
+
+from . import events
+from . import state
+from .jsonio import safe_repr
+from .yields import Yields, parse_pins
+
+_tls = _thread._local()
+
+
+def setup(probability, granularity, focus, log_enabled, pins=None, trace=False):
+    """Sets up yield points; state.yields stays None when no backend could start."""
+    state.yields = Yields(probability, granularity, focus, log_enabled, parse_pins(pins), trace)
+    main_stream = state.yields.new_stream(0)
+    _tls.s = main_stream
+    if sys.version_info >= (3, 12) and hasattr(sys, "monitoring"):
+        if _install_monitoring():
+            state.yields_mode = "monitoring"
+        else:
+            state.yields = None
+        return
+    if sys.gettrace() is not None:
+        events.warn("a trace function is already set (%s); racehunt does not replace it, Python "
+                    "yield points are off" % safe_repr(sys.gettrace(), 200))
+        state.yields = None
+        return
+    main_stream.tracer = _make_settrace_tracer(main_stream)
+    state.real_settrace = sys.settrace
+    state.real_settrace(main_stream.tracer)
+    sys.settrace = _guard_settrace
+    state.yields_mode = "settrace"
+
+
+def current_stream():
+    try:
+        return _tls.s
+    except AttributeError:
+        # A thread threading did not start (a _thread thread) or one that began before
+        # we patched threading: its index is its first visit, not its creation order.
+        stream = state.yields.new_stream(next(state.thread_counter))
+        _tls.s = stream
+        return stream
+
+
+def thread_begins(thread, index):
+    """A threading thread starts: its own stream, and its tracer in settrace mode."""
+    stream = state.yields.new_stream(index)
+    stream.name = thread.name
+    _tls.s = stream
+    if state.yields_mode == "settrace":
+        stream.tracer = _make_settrace_tracer(stream)
+        if sys.gettrace() is None:
+            state.real_settrace(stream.tracer)
+
+
+def after_fork():
+    state.yields.after_fork(getattr(_tls, "s", None))
+
+
+def guard_threading_settrace(threading):
+    """In settrace mode, threading.settrace() of the workload is let through with a
+    warning: the threads it starts then run without yield points."""
+    if state.yields_mode != "settrace" or not hasattr(threading, "settrace"):
+        return
+    orig_threading_settrace = threading.settrace
+
+    def settrace(func):
+        events.warn("the workload called threading.settrace(%s); threads it starts run without "
+                    "Python yield points" % safe_repr(func, 200), key="threading.settrace")
+        return orig_threading_settrace(func)
+    settrace.__wrapped__ = orig_threading_settrace
+    threading.settrace = settrace
+
+
+def check_main_tracer():
+    """At exit, in settrace mode: say so when the main thread's trace function was
+    replaced (the yield points stopped there)."""
+    if state.yields_mode != "settrace":
+        return
+    stream = getattr(_tls, "s", None)
+    current = sys.gettrace()
+    if stream is not None and current is not stream.tracer and "settrace" not in state.warned:
+        events.warn("the main thread's trace function was replaced (%s); Python yield "
+                    "points stopped there" % safe_repr(current, 200), key="settrace")
+
+
+def _make_settrace_tracer(stream):
+    """The global trace function of one thread (Python <= 3.12 without sys.monitoring).
+
+    Returning None for code outside focus means that code runs untraced; only focus
+    frames get the local tracer, which counts visits and yields on the decided ones.
+    """
+    y = state.yields
+    verdicts = y.verdicts
+    compute = y.verdict
+    take = y.take
+    granularity = y.granularity
+
+    if granularity == "call":
+        def trace_call(frame, event, arg):
+            filename = frame.f_code.co_filename
+            v = verdicts.get(filename)
+            if v is None:
+                v = compute(filename)
+            if v:
+                stream.visits += 1
+                stream.countdown -= 1
+                if stream.countdown <= 0:
+                    take(stream, filename, frame.f_lineno)
+            return None
+        return trace_call
+
+    wanted = "opcode" if granularity == "opcode" else "line"
+
+    def local(frame, event, arg):
+        if event == wanted:
+            stream.visits += 1
+            stream.countdown -= 1
+            if stream.countdown <= 0:
+                take(stream, frame.f_code.co_filename, frame.f_lineno)
+        return local
+
+    if wanted == "opcode":
+        def trace_opcode(frame, event, arg):
+            filename = frame.f_code.co_filename
+            v = verdicts.get(filename)
+            if v is None:
+                v = compute(filename)
+            if not v:
+                return None
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+            return local
+        return trace_opcode
+
+    def trace_line(frame, event, arg):
+        filename = frame.f_code.co_filename
+        v = verdicts.get(filename)
+        if v is None:
+            v = compute(filename)
+        return local if v else None
+    return trace_line
+
+
+def _line_of_offset(code, offset):
+    try:
+        for start, end, line in code.co_lines():
+            if start <= offset < end:
+                return line
+    except Exception:
+        pass
+    return None
+
+
+def _install_monitoring():
+    """Python >= 3.12: sys.monitoring (PEP 669), one free tool id.
+
+    PY_START is the only global event. For a code object outside focus its callback
+    returns DISABLE, so that code never calls us again; for focus code it switches on
+    LINE (or INSTRUCTION) events for that code object alone. The rest of the program
+    runs at full speed.
+    """
+    mon = sys.monitoring
+    tool = None
+    for candidate in (4, 3):   # ids 0, 1, 2 and 5 are reserved for debuggers etc.
+        if mon.get_tool(candidate) is None:
+            try:
+                mon.use_tool_id(candidate, "racehunt")
+            except ValueError:
+                continue
+            tool = candidate
+            break
+    if tool is None:
+        events.warn("no free sys.monitoring tool id (3 and 4 are taken); Python yield points are off")
+        return False
+    y = state.yields
+    E = mon.events
+    DISABLE = mon.DISABLE
+    verdicts = y.verdicts
+    compute = y.verdict
+    take = y.take
+    granularity = y.granularity
+    tls = _tls
+    current = current_stream
+
+    if granularity == "call":
+        def on_start(code, offset):
+            filename = code.co_filename
+            v = verdicts.get(filename)
+            if v is None:
+                v = compute(filename)
+            if not v:
+                return DISABLE
+            try:
+                stream = tls.s
+            except AttributeError:
+                stream = current()
+            stream.visits += 1
+            stream.countdown -= 1
+            if stream.countdown <= 0:
+                take(stream, filename, code.co_firstlineno)
+            return None
+        mon.register_callback(tool, E.PY_START, on_start)
+    else:
+        local_event = E.INSTRUCTION if granularity == "opcode" else E.LINE
+
+        def on_start(code, offset):
+            filename = code.co_filename
+            v = verdicts.get(filename)
+            if v is None:
+                v = compute(filename)
+            if v:
+                mon.set_local_events(tool, code, local_event)
+            return DISABLE
+
+        if granularity == "opcode":
+            def on_local(code, offset):
+                try:
+                    stream = tls.s
+                except AttributeError:
+                    stream = current()
+                stream.visits += 1
+                stream.countdown -= 1
+                if stream.countdown <= 0:
+                    take(stream, code.co_filename,
+                         _line_of_offset(code, offset)
+                         if stream.log is not None or y.trace is not None else None)
+        else:
+            def on_local(code, line):
+                try:
+                    stream = tls.s
+                except AttributeError:
+                    stream = current()
+                stream.visits += 1
+                stream.countdown -= 1
+                if stream.countdown <= 0:
+                    take(stream, code.co_filename, line)
+
+        mon.register_callback(tool, E.PY_START, on_start)
+        mon.register_callback(tool, local_event, on_local)
+    mon.set_events(tool, E.PY_START)
+    return True
+
+
+def _guard_settrace(func):
+    """Replacement of sys.settrace while racehunt traces: warn, then let the workload win.
+
+    Tools such as coverage or a debugger own the trace function when they set it; racehunt
+    does not fight them, it only records that its yield points stop in that thread.
+    """
+    try:
+        stream = getattr(_tls, "s", None)
+        if func is None or stream is None or func is not stream.tracer:
+            events.warn("the workload set its own trace function (sys.settrace(%s)); Python yield "
+                        "points stop in the threads it covers" % safe_repr(func, 200),
+                        key="settrace")
+    except Exception:
+        pass
+    return state.real_settrace(func)

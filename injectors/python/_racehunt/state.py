@@ -1,0 +1,107 @@
+"""Process-wide state, one home for it. Module globals rather than an object, because the
+hot paths read a few of them and global lookups are the cheapest there are.
+
+Layers read and set these as `state.NAME`. A forked child is a new process of the run:
+reset_for_child() gives it its own pid, events file, process key and thread bookkeeping;
+what a layer keeps of its own it resets in an after-fork hook (hooks.py).
+"""
+import os
+import sys
+import time
+import _thread
+
+from . import protocol
+from . import seeds
+
+installed = False
+fd = -1                     # O_APPEND descriptor of py-<pid>.jsonl
+run_dir = None
+pid = 0
+role = "child"
+config = {}
+process_key = 0
+fork_count = 0
+main_ident = None
+main_native_id = None
+main_done_written = False
+pending_warnings = []       # warnings raised during install(), written after `start`
+warned = set()              # keys of once-only warnings
+map_lock = _thread.allocate_lock()
+started_at = {}             # thread ident -> time.time() when the thread began
+names_seen = {}             # native thread id -> Python name, every thread that began (capped)
+threading_patched = False
+thread_counter = None       # itertools.count of thread creation order (main thread is 0)
+yields = None               # yields.Yields when Python yield points are active
+control = None              # control.Scheduler in controlled mode
+yields_mode = "off"
+real_settrace = None        # sys.settrace before the settrace backend guarded it
+dumping = False             # the dump-signal handler is running: no yields
+dump_signal = None
+fork_server_command = None  # set by the fork server in a run it forked
+start_cwd = None
+
+our_files = ()              # our own source files, hidden from check_failed stacks
+our_dir = None              # the directory of the entry modules (injectors/python)
+package_dir = None          # the directory of this package
+
+
+def loaded(name):
+    """The module `name` when the process has imported it, else None. racehunt never
+    imports threading, asyncio or the workload's modules itself: it works with what is
+    there. The one place that looks a module up by name."""
+    return sys.modules.get(name)
+
+
+def native_id():
+    try:
+        return _thread.get_native_id()
+    except Exception:
+        return None
+
+
+def refresh_native_id():
+    """After fork: threading (before 3.12) keeps the parent's native id on the thread that
+    forked, which is the child's main thread, so dumps would name the parent's thread."""
+    threading = loaded("threading")
+    if threading is None:
+        return
+    try:
+        thread = threading._active.get(_thread.get_ident())
+        if thread is not None and hasattr(thread, "_set_native_id"):
+            thread._set_native_id()
+    except Exception:
+        pass
+
+
+def open_events(directory, process):
+    return os.open(os.path.join(directory, protocol.EVENTS_FILE % process),
+                   os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+
+
+def reset_for_child():
+    """In a child forked without exec: own files, role child, own decision streams."""
+    global fd, pid, role, process_key, main_ident, main_native_id, map_lock
+    global main_done_written, thread_counter, fork_count
+    old_fd = fd
+    fd = -1
+    pid = os.getpid()
+    role = "child"
+    # The fork number counts the parent's forks from 0; the before-fork hook already
+    # counted this one.
+    process_key = seeds.derive(process_key, fork_count - 1)
+    fork_count = 0
+    map_lock = _thread.allocate_lock()
+    main_ident = _thread.get_ident()
+    main_native_id = native_id()
+    refresh_native_id()
+    main_done_written = False
+    started_at.clear()
+    started_at[main_ident] = round(time.time(), 6)
+    names_seen.clear()
+    import itertools
+    thread_counter = itertools.count(1)
+    try:
+        os.close(old_fd)
+    except Exception:
+        pass
+    fd = open_events(run_dir, pid)
