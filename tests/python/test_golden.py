@@ -7,10 +7,7 @@ import os
 
 import pytest
 
-import _racehunt_asyncio as aio
-import _racehunt_bootstrap as bootstrap
-import _racehunt_control as control
-import _racehunt_server as server
+from _racehunt import aio, config, control, seeds, server, shim, state, yields
 
 import protocol_h
 from conftest import REPO
@@ -31,20 +28,19 @@ def nothing(*args, **kwargs):
 @pytest.fixture
 def process_key(monkeypatch):
     key = int(STREAMS["process_key"], 16)
-    monkeypatch.setattr(bootstrap, "_process_key", key)
+    monkeypatch.setattr(state, "process_key", key)
     return key
 
 
 def test_fnv1a64_of_labels():
     assert len(VECTORS["fnv1a64"]) >= 4
     for label, want in VECTORS["fnv1a64"]:
-        assert bootstrap._fnv1a64(label.encode("utf-8")) == int(want, 16), label
+        assert seeds.fnv1a64(label.encode("utf-8")) == int(want, 16), label
 
 
 def test_fmix64():
     for z, want in STREAMS["fmix64"]:
-        assert bootstrap._fmix(int(z, 16)) == int(want, 16)
-        assert control._mix(int(z, 16)) == int(want, 16)
+        assert seeds.fmix(int(z, 16)) == int(want, 16)
 
 
 def test_command_line_hash_and_process_key():
@@ -52,27 +48,27 @@ def test_command_line_hash_and_process_key():
     want = int(STREAMS["command_line_hash"], 16)
     # As /proc/self/cmdline holds it (what the bootstrap and the shim hash), and as the fork
     # server computes it for RACEHUNT_FORK_ARGV_HASH.
-    assert bootstrap._fnv1a64(b"".join(os.fsencode(a) + b"\0" for a in argv)) == want
+    assert seeds.fnv1a64(b"".join(os.fsencode(a) + b"\0" for a in argv)) == want
     assert server._fnv1a64(argv) == want
     seed = int(STREAMS["seed"], 16)
-    key = bootstrap._fmix(seed ^ bootstrap._fmix(want))
+    key = seeds.fmix(seed ^ seeds.fmix(want))
     assert key == int(STREAMS["process_key"], 16)
 
 
 def test_thread_streams(process_key):
     for index, want in enumerate(hexes(STREAMS["thread_keys"])):
-        assert bootstrap._Stream(index).key == want
+        assert yields.Stream(index).key == want
     for index, draws in enumerate(STREAMS["draws"]):
-        stream = bootstrap._Stream(index)
-        assert [bootstrap._draw(stream.key, n) for n in range(len(draws))] == hexes(draws)
+        stream = yields.Stream(index)
+        assert [seeds.draw(stream.key, n) for n in range(len(draws))] == hexes(draws)
 
 
 def test_fork_keys(process_key):
-    assert [bootstrap._derive(process_key, f) for f in range(2)] == hexes(STREAMS["fork_keys"])
+    assert [seeds.derive(process_key, f) for f in range(2)] == hexes(STREAMS["fork_keys"])
 
 
 def test_controlled_scheduler_stream(process_key):
-    key = bootstrap._derive(process_key, H["RACEHUNT_STREAM_TAG_CONTROL"])
+    key = seeds.derive(process_key, H["RACEHUNT_STREAM_TAG_CONTROL"])
     assert key == int(STREAMS["control_key"], 16)
     # "random" draws nothing when it starts (pct draws its change points).
     s = control.Scheduler(key, "random", 3, 10000, 200000, 2.0, nothing, nothing)
@@ -137,16 +133,16 @@ def test_the_bootstrap_arms_the_golden_counters_file(tmp_path):
                                    H["RACEHUNT_FILE_SHIM_COUNTERS_SUFFIX"]))
     path.write_bytes(bytes(disarmed))
     # Another process's file is left alone.
-    assert bootstrap._arm_shim(str(tmp_path), pid + 1) is None  # no file for that pid
+    assert shim.arm_shim(str(tmp_path), pid + 1) is None  # no file for that pid
     path.rename(tmp_path / "kept")
     other = tmp_path / ("%s%d%s" % (H["RACEHUNT_FILE_SHIM_PREFIX"], pid + 1,
                                     H["RACEHUNT_FILE_SHIM_COUNTERS_SUFFIX"]))
     (tmp_path / "kept").rename(other)
-    assert bootstrap._arm_shim(str(tmp_path), pid + 1) is not None
+    assert shim.arm_shim(str(tmp_path), pid + 1) is not None
     assert other.read_bytes() == bytes(disarmed)
     other.rename(path)
     # Its own file: the armed bit is set at the flags offset and nothing else changes.
-    assert bootstrap._arm_shim(str(tmp_path), pid) is None
+    assert shim.arm_shim(str(tmp_path), pid) is None
     assert path.read_bytes() == data
 
 
@@ -158,4 +154,4 @@ def test_the_bootstrap_reads_the_golden_config_json(tmp_path):
     for case in cases:
         text = json.dumps(case["config"], indent=2).replace("<scenario_dir>", str(tmp_path))
         (tmp_path / H["RACEHUNT_FILE_CONFIG"]).write_text(text + "\n")
-        assert bootstrap._read_config(str(tmp_path)) == json.loads(text), case["name"]
+        assert config.read(str(tmp_path)) == json.loads(text), case["name"]

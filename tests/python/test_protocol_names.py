@@ -9,8 +9,7 @@ the environment names, and holds the C and C++ sources to the macros.
 import re
 import struct
 
-import _racehunt_bootstrap as bootstrap
-import _racehunt_control as control
+from _racehunt import config, control, protocol, seeds, yields
 
 import protocol_h
 from conftest import INJECTORS, REPO
@@ -19,7 +18,8 @@ H = protocol_h.defines()
 
 
 def sources():
-    return {p.name: p.read_text() for p in sorted(INJECTORS.glob("*.py"))}
+    """{path relative to injectors/python: text} of every Python injector."""
+    return {str(p.relative_to(INJECTORS)): p.read_text() for p in sorted(INJECTORS.rglob("*.py"))}
 
 
 def test_protocol_h_parses():
@@ -28,85 +28,88 @@ def test_protocol_h_parses():
     assert len(protocol_h.run_files()) >= 10
 
 
-def test_version_magic_and_flags():
-    assert bootstrap.PROTOCOL_VERSION == H["RACEHUNT_PROTOCOL_VERSION"]
-    assert bootstrap._SHIM_MAGIC == H["RACEHUNT_SHIM_MAGIC"]
-    assert bootstrap._SHIM_FLAG_ARMED == H["RACEHUNT_SHIM_FLAG_ARMED"]
+def test_version_magic_flags_and_counters_head():
+    assert protocol.PROTOCOL_VERSION == H["RACEHUNT_PROTOCOL_VERSION"]
+    assert protocol.SHIM_MAGIC == H["RACEHUNT_SHIM_MAGIC"]
+    assert protocol.SHIM_FLAG_ARMED == H["RACEHUNT_SHIM_FLAG_ARMED"]
+    assert protocol.SHIM_MAGIC_OFFSET == H["RACEHUNT_SHIM_COUNTERS_OFF_MAGIC"]
+    assert protocol.SHIM_PID_OFFSET == H["RACEHUNT_SHIM_COUNTERS_OFF_PID"]
+    assert protocol.SHIM_FLAGS_OFFSET == H["RACEHUNT_SHIM_COUNTERS_OFF_FLAGS"]
+    # The head the bootstrap reads ends with the flags word.
+    assert protocol.SHIM_HEAD_SIZE == H["RACEHUNT_SHIM_COUNTERS_OFF_FLAGS"] + 4
 
 
-# The files each Python module writes or reads per process, by protocol.h's key.
-PYTHON_FILES = {
-    "EVENTS": ["_racehunt_bootstrap.py", "_racehunt_site.py"],
-    "SHIM_COUNTERS": ["_racehunt_bootstrap.py"],
-    "THREADS": ["_racehunt_bootstrap.py"],
-    "FAULTHANDLER": ["_racehunt_bootstrap.py"],
-    "YIELDS": ["_racehunt_bootstrap.py"],
-    "TRACE": ["_racehunt_bootstrap.py"],
-    "CONTROL": ["_racehunt_bootstrap.py"],
-    "DUMPED": ["_racehunt_bootstrap.py"],
-    "PYSTACKS": ["_racehunt_forensics.py"],
-    "LOOP": ["_racehunt_asyncio.py"],
+def test_environment_names_are_protocol_h_s():
+    named = {k[len("ENV_"):]: v for k, v in vars(protocol).items() if k.startswith("ENV_")}
+    assert len(named) >= 8
+    for key, value in named.items():
+        assert H["RACEHUNT_ENV_" + key] == value, key
+
+
+# protocol.py's name of each per-process file, by protocol.h's key.
+PROTOCOL_PY_FILES = {
+    "EVENTS": "EVENTS_FILE", "THREADS": "THREADS_FILE", "FAULTHANDLER": "FAULTHANDLER_FILE",
+    "PYSTACKS": "PYSTACKS_FILE", "DUMPED": "DUMPED_FILE", "YIELDS": "YIELDS_LOG",
+    "TRACE": "TRACE_LOG", "CONTROL": "CONTROL_LOG", "LOOP": "LOOP_LOG",
+    "SHIM_COUNTERS": "SHIM_COUNTERS_FILE",
 }
 
 
-def test_every_per_process_file_the_python_side_opens_is_named_by_protocol_h():
+def test_every_per_process_file_of_protocol_py_is_protocol_h_s():
     files = protocol_h.run_files()
-    known = {prefix + "%d" + suffix for prefix, suffix in files.values()}
-    src = sources()
-    # A file name as code spells it: a quoted "<word>-%d<suffix>" literal.
-    spelled = {(name, m) for name, text in src.items()
-               for m in re.findall(r'"([a-z]+-%d(?:\.[a-z]+)?)"', text)}
-    assert spelled, "no per-process file name found in the Python injectors"
-    unknown = sorted((n, m) for n, m in spelled if m not in known)
-    assert not unknown, "not in injectors/protocol.h (RACEHUNT_FILE_*): %s" % unknown
-    for key, modules in PYTHON_FILES.items():
+    for key, attr in PROTOCOL_PY_FILES.items():
         prefix, suffix = files[key]
-        for module in modules:
-            assert '"%s%%d%s"' % (prefix, suffix) in src[module], (key, module)
+        assert getattr(protocol, attr) == prefix + "%d" + suffix, key
+    assert protocol.CONFIG_FILE == H["RACEHUNT_FILE_CONFIG"]
+    spelled = {v for k, v in vars(protocol).items() if isinstance(v, str) and "%d" in v}
+    assert spelled == {getattr(protocol, a) for a in PROTOCOL_PY_FILES.values()}
 
 
-def test_config_json_is_protocol_h_s_name():
-    text = sources()["_racehunt_bootstrap.py"]
-    assert re.findall(r'os\.path\.join\(run_dir, "([^"]+)"\)', text) == [H["RACEHUNT_FILE_CONFIG"]]
+def test_no_other_module_spells_a_run_file_name():
+    """A file name is spelled once, in protocol.py; the entry module that reports a failed
+    start before the package loads is the one exception, and must agree with it."""
+    spelled = {(name, m) for name, text in sources().items()
+               for m in re.findall(r'"([a-z]+-%d(?:\.[a-z]+)?)"', text)}
+    assert ("_racehunt/protocol.py", protocol.EVENTS_FILE) in spelled
+    others = sorted((n, m) for n, m in spelled if n != "_racehunt/protocol.py")
+    assert others == [("_racehunt_site.py", protocol.EVENTS_FILE)], others
 
 
-# Where each default is spelled on the Python side: (module, pattern with one group).
+# Where each default lives on the Python side.
 DEFAULTS = {
-    "RACEHUNT_DEFAULT_CONTROL_STRATEGY": ("_racehunt_bootstrap.py", r'control\.get\("strategy"\) or "(\w+)"'),
-    "RACEHUNT_DEFAULT_CONTROL_DEPTH": ("_racehunt_bootstrap.py", r'control\.get\("depth"\) or (\d+)'),
-    "RACEHUNT_DEFAULT_CONTROL_PCT_STEPS": ("_racehunt_bootstrap.py", r'control\.get\("pct_steps"\) or (\d+)'),
-    "RACEHUNT_DEFAULT_CONTROL_MAX_STEPS": ("_racehunt_bootstrap.py", r'control\.get\("max_steps"\) or (\d+)'),
-    "RACEHUNT_DEFAULT_CONTROL_STALL_S": ("_racehunt_bootstrap.py", r'control\.get\("stall"\) or ([\d.]+)'),
-    "RACEHUNT_DEFAULT_YIELDS_GRANULARITY": ("_racehunt_bootstrap.py", r'yields\.get\("granularity"\) or "(\w+)"'),
-    "RACEHUNT_STREAM_TAG_CONTROL": ("_racehunt_bootstrap.py", r"_derive\(_process_key, (0x[0-9A-Fa-f]+)\), str\(control"),
-    "RACEHUNT_STREAM_TAG_LOOP": ("_racehunt_asyncio.py", r"_derive\(_b\._derive\(_b\._process_key, (0x[0-9A-Fa-f]+)\)"),
+    "RACEHUNT_DEFAULT_CONTROL_STRATEGY": config.CONTROL_STRATEGY,
+    "RACEHUNT_DEFAULT_CONTROL_DEPTH": config.CONTROL_DEPTH,
+    "RACEHUNT_DEFAULT_CONTROL_PCT_STEPS": config.CONTROL_PCT_STEPS,
+    "RACEHUNT_DEFAULT_CONTROL_MAX_STEPS": config.CONTROL_MAX_STEPS,
+    "RACEHUNT_DEFAULT_CONTROL_STALL_S": config.CONTROL_STALL,
+    "RACEHUNT_STREAM_TAG_CONTROL": protocol.STREAM_TAG_CONTROL,
+    "RACEHUNT_STREAM_TAG_LOOP": protocol.STREAM_TAG_LOOP,
 }
-
-
-def as_value(text, like):
-    if isinstance(like, str):
-        return text
-    return float(text) if "." in text else int(text, 0)
 
 
 def test_config_defaults_and_stream_tags_are_protocol_h_s():
-    src = sources()
-    for macro, (module, pattern) in DEFAULTS.items():
-        found = re.findall(pattern, src[module])
-        assert found, "%s: %s no longer spells %s; re-point this test" % (macro, module, pattern)
-        for text in found:
-            assert as_value(text, H[macro]) == H[macro], (macro, module, text)
+    for macro, value in DEFAULTS.items():
+        assert value == H[macro], macro
+    assert config.Control({}).strategy == H["RACEHUNT_DEFAULT_CONTROL_STRATEGY"]
+    assert config.Control({}).max_steps == H["RACEHUNT_DEFAULT_CONTROL_MAX_STEPS"]
+    assert config.Yields({}, print).granularity == H["RACEHUNT_DEFAULT_YIELDS_GRANULARITY"]
+
+
+def test_stream_tags_are_used_not_retyped():
+    for name, text in sources().items():
+        for tag in ("0xC0", "0xA5"):
+            assert tag.lower() not in text.lower() or name == "_racehunt/protocol.py", (name, tag)
 
 
 def test_log_limits_are_protocol_h_s():
-    assert bootstrap._Yields.LOG_LIMIT == H["RACEHUNT_YIELDS_LOG_LIMIT"]
+    assert yields.Yields.LOG_LIMIT == H["RACEHUNT_YIELDS_LOG_LIMIT"]
     assert control.Scheduler.LOG_LIMIT == H["RACEHUNT_CONTROL_LOG_LIMIT"]
 
 
 def test_stream_constants_are_racehunt_hash_h_s():
     h = protocol_h.defines(protocol_h.HASH_H)
-    assert bootstrap._GOLDEN == h["RACEHUNT_GOLDEN"]
-    assert bootstrap._fnv1a64(b"") == h["RACEHUNT_FNV_OFFSET"]
+    assert seeds.GOLDEN == h["RACEHUNT_GOLDEN"]
+    assert seeds.fnv1a64(b"") == h["RACEHUNT_FNV_OFFSET"]
 
 
 COUNTER_FIELDS = ["magic", "version", "pid", "ppid", "process_key", "flags", "threads", "calls",

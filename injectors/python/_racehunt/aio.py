@@ -68,7 +68,7 @@ class _LoopState(object):
         self.number = number
         self.pins = _pins.get(number) if _pins is not None else None
         self.released = []       # handles a deferral put back in this iteration
-        self.key = seeds.derive(seeds.derive(_proc.process_key, 0xA5), number)
+        self.key = seeds.derive(seeds.derive(_proc.process_key, protocol.STREAM_TAG_LOOP), number)
         self.draws = 0
         self.iteration = 0
         settings = _settings or _Settings(0.0, 0.0)

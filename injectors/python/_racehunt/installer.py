@@ -251,7 +251,7 @@ def install():
 def _install_control(settings):
     control = _layer("control")
     sched = control.Scheduler(
-        seeds.derive(state.process_key, 0xC0), settings.strategy, settings.depth,
+        seeds.derive(state.process_key, protocol.STREAM_TAG_CONTROL), settings.strategy, settings.depth,
         settings.pct_steps, settings.max_steps, settings.stall, events.emit, events.warn)
     state.control = sched
 

@@ -1,5 +1,6 @@
 """The names the Python injectors share with the harness: the Python half of
-injectors/protocol.h (tests/e2e/test_protocol.py holds the two together)."""
+injectors/protocol.h (tests/python/test_protocol_names.py and tests/e2e/test_protocol.py
+hold the two together)."""
 
 PROTOCOL_VERSION = 1
 
@@ -35,3 +36,7 @@ SHIM_FLAGS_OFFSET = 24
 SHIM_HEAD_SIZE = 28
 SHIM_FLAG_ARMED = 0x8
 SHIM_OPTION_ARM_PYTHON = "arm_python=1"
+
+# Tags that split a process's key into the streams of its layers (RACEHUNT_STREAM_TAG_*).
+STREAM_TAG_CONTROL = 0xC0
+STREAM_TAG_LOOP = 0xA5
