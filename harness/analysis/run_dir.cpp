@@ -1,4 +1,5 @@
 #include "analysis/run_dir.hpp"
+#include "protocol.h"
 
 #include "util/file.hpp"
 
@@ -176,9 +177,9 @@ RunDir read_run_dir(const fs::path& dir) {
         run.files.push_back(entry.path().filename().string());
     std::sort(run.files.begin(), run.files.end());
     for (const auto& name : run.files) {
-        if (has_prefix(name, "py-") && has_extension(name, ".jsonl")) {
+        if (has_prefix(name, RACEHUNT_FILE_EVENTS_PREFIX) && has_extension(name, RACEHUNT_FILE_EVENTS_SUFFIX)) {
             PyProcessReport r;
-            auto& seen = run.threads_seen[pid_in_name(name, "py-")];
+            auto& seen = run.threads_seen[pid_in_name(name, RACEHUNT_FILE_EVENTS_PREFIX)];
             for (const auto& e : read_events(dir / name)) {
                 apply_event(r, e);
                 // Every thread that ran, by kernel tid (the bootstrap's exit event).
@@ -189,8 +190,8 @@ RunDir read_run_dir(const fs::path& dir) {
             }
             if (r.pid != 0)
                 run.reports.push_back(std::move(r));
-        } else if (has_prefix(name, "shim-") && has_extension(name, ".bin")) {
-            run.shim_counters[pid_in_name(name, "shim-")] = read_shim_counters_file(dir / name);
+        } else if (has_prefix(name, RACEHUNT_FILE_SHIM_PREFIX) && has_extension(name, RACEHUNT_FILE_SHIM_COUNTERS_SUFFIX)) {
+            run.shim_counters[pid_in_name(name, RACEHUNT_FILE_SHIM_PREFIX)] = read_shim_counters_file(dir / name);
         }
     }
     // The root first, then by pid: reasons then read in a stable order.
@@ -208,25 +209,25 @@ void read_failure_files(RunDir& run) {
         return;
     run.failure_files = true;
     const fs::path& dir = run.path;
-    run.processes = read_json(dir / "processes.json");
+    run.processes = read_json(dir / RACEHUNT_FILE_PROCESSES);
     for (const auto& name : run.files) {
-        if (has_prefix(name, "threads-") && has_extension(name, ".json")) {
-            run.thread_maps[pid_in_name(name, "threads-")] = read_json(dir / name);
-        } else if (has_prefix(name, "pystacks-") && has_extension(name, ".json")) {
-            run.pystacks[pid_in_name(name, "pystacks-")] = read_json(dir / name);
-        } else if (has_prefix(name, "faulthandler-") && has_extension(name, ".txt")) {
-            run.faulthandler[pid_in_name(name, "faulthandler-")] = util::read_file(dir / name);
-        } else if (has_prefix(name, "native-") && has_extension(name, ".txt")) {
-            run.native[pid_in_name(name, "native-")] = util::read_file(dir / name);
-        } else if (has_prefix(name, "shim-") && has_extension(name, ".dlog")) {
-            run.shim_dlogs[pid_in_name(name, "shim-")] = read_shim_dlog(dir / name);
-        } else if (has_prefix(name, "shim-") && has_extension(name, ".sites")) {
-            run.shim_sites[pid_in_name(name, "shim-")] = read_shim_sites(dir / name);
-        } else if (has_prefix(name, "yields-") && has_extension(name, ".log")) {
-            run.yield_logs[pid_in_name(name, "yields-")] = read_lines(dir / name); // not a .log.tmp cut short
-        } else if (has_prefix(name, "loop-") && has_extension(name, ".log")) {
-            run.loop_logs[pid_in_name(name, "loop-")] = read_lines(dir / name);
-        } else if ((has_prefix(name, "control-") || has_prefix(name, "trace-")) && has_extension(name, ".log")) {
+        if (has_prefix(name, RACEHUNT_FILE_THREADS_PREFIX) && has_extension(name, RACEHUNT_FILE_THREADS_SUFFIX)) {
+            run.thread_maps[pid_in_name(name, RACEHUNT_FILE_THREADS_PREFIX)] = read_json(dir / name);
+        } else if (has_prefix(name, RACEHUNT_FILE_PYSTACKS_PREFIX) && has_extension(name, RACEHUNT_FILE_PYSTACKS_SUFFIX)) {
+            run.pystacks[pid_in_name(name, RACEHUNT_FILE_PYSTACKS_PREFIX)] = read_json(dir / name);
+        } else if (has_prefix(name, RACEHUNT_FILE_FAULTHANDLER_PREFIX) && has_extension(name, RACEHUNT_FILE_FAULTHANDLER_SUFFIX)) {
+            run.faulthandler[pid_in_name(name, RACEHUNT_FILE_FAULTHANDLER_PREFIX)] = util::read_file(dir / name);
+        } else if (has_prefix(name, RACEHUNT_FILE_NATIVE_PREFIX) && has_extension(name, RACEHUNT_FILE_NATIVE_SUFFIX)) {
+            run.native[pid_in_name(name, RACEHUNT_FILE_NATIVE_PREFIX)] = util::read_file(dir / name);
+        } else if (has_prefix(name, RACEHUNT_FILE_SHIM_PREFIX) && has_extension(name, RACEHUNT_FILE_SHIM_DLOG_SUFFIX)) {
+            run.shim_dlogs[pid_in_name(name, RACEHUNT_FILE_SHIM_PREFIX)] = read_shim_dlog(dir / name);
+        } else if (has_prefix(name, RACEHUNT_FILE_SHIM_PREFIX) && has_extension(name, RACEHUNT_FILE_SHIM_SITES_SUFFIX)) {
+            run.shim_sites[pid_in_name(name, RACEHUNT_FILE_SHIM_PREFIX)] = read_shim_sites(dir / name);
+        } else if (has_prefix(name, RACEHUNT_FILE_YIELDS_PREFIX) && has_extension(name, RACEHUNT_FILE_YIELDS_SUFFIX)) {
+            run.yield_logs[pid_in_name(name, RACEHUNT_FILE_YIELDS_PREFIX)] = read_lines(dir / name); // not a .log.tmp cut short
+        } else if (has_prefix(name, RACEHUNT_FILE_LOOP_PREFIX) && has_extension(name, RACEHUNT_FILE_LOOP_SUFFIX)) {
+            run.loop_logs[pid_in_name(name, RACEHUNT_FILE_LOOP_PREFIX)] = read_lines(dir / name);
+        } else if ((has_prefix(name, RACEHUNT_FILE_CONTROL_PREFIX) || has_prefix(name, RACEHUNT_FILE_TRACE_PREFIX)) && has_extension(name, RACEHUNT_FILE_CONTROL_SUFFIX)) {
             run.control_log_names.push_back(name);
             if (auto log = read_control_log(dir / name))
                 run.control_logs.push_back(std::move(*log));

@@ -62,7 +62,8 @@ std::vector<nlohmann::json> read_events(const std::filesystem::path& file);
 // that exec'd a native program, or a bootstrap that stopped early, would be killed by it).
 bool registered_dump_signal(const std::filesystem::path& events);
 
-// The pid in a per-process file name ("shim-" and "shim-42.dlog" give 42); 0 without the prefix.
+// The pid in a per-process file name (prefix RACEHUNT_FILE_SHIM_PREFIX and "shim-42.dlog"
+// give 42); 0 without the prefix.
 int pid_in_name(const std::string& name, const std::string& prefix);
 
 } // namespace racehunt

@@ -1,4 +1,5 @@
 #include "run/forensics.hpp"
+#include "protocol.h"
 
 #include "run/probe.hpp"
 #include "util/file.hpp"
@@ -71,7 +72,7 @@ void snapshot_processes(const fs::path& run_dir, const std::vector<int>& pids) {
         p["tasks"] = tasks;
         procs.push_back(p);
     }
-    std::ofstream(run_dir / "processes.json") << json{{"processes", procs}}.dump(2) << "\n";
+    std::ofstream(run_dir / RACEHUNT_FILE_PROCESSES) << json{{"processes", procs}}.dump(2) << "\n";
 }
 
 
@@ -87,7 +88,7 @@ void native_stacks(const fs::path& gdb, const fs::path& run_dir, const std::vect
             auto r = run_probe({gdb.string(), "-p", std::to_string(pid), "-batch", "-nx", "-q",
                                 "-ex", "set pagination off", "-ex", "thread apply all bt 40"},
                                std::chrono::seconds(20));
-            std::ofstream(run_dir / ("native-" + std::to_string(pid) + ".txt"))
+            std::ofstream(run_dir / (RACEHUNT_FILE_NATIVE_PREFIX + std::to_string(pid) + RACEHUNT_FILE_NATIVE_SUFFIX))
                 << (r ? r->output : std::string("gdb could not be started\n"));
         };
         try {
@@ -113,7 +114,7 @@ void request_stack_dumps(const fs::path& run_dir, const std::vector<pid_t>& memb
         if (::syscall(SYS_tgkill, pid, pid, dump_signal()) != 0)
             ::kill(pid, dump_signal());
         signalled.push_back(pid);
-        files.push_back(run_dir / ("faulthandler-" + std::to_string(pid) + ".txt"));
+        files.push_back(run_dir / (RACEHUNT_FILE_FAULTHANDLER_PREFIX + std::to_string(pid) + RACEHUNT_FILE_FAULTHANDLER_SUFFIX));
     }
     if (files.empty())
         return;
@@ -142,7 +143,7 @@ void request_stack_dumps(const fs::path& run_dir, const std::vector<pid_t>& memb
     auto all_dumped = [&] {
         for (pid_t pid : signalled) {
             std::error_code ec;
-            if (!fs::exists(run_dir / ("dumped-" + std::to_string(pid)), ec))
+            if (!fs::exists(run_dir / (RACEHUNT_FILE_DUMPED_PREFIX + std::to_string(pid) + RACEHUNT_FILE_DUMPED_SUFFIX), ec))
                 return false;
         }
         return true;
