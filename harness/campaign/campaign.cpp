@@ -404,10 +404,6 @@ std::string replay_script(const CampaignConfig& c, const RunRecord& r) {
     return out;
 }
 
-} // namespace
-
-namespace {
-
 // The run's directory is where the injectors report: a run that cannot have one would test
 // nothing racehunt could see, so it is racehunt's error and the workload never runs.
 bool prepare_run_dir(const CampaignConfig& c, const RunPlan& plan, const fs::path& run_dir, RunRecord& r) {

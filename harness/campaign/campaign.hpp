@@ -80,7 +80,8 @@ void set_invocation(const std::string& argv0);
 std::string program_for_commands();
 
 // The command that re-creates run `seed` of this campaign (options that change a run's
-// behaviour are carried over; output options are not).
+// behaviour are carried over; output options are not). execute_run puts it in every failing
+// record (RunRecord::replay), where reporters read it.
 std::string replay_command(const CampaignConfig& c, std::uint64_t seed);
 
 // The command that continues an interrupted campaign from its results file.
@@ -97,8 +98,10 @@ struct RunPlan {
 RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t seed,
                  const std::filesystem::path& run_dir);
 
-// Executes one run: prepares its directory, runs the tree, classifies, files artifacts.
-// A cancelled run leaves nothing behind and comes back with `cancelled` set.
+// Executes one run: prepares its directory, runs the tree (with hang forensics before a
+// kill), reads the directory, judges, files a failure's artifacts; a failing record carries
+// its replay command. A cancelled run leaves nothing behind and comes back with `cancelled`
+// set.
 struct ExecutedRun {
     RunRecord record;
     bool cancelled = false;

@@ -144,13 +144,12 @@ CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRu
             ex.record.outcome = Outcome::Error;
             ex.record.signature = "error:racehunt";
             ex.record.reasons = {std::string("racehunt internal error: ") + e.what()};
+            ex.record.replay = replay_command(c, planned.seed);
             std::lock_guard lock(mutex);
             ++result.internal_errors;
         }
         if (ex.cancelled)
             return {true, false};
-        if (is_failure(ex.record.outcome))
-            ex.record.replay = replay_command(c, ex.record.seed);
         std::lock_guard lock(mutex);
         if (jsonl.is_open() && !jsonl.write(ex.record.to_json().dump() + "\n")) {
             result.results_write_failed = true;
