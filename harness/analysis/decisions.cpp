@@ -169,8 +169,8 @@ Pins collect_decisions(const RunDir& run, std::optional<double> switch_interval,
     std::size_t lost = 0;
     for (const auto& name : run.files) {
         const fs::path f(name);
-        if (name.rfind("shim-", 0) == 0 && f.extension() == ".dlog") {
-            int pid = pid_of(f, "shim-");
+        if (name.rfind(RACEHUNT_FILE_SHIM_PREFIX, 0) == 0 && f.extension() == RACEHUNT_FILE_SHIM_DLOG_SUFFIX) {
+            int pid = pid_of(f, RACEHUNT_FILE_SHIM_PREFIX);
             auto it = run.shim_dlogs.find(pid);
             if (it == run.shim_dlogs.end() || !it->second)
                 continue;
@@ -189,8 +189,8 @@ Pins collect_decisions(const RunDir& run, std::optional<double> switch_interval,
                         p.thread_name = nm->second;
                 pins.shim.push_back(p);
             }
-        } else if (name.rfind("yields-", 0) == 0 && f.extension() == ".log") {
-            int pid = pid_of(f, "yields-");
+        } else if (name.rfind(RACEHUNT_FILE_YIELDS_PREFIX, 0) == 0 && f.extension() == RACEHUNT_FILE_YIELDS_SUFFIX) {
+            int pid = pid_of(f, RACEHUNT_FILE_YIELDS_PREFIX);
             std::optional<std::uint64_t> key;
             for (const auto& line : run.yield_logs.at(pid)) {
                 if (line.rfind("# racehunt-yields 1 key=", 0) == 0) {
@@ -213,8 +213,8 @@ Pins collect_decisions(const RunDir& run, std::optional<double> switch_interval,
                 p.pid = pid;
                 pins.yields.push_back(p);
             }
-        } else if (name.rfind("loop-", 0) == 0 && f.extension() == ".log") {
-            int pid = pid_of(f, "loop-");
+        } else if (name.rfind(RACEHUNT_FILE_LOOP_PREFIX, 0) == 0 && f.extension() == RACEHUNT_FILE_LOOP_SUFFIX) {
+            int pid = pid_of(f, RACEHUNT_FILE_LOOP_PREFIX);
             std::optional<std::uint64_t> key;
             for (const auto& line : run.loop_logs.at(pid)) {
                 if (line.rfind("# racehunt-loop 1 key=", 0) == 0) {

@@ -1,4 +1,5 @@
 #include "analysis/interleaving.hpp"
+#include "protocol.h"
 #include "analysis/run_dir.hpp"
 
 #include "util/strings.hpp"
@@ -422,7 +423,7 @@ const char* const kTraceIntro =
 
 const char* intro_of(const std::vector<std::string>& files) {
     for (const auto& f : files)
-        if (f.rfind("control-", 0) == 0)
+        if (f.rfind(RACEHUNT_FILE_CONTROL_PREFIX, 0) == 0)
             return kIntro;
     return kTraceIntro;
 }

@@ -411,8 +411,8 @@ bool prepare_run_dir(const CampaignConfig& c, const RunPlan& plan, const fs::pat
     fs::remove_all(run_dir, ec);
     fs::create_directories(run_dir, ec);
     const std::string config_text = bootstrap_config(c, plan).dump(2) + "\n";
-    if (ec || !write_text(run_dir / "config.json", config_text) ||
-        fs::file_size(run_dir / "config.json", ec) != config_text.size() || ec) {
+    if (ec || !write_text(run_dir / RACEHUNT_FILE_CONFIG, config_text) ||
+        fs::file_size(run_dir / RACEHUNT_FILE_CONFIG, ec) != config_text.size() || ec) {
         const int err = errno;
         r.outcome = Outcome::Error;
         r.signature = "error:run-dir";
@@ -422,7 +422,7 @@ bool prepare_run_dir(const CampaignConfig& c, const RunPlan& plan, const fs::pat
         return false;
     }
     if (plan.jitter.shim.pinned)
-        write_shim_pins(run_dir / "shim-pins.bin", *c.pins);
+        write_shim_pins(run_dir / RACEHUNT_FILE_SHIM_PINS, *c.pins);
     return true;
 }
 
@@ -440,7 +440,7 @@ RunRequest run_request(const CampaignConfig& c, RunPlan& plan, const fs::path& r
     req.before_kill = [run_dir, gdb = c.gdb](const std::vector<pid_t>& members) {
         capture_hang(run_dir, members,
                      [&run_dir](pid_t pid) {
-                         return registered_dump_signal(run_dir / ("py-" + std::to_string(pid) + ".jsonl"));
+                         return registered_dump_signal(run_dir / (RACEHUNT_FILE_EVENTS_PREFIX + std::to_string(pid) + RACEHUNT_FILE_EVENTS_SUFFIX));
                      },
                      gdb);
     };

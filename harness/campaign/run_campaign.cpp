@@ -1,4 +1,5 @@
 #include "campaign/run_campaign.hpp"
+#include "protocol.h"
 
 #include "plan/seeds.hpp"
 #include "util/strings.hpp"
@@ -111,9 +112,9 @@ CampaignResult run_campaign(const CampaignConfig& c, const std::vector<PlannedRu
             return false;
         std::string err, out;
         if (r.artifacts) {
-            err = util::read_file(std::filesystem::path(*r.artifacts) / "stderr.txt");
+            err = util::read_file(std::filesystem::path(*r.artifacts) / RACEHUNT_FILE_STDERR);
             if (util::last_lines(err, 1).empty())
-                out = util::read_file(std::filesystem::path(*r.artifacts) / "stdout.txt");
+                out = util::read_file(std::filesystem::path(*r.artifacts) / RACEHUNT_FILE_STDOUT);
         }
         auto cause = config_cause({c.scenario.kind, r.outcome, r.signature, r.exit_code, err});
         if (cause && !first_config_failure) {

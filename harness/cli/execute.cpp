@@ -38,8 +38,9 @@ ExitCode execute_and_report(const CampaignConfig& c, const std::vector<PlannedRu
     // Resuming appends to the file given, whatever its name.
     jsonl.open(c.resume ? *c.resume : c.out_dir / "results.jsonl", /*truncate=*/!c.resume);
 
-    SummaryBuilder builder(c.scenario.name, c.scenario.file.string(), total_planned ? total_planned : planned.size(),
-                           [&](std::uint64_t seed) { return replay_command(c, seed); });
+    // Every failing record carries its replay command: execute_run sets it, and a resumed
+    // record brings it from results.jsonl.
+    SummaryBuilder builder(c.scenario.name, c.scenario.file.string(), total_planned ? total_planned : planned.size());
     for (const auto& r : previous)
         builder.add(r);
     previous.clear();

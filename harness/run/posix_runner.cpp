@@ -13,6 +13,7 @@
 #include "run/output_capture.hpp"
 #include "run/proc_tree.hpp"
 #include "run/process_runner.hpp"
+#include "protocol.h"
 #include "run/reaper.hpp"
 #include "run/supervise.hpp"
 
@@ -240,8 +241,8 @@ RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const Spawn
     ::fcntl(out_src.fd, F_SETFL, O_NONBLOCK);
     ::fcntl(err_src.fd, F_SETFL, O_NONBLOCK);
 
-    OutputCapture cout(req.run_dir / "stdout.txt", req.output_head, req.output_tail);
-    OutputCapture cerr(req.run_dir / "stderr.txt", req.output_head, req.output_tail);
+    OutputCapture cout(req.run_dir / RACEHUNT_FILE_STDOUT, req.output_head, req.output_tail);
+    OutputCapture cerr(req.run_dir / RACEHUNT_FILE_STDERR, req.output_head, req.output_tail);
 
     auto watch = std::make_shared<ExitWatch>();
     Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

@@ -50,21 +50,6 @@ def protocol_file_names():
     return names
 
 
-# Literals in files that other work is converting to the macros; anything new is refused.
-NOT_YET_MACROS = {
-    "harness/analysis/decisions.cpp": {"py-", "threads-", "shim-", "yields-", "loop-"},
-    "harness/analysis/dump.cpp": {"processes.json", "threads-", "pystacks-", "faulthandler-",
-                                  "native-"},
-    "harness/analysis/interleaving.cpp": {"control-", "trace-"},
-    "harness/analysis/outcome.cpp": {"py-"},
-    "harness/analysis/shim_counters.cpp": {"shim-"},
-    "harness/campaign/campaign.cpp": {"native-", "py-", "faulthandler-", "dumped-",
-                                      "config.json", "shim-pins.bin"},
-    "harness/campaign/run_campaign.cpp": {"stdout.txt", "stderr.txt"},
-    "harness/run/posix_runner.cpp": {"stdout.txt", "stderr.txt"},
-}
-
-
 def c_sources():
     return [p for d in ("harness", "injectors") for p in sorted((REPO / d).rglob("*"))
             if p.suffix in (".c", ".cpp", ".h", ".hpp") and p != PROTOCOL_H]
@@ -76,7 +61,7 @@ def test_the_c_and_cpp_sides_name_run_files_by_the_macros():
     for p in c_sources():
         rel = p.relative_to(REPO).as_posix()
         for lit in re.findall(r'"/?([a-z_.-]+)"', p.read_text()):
-            if lit in names and lit not in NOT_YET_MACROS.get(rel, ()):
+            if lit in names:
                 spelled.setdefault(rel, set()).add(lit)
     assert not spelled, "use the RACEHUNT_FILE_* macros of injectors/protocol.h: %s" % spelled
 
@@ -84,8 +69,7 @@ def test_the_c_and_cpp_sides_name_run_files_by_the_macros():
 def test_the_stream_hashing_has_one_c_home():
     """splitmix64 and FNV-1a are racehunt_hash.h's; C and C++ code calls it."""
     home = REPO / "injectors" / "racehunt_hash.h"
-    # cmd_minimize.cpp's candidate hash is moving onto harness/plan/seeds.
-    allowed = {home, REPO / "harness" / "cli" / "cmd_minimize.cpp"}
+    allowed = {home}
     constants = ("0xbf58476d1ce4e5b9", "0x94d049bb133111eb", "0xcbf29ce484222325", "0x100000001b3")
     copies = sorted({p.relative_to(REPO).as_posix() for p in c_sources() if p not in allowed
                      for c in constants if c in p.read_text().lower()})
