@@ -78,7 +78,7 @@ def scenario(dir_, body, runs, extra=""):
 
 def section_overhead(tmp, reps):
     """Runs per second of a passing workload: a plain shell loop against racehunt `none`
-    and `default`, at -j1 and -j2 (issues 2 and 5)."""
+    and `default`, at -j1 and -j2."""
     runs = 200
     s = scenario(tmp / "overhead", "pass\n", runs)
     w = tmp / "overhead" / "w.py"
@@ -101,7 +101,7 @@ def section_overhead(tmp, reps):
     labels = [("loop", "plain shell loop"), ("loop2", "two plain loops of %d runs side by side" % (runs // 2)),
               ("none-j1", "racehunt --profile none -j1"), ("none-j2", "racehunt --profile none -j2"),
               ("default-j1", "racehunt --profile default -j1"), ("default-j2", "racehunt --profile default -j2")]
-    lines = ["## Cost: runs per second of a passing workload (issues 2 and 5)", "",
+    lines = ["## Cost: runs per second of a passing workload", "",
              "A passing workload (`pass`), %d runs per command, medians of %d interleaved repetitions." % (runs, reps), "",
              "| command | runs/s | ms per run | relative to the plain loop |", "|---|---|---|---|"]
     for k, label in labels:
@@ -148,9 +148,9 @@ def rss_samples(argv, period=0.25):
 
 
 def section_rss(tmp, reps):
-    """racehunt's own resident memory over long campaigns (issue 5): a passing workload,
+    """racehunt's own resident memory over long campaigns: a passing workload,
     and a racy one whose failures are bucketed and keep artifacts."""
-    lines = ["## Cost: racehunt's memory over a long campaign (issue 5)", "",
+    lines = ["## Cost: racehunt's memory over a long campaign", "",
              "racehunt's own VmRSS (not its runs'), sampled every 0.25 s. *early* = the median of "
              "the samples in the first tenth of the campaign, *late* = in the last tenth.", "",
              "| campaign | runs | wall s | RSS early | RSS late | peak (VmHWM) |", "|---|---|---|---|---|---|"]
@@ -338,10 +338,10 @@ def expected_runs(r):
 
 def section_power(tmp, reps, runs=None):
     """Bug-finding power: every racy workload under the three baselines a user would
-    otherwise run and racehunt's three profiles (issues 3 and 5)."""
+    otherwise run and racehunt's three profiles."""
     runs = runs or POWER_RUNS
     workloads = filtered(racy_workloads())
-    lines = ["## Bug-finding power: racehunt against what users would otherwise run (issues 3 and 5)", "",
+    lines = ["## Bug-finding power: racehunt against what users would otherwise run", "",
              "Each cell: %d runs of one approach on one racy workload, Python %s, two runs at a "
              "time; failure rate with its 95%% Wilson interval, *first* = runs to the first "
              "failure (— when none in %d). The approaches, all with the same checks "
@@ -427,7 +427,7 @@ def section_shim_idle(tmp, reps):
     plain = run({})
     idle = run({"LD_PRELOAD": str(shim), "RACEHUNT_SHIM": "enabled=0"})
     counting = run({"LD_PRELOAD": str(shim), "RACEHUNT_SHIM": "enabled=1:p=0"})
-    lines = ["## Shim: cost per interposed call (issue 3)", "",
+    lines = ["## Shim: cost per interposed call", "",
              "`bench/shim_bench` (Google Benchmark, median CPU ns per iteration; an iteration makes two "
              "interposed calls, `cond_signal` one), plain vs `LD_PRELOAD` of the shim with `enabled=0` "
              "(idle) and `enabled=1:p=0` (counting, no perturbation).", "",
@@ -455,7 +455,7 @@ work(3000000)
 def section_focus_cost(tmp, reps):
     """Cost of Python yield points outside focus: a CPU-bound workload whose code is outside
     the focus, with yield probability 0.05, against no yield points at all."""
-    lines = ["## Yield points: cost outside focus (issue 3)", "",
+    lines = ["## Yield points: cost outside focus", "",
              "A CPU-bound loop (3 million iterations) in the workload; `yields.probability = 0.05`, "
              "`focus` names another file; compared with `yields.probability = 0`. Median of %d "
              "interleaved runs of `racehunt --runs 5 -j 1`." % max(3, reps), "",
@@ -512,7 +512,7 @@ TREE_WORKLOAD = (
 
 def section_forensics(tmp, reps, runs=5):
     """Time from a hang's timeout to a complete merged dump and a clean tree, for a tree of
-    10 Python processes (issue 4)."""
+    10 Python processes."""
     d = tmp / "forensics"
     d.mkdir(parents=True, exist_ok=True)
     (d / "w.py").write_text(TREE_WORKLOAD)
@@ -528,7 +528,7 @@ def section_forensics(tmp, reps, runs=5):
     for r in recs:
         text = (Path(r["artifacts"]) / "dump.txt").read_text()
         threads.append(text.count('\n  thread "stuck-'))
-    lines = ["## Forensics: from a hang's timeout to the merged dump (issue 4)", "",
+    lines = ["## Forensics: from a hang's timeout to the merged dump", "",
              "A root Python process starts 9 Python children; each child's main thread ends "
              "while 2 threads stay stuck on a lock. Timeout 2 s, %d runs, `-j 1`. "
              "*hang→dump* is measured by racehunt itself (`counters.hang_to_dump_ms`): from the "
@@ -603,12 +603,12 @@ def audit_campaign(path, runs, out, python=PY):
 
 def section_audit(tmp, reps):
     """False alarms: the correct twin of every racy workload, and parts of CPython's own
-    regression suite, under racehunt `default` (issue 5). Outputs are kept in
+    regression suite, under racehunt `default`. Outputs are kept in
     build/bench-audit/ so that every failure can be read and replayed."""
     keep = BUILD / "bench-audit"
     shutil.rmtree(str(keep), ignore_errors=True)
     keep.mkdir(parents=True)
-    lines = ["## False-alarm audit: correct code under racehunt `default` (issue 5)", "",
+    lines = ["## False-alarm audit: correct code under racehunt `default`", "",
              "Every failure here is either a real finding or a racehunt bug; each one is written up in "
              "`bench/AUDIT.md`. Correct twins: %d runs each; CPython suites: %d runs each of "
              "`python -m unittest CLASSES` with `thread_exceptions = \"ignore\"` (the suites raise in "
@@ -678,10 +678,10 @@ MINIMIZE_BUDGET = "120s"
 
 
 def section_minimize(tmp, reps):
-    """Issue 6: `racehunt minimize` on every racy workload's first failing seed: wall time,
+    """`racehunt minimize` on every racy workload's first failing seed: wall time,
     size of the result, and how often the result reproduces."""
     import re
-    lines = ["## Minimization: from a failing seed to the perturbations that matter (issue 6)", "",
+    lines = ["## Minimization: from a failing seed to the perturbations that matter", "",
              "For each racy workload: `racehunt SCENARIO --profile default --runs 100 -j 2 --seed 1` "
              "finds the first failing run; then `racehunt minimize SCENARIO --seed RUNSEED -j 2 "
              "--time-budget %s` shrinks its perturbations (candidates judged at the default 3 of 5, the "
@@ -739,10 +739,10 @@ CONTROLLED = 'mode = "controlled"\nstrategy = "%s"'
 
 
 def section_controlled(tmp, reps):
-    """Issue 6: controlled mode against noise mode: runs to the first failure on the racy
+    """Controlled mode against noise mode: runs to the first failure on the racy
     workloads (pct, random, noise default), and the cost per run on their correct twins."""
     runs = 100
-    lines = ["## Controlled mode against noise mode (issue 6)", "",
+    lines = ["## Controlled mode against noise mode", "",
              "Racy workloads, %d runs each, `-j 2 --seed 1`, Python %s: the scenario with `[jitter] mode = "
              "\"controlled\"` and strategy `pct` (depth 3) or `random`, against noise mode's `default` profile. "
              "Each cell: failures / runs, first = runs to the first failure." % (runs, PY), "",
@@ -773,10 +773,10 @@ def section_controlled(tmp, reps):
 
 
 def section_controlled_cost(tmp, reps):
-    """Issue 6: the cost of controlled mode per run on the correct twins, against noise mode,
+    """The cost of controlled mode per run on the correct twins, against noise mode,
     and whether controlled mode ever fails correct code."""
     figs = {"cost": {}}
-    lines = ["## Controlled mode: cost per run, and correct code (issue 6)", ""]
+    lines = ["## Controlled mode: cost per run, and correct code", ""]
     lines += ["Cost: the correct twins (which pass every run), 20 runs each, mean wall time per run; "
               "ratios against noise `default` measured in the same pass.", "",
               "| correct twin | none ms | default ms | controlled pct ms | controlled / default |", "|---|---|---|---|---|"]
@@ -808,10 +808,10 @@ SCALE_RUNS = 100000
 
 
 def section_scale(tmp, reps):
-    """Issue 7: `racehunt merge` over a million result lines, and racehunt's own memory over
+    """`racehunt merge` over a million result lines, and racehunt's own memory over
     a 100,000-run campaign of a trivial workload."""
     import random
-    lines = ["## Scale: merging a million results, and a 100,000-run campaign (issue 7)", ""]
+    lines = ["## Scale: merging a million results, and a 100,000-run campaign", ""]
     # Real record lines to copy: one campaign with failures and passes, default profile.
     seed_dir = tmp / "scale-seed"
     sc = REPO / "scenarios" / "bank-lost-update" / "scenario.toml"
@@ -882,7 +882,7 @@ def section_scale(tmp, reps):
 
 
 def section_startup(tmp, reps):
-    """Issue 8: what the shim costs a Python process's start-up when it is armed late (the
+    """What the shim costs a Python process's start-up when it is armed late (the
     default: from the workload's start) and when it is armed at load (`shim.startup`)."""
     runs = 200
     cases = [("shim off", 'switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.0 }'),
@@ -903,7 +903,7 @@ def section_startup(tmp, reps):
             ms[label].append(statistics.median(x["duration_ms"] for x in recs))
             argv = r["argv"]
     base = statistics.median(ms[cases[0][0]])
-    lines = ["## Shim and interpreter start-up (issue 8)", "",
+    lines = ["## Shim and interpreter start-up", "",
              "A no-op workload (`pass`), %d runs per case at -j 1, %d interleaved repetitions; the figure is "
              "the median run duration (spawn to exit of the Python process, as racehunt measures it), Python %s."
              % (runs, max(1, reps), PY), "",
@@ -935,11 +935,11 @@ assert n == 2000
 
 
 def section_wrapper(tmp, reps):
-    """Issue 17: `python = "python3"` found through pyenv's shim (a bash wrapper) against
+    """`python = "python3"` found through pyenv's shim (a bash wrapper) against
     the interpreter it resolves to, named by path; and, for reference, a `command` that
     starts the wrapper in every run."""
     shim = Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))) / "shims" / "python3"
-    title = "## Interpreter wrappers: `python = \"python3\"` through pyenv's shim (issue 17)"
+    title = "## Interpreter wrappers: `python = \"python3\"` through pyenv's shim"
     if not shim.exists():
         return [title, "", "Not measured: pyenv's shim %s is not installed." % shim, ""], {}
     # Short campaigns, many of them, each round in a rotated order: load that drifts over
@@ -1014,9 +1014,9 @@ def section_wrapper(tmp, reps):
              "%d runs per campaign at -j 1, campaign seed 1, %d rounds of one campaign per case (the order "
              "rotated each round); *median run ms* over "
              "all runs of a case (spawn to exit, as racehunt measures it), *campaign s* the median wall time. "
-             "racehunt runs with pyenv's shims first on `PATH`. Before this change, the first row started the "
-             "wrapper in every run, with racehunt's shim active in each of its processes (issue 17 measured "
-             "273 ms against 139 ms, 41 decision logs per failure). Load average when this section started: %s "
+             "racehunt runs with pyenv's shims first on `PATH`. Starting the wrapper in every run, with "
+             "racehunt's shim active in each of its processes, cost 273 ms a run against 139 ms and gave "
+             "41 decision logs per failure. Load average when this section started: %s "
              "(on %d cores); absolute times swing with it, the ratios are measured side by side. "
              "*campaign s* of the first case includes its one start of the wrapper, to ask the interpreter."
              % (runs, rounds, load, os.cpu_count()), "",
@@ -1059,7 +1059,7 @@ print("%.2f %.2f %.0f" % (zero * 1e6, cow * 1e6, fork * 1e6))
 
 
 def section_fork_server(tmp, reps):
-    """Issue 8: runs per second, fresh starts against fork-server starts, for a no-op
+    """Runs per second, fresh starts against fork-server starts, for a no-op
     workload and one that imports heavy stdlib modules, at -j1 and -j2."""
     runs = 200
     heavy = ["asyncio", "json", "decimal", "email.message", "concurrent.futures"]
@@ -1085,7 +1085,7 @@ def section_fork_server(tmp, reps):
             durations[(wname, jobs, start)].append(r["ms"])
             argvs[(wname, jobs, start)] = r["argv"]
     probe = subprocess.run([PY, "-c", FAULT_PROBE], stdout=subprocess.PIPE, universal_newlines=True).stdout.split()
-    lines = ["## Fork-server starts (issue 8)", "",
+    lines = ["## Fork-server starts", "",
              "%d runs per campaign, profile `default`, Python %s, %d interleaved repetitions (medians). "
              "*run ms*: mean run duration as racehunt measures it (spawn, or fork request, to exit); "
              "*runs/s*: runs over the campaign's wall time. The heavy workload imports %s; its scenario "
@@ -1132,7 +1132,7 @@ print(time.perf_counter() - t0)
 
 
 def section_asyncio(tmp, reps):
-    """Issue 10: failure rates of the asyncio examples under none / default / aggressive,
+    """Failure rates of the asyncio examples under none / default / aggressive,
     and the cost of the loop layer on 100,000 trivial awaits."""
     runs = 200
     examples = ["async-cache-double-fetch", "async-counter-lost-update", "async-lost-cancellation"]
@@ -1151,7 +1151,7 @@ def section_asyncio(tmp, reps):
                 "" if r["first"] is None else ", first at run %d" % r["first"],
                 "" if not kinds else ": " + ", ".join("`%s`" % k for k in kinds)))
         rows.append("| %s | %s |" % (name, " | ".join(cells)))
-    lines = ["## asyncio loop layer (issue 10)", "",
+    lines = ["## asyncio loop layer", "",
              "Failure rates, %d runs per cell, the scenarios' own timeouts (10 s; 3 s for the "
              "cancellation pair), Python %s, `-j 2`, campaign seed 1 (failures / runs, 95%% Wilson "
              "interval, first failing run, signatures). The examples' awaits do not "
@@ -1163,9 +1163,9 @@ def section_asyncio(tmp, reps):
 
 
 def section_asyncio_cost(tmp, reps):
-    """Issue 10: the cost of the loop layer on 100,000 trivial awaits."""
+    """The cost of the loop layer on 100,000 trivial awaits."""
     figs = {}
-    lines = ["## asyncio loop layer cost (issue 10)", ""]
+    lines = ["## asyncio loop layer cost", ""]
     # The layer on its own: the bootstrap loaded as racehunt loads it, with and without
     # decisions, timed inside the workload (interpreter start-up left out).
     work = tmp / "awaits.py"

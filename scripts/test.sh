@@ -17,7 +17,7 @@ export RACEHUNT_BUILD_DIR="$PWD/build"
 markers="not slow"
 [ "${RACEHUNT_SLOW:-0}" = "1" ] && markers=""
 /usr/bin/python3 -m pytest tests/e2e -q -p no:cacheprovider ${markers:+-m "$markers"} "$@" || status=1
-# Hostile workloads (issue 9): separate, so that each directory keeps its own conftest.
+# Hostile workloads: a run of their own, so that each directory keeps its own conftest.
 /usr/bin/python3 -m pytest tests/reliability -q -p no:cacheprovider -rN ${markers:+-m "$markers"} || status=1
 
 # CI (CI=true) or RACEHUNT_EXTENDED=1 adds what takes too long for every developer run:

@@ -20,11 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string str(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\0'))
         s.pop_back();
@@ -57,12 +52,12 @@ std::vector<DumpFrame> frames_from(const json& arr) {
 std::string describe_lock(const json& l) {
     if (!l.is_object())
         return "";
-    if (str(l, "type") == "join")
-        return str(l, "expr");
-    std::string type = str(l, "type");
+    if (json_string(l, "type") == "join")
+        return json_string(l, "expr");
+    std::string type = json_string(l, "type");
     if (type.rfind("_thread.", 0) == 0 || type.rfind("threading.", 0) == 0)
         type = type.substr(type.find('.') + 1);
-    return str(l, "expr") + " (" + type + " at " + str(l, "id") + ")";
+    return json_string(l, "expr") + " (" + type + " at " + json_string(l, "id") + ")";
 }
 
 // The OS side of one process, from processes.json.
@@ -80,7 +75,7 @@ std::map<int, ProcInfo> read_processes(const json& j) {
         ProcInfo info;
         info.pid = p.value("pid", 0);
         info.ppid = p.value("ppid", 0);
-        info.comm = str(p, "comm");
+        info.comm = json_string(p, "comm");
         if (auto it = p.find("cmdline"); it != p.end() && it->is_array()) {
             for (const auto& a : *it) {
                 if (!info.command.empty())
@@ -90,7 +85,7 @@ std::map<int, ProcInfo> read_processes(const json& j) {
         }
         if (auto it = p.find("tasks"); it != p.end() && it->is_array())
             for (const auto& t : *it)
-                info.task_comm[t.value("tid", 0L)] = str(t, "comm");
+                info.task_comm[t.value("tid", 0L)] = json_string(t, "comm");
         if (info.pid)
             out[info.pid] = std::move(info);
     }
@@ -111,7 +106,7 @@ DumpThread thread_from_json(const json& t) {
     DumpThread d;
     if (!t.is_object())
         return d;
-    d.name = str(t, "name");
+    d.name = json_string(t, "name");
     d.ident = t.value("ident", std::uint64_t{0});
     if (auto it = t.find("native_id"); it != t.end() && it->is_number_integer())
         d.tid = it->get<long>();
@@ -121,8 +116,8 @@ DumpThread thread_from_json(const json& t) {
     d.frames = frames_from(t.value("frames", json::array()));
     d.waits_for = describe_lock(t.value("waits_for", json()));
     // A join names the thread it waits for already; "held by" is for locks.
-    if (auto it = t.find("waits_for"); it != t.end() && it->is_object() && str(*it, "type") != "join")
-        d.held_by = str(*it, "held_by");
+    if (auto it = t.find("waits_for"); it != t.end() && it->is_object() && json_string(*it, "type") != "join")
+        d.held_by = json_string(*it, "held_by");
     if (auto it = t.find("holds"); it != t.end() && it->is_array())
         for (const auto& h : *it)
             d.holds.push_back(describe_lock(h));
@@ -142,16 +137,16 @@ std::vector<DumpLoop> loops_from(const json& arr, const std::vector<DumpThread>&
         for (const auto& t : threads)
             if (t.ident == loop.thread)
                 loop.thread_name = t.name;
-        loop.when = str(l, "reason");
+        loop.when = json_string(l, "reason");
         for (const auto& t : l.value("tasks", json::array())) {
             DumpThread task = thread_from_json(t);
             if (auto w = t.find("waits_for"); w != t.end() && w->is_object()) {
                 // Tasks wait for a task, a future (named by the call it is suspended in)
                 // or an asyncio lock; only a lock has an address worth printing.
-                const std::string type = str(*w, "type");
+                const std::string type = json_string(*w, "type");
                 if (type == "task" || type == "future" || type == "ready")
-                    task.waits_for = str(*w, "expr");
-                task.held_by = type == "task" ? std::string() : str(*w, "held_by");
+                    task.waits_for = json_string(*w, "expr");
+                task.held_by = type == "task" ? std::string() : json_string(*w, "held_by");
             }
             if (task.name.empty())
                 task.name = "?";
@@ -166,7 +161,7 @@ std::vector<DumpLoop> loops_from(const json& arr, const std::vector<DumpThread>&
         }
         for (const auto& u : l.value("unretrieved", json::array())) {
             DumpThread task = thread_from_json(u);
-            task.waits_for = str(u, "type") + ": " + str(u, "message");
+            task.waits_for = json_string(u, "type") + ": " + json_string(u, "message");
             loop.unretrieved.push_back(std::move(task));
         }
         out.push_back(std::move(loop));
@@ -179,7 +174,7 @@ void label(DumpThread& t, const std::map<std::uint64_t, json>& names, const Proc
            std::uint64_t main_ident) {
     if (auto it = names.find(t.ident); it != names.end()) {
         if (t.name.empty())
-            t.name = str(it->second, "name");
+            t.name = json_string(it->second, "name");
         if (!t.tid)
             if (auto n = it->second.find("native_id"); n != it->second.end() && n->is_number_integer())
                 t.tid = n->get<long>();
@@ -305,7 +300,7 @@ MergedDump build_dump(const RunDir& run, Outcome outcome, int root_pid) {
 
         std::set<std::uint64_t> have;
         if (outcome == Outcome::Fail && rep.failure_snapshot.is_object()) {
-            p.source = str(rep.failure_snapshot, "event") == "invariant"
+            p.source = json_string(rep.failure_snapshot, "event") == "invariant"
                            ? "stacks when the invariant was found broken"
                            : "stacks at the moment of the failure";
             std::uint64_t failing = rep.failure_snapshot.value("ident", std::uint64_t{0});

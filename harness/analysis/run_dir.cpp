@@ -14,17 +14,12 @@ using nlohmann::json;
 
 namespace {
 
-std::string str(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 ExceptionReport exception_from(const json& e) {
     ExceptionReport x;
-    x.thread = str(e, "thread");
+    x.thread = json_string(e, "thread");
     x.main = e.value("main", false);
-    x.type = str(e, "type");
-    x.message = str(e, "message");
+    x.type = json_string(e, "type");
+    x.message = json_string(e, "message");
     if (auto it = e.find("frames"); it != e.end() && it->is_array()) {
         for (const auto& f : *it) {
             if (f.is_array() && f.size() >= 3)
@@ -37,7 +32,7 @@ ExceptionReport exception_from(const json& e) {
 }
 
 void apply_event(PyProcessReport& r, const json& e) {
-    const std::string ev = str(e, "event");
+    const std::string ev = json_string(e, "event");
     if (r.failure_snapshot.is_null() && (ev == "exception" || ev == "check_failed" ||
                                          (ev == "invariant" && !e.value("ok", false)))) {
         if (auto it = e.find("threads"); it != e.end() && it->is_array() && !it->empty()) {
@@ -51,8 +46,8 @@ void apply_event(PyProcessReport& r, const json& e) {
     if (ev == "start") {
         r.pid = e.value("pid", 0);
         r.ppid = e.value("ppid", 0);
-        r.role = str(e, "role");
-        r.python = str(e, "python");
+        r.role = json_string(e, "role");
+        r.python = json_string(e, "python");
         if (auto it = e.find("command"); it != e.end() && it->is_array()) {
             r.command.clear();
             for (const auto& a : *it)
@@ -65,7 +60,7 @@ void apply_event(PyProcessReport& r, const json& e) {
                     r.argv.push_back(a.get<std::string>());
         if (auto it = e.find("switch_interval"); it != e.end() && it->is_number())
             r.switch_interval = it->get<double>();
-        r.yields_mechanism = str(e, "yields");
+        r.yields_mechanism = json_string(e, "yields");
     } else if (ev == "exception") {
         r.exceptions.push_back(exception_from(e));
     } else if (ev == "check_failed") {
@@ -78,10 +73,10 @@ void apply_event(PyProcessReport& r, const json& e) {
         if (auto it = e.find("threads"); it != e.end() && it->is_array())
             for (const auto& t : *it)
                 if (t.is_object())
-                    r.leaked_threads.push_back({str(t, "name"), t.value("daemon", false)});
+                    r.leaked_threads.push_back({json_string(t, "name"), t.value("daemon", false)});
     } else if (ev == "invariant") {
         r.invariants.push_back(
-            {str(e, "expr"), e.value("ok", false), str(e, "value"), str(e, "error")});
+            {json_string(e, "expr"), e.value("ok", false), json_string(e, "value"), json_string(e, "error")});
     } else if (ev == "exit") {
         r.exited = true;
         if (auto it = e.find("counters"); it != e.end() && it->is_object())
@@ -91,17 +86,17 @@ void apply_event(PyProcessReport& r, const json& e) {
         if (auto it = e.find("counters"); !r.exited && it != e.end() && it->is_object())
             r.counters = *it;
     } else if (ev == "warning") {
-        r.warnings.push_back(str(e, "message"));
+        r.warnings.push_back(json_string(e, "message"));
     } else if (ev == "memory") {
         r.memory = e;
     } else if (ev == "asyncio_warning") {
         PyProcessReport::AsyncioWarning w;
-        w.kind = str(e, "kind");
-        w.message = str(e, "message");
-        w.task = str(e, "task");
-        w.coroutine = str(e, "coroutine");
-        w.type = str(e, "type");
-        w.exception = str(e, "exception");
+        w.kind = json_string(e, "kind");
+        w.message = json_string(e, "message");
+        w.task = json_string(e, "task");
+        w.coroutine = json_string(e, "coroutine");
+        w.type = json_string(e, "type");
+        w.exception = json_string(e, "exception");
         w.frames = exception_from(e).frames;
         r.asyncio_warnings.push_back(std::move(w));
     }
@@ -164,7 +159,7 @@ std::vector<json> read_events(const fs::path& file) {
 bool registered_dump_signal(const fs::path& events) {
     bool registered = false;
     for (const auto& e : read_events(events))
-        if (str(e, "event") == "start")
+        if (json_string(e, "event") == "start")
             registered = e.contains("dump_signal");
     return registered;
 }

@@ -20,6 +20,13 @@
 
 namespace racehunt {
 
+// A string field of a JSON object written by another process; empty when absent or not a
+// string (the writer may have been killed, or be a version that did not write it).
+inline std::string json_string(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 struct RunDir {
     std::filesystem::path path;
     std::vector<std::string> files; // every file name in it, sorted

@@ -1,6 +1,8 @@
 #include "analysis/run_dir.hpp"
 #include "analysis/verdict.hpp"
 
+#include "run_fixtures.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -9,26 +11,11 @@
 #include <unistd.h>
 
 using namespace racehunt;
+using racehunt::test::ended;
+using racehunt::test::root_report;
 namespace fs = std::filesystem;
 
 namespace {
-
-RunResult exited(int code) {
-    RunResult r;
-    r.started = true;
-    r.exit_code = code;
-    r.root_pid = 100;
-    return r;
-}
-
-PyProcessReport root_report() {
-    PyProcessReport p;
-    p.pid = 100;
-    p.role = "root";
-    p.main_done = true;
-    p.exited = true;
-    return p;
-}
 
 ExceptionReport worker_exception() {
     ExceptionReport x;
@@ -42,14 +29,14 @@ ExceptionReport worker_exception() {
 } // namespace
 
 TEST(Classify, CleanExitIsPass) {
-    Verdict v = classify(exited(0), {root_report()}, CheckSpec{}, true);
+    Verdict v = classify(ended(0), {root_report()}, CheckSpec{}, true);
     EXPECT_EQ(v.outcome, Outcome::Pass);
     EXPECT_TRUE(v.signature.empty());
     EXPECT_TRUE(v.injected);
 }
 
 TEST(Classify, WrongExitCodeIsFail) {
-    Verdict v = classify(exited(3), {root_report()}, CheckSpec{}, true);
+    Verdict v = classify(ended(3), {root_report()}, CheckSpec{}, true);
     EXPECT_EQ(v.outcome, Outcome::Fail);
     EXPECT_EQ(v.signature, "fail:exit-code:3");
 }
@@ -57,13 +44,13 @@ TEST(Classify, WrongExitCodeIsFail) {
 TEST(Classify, ExpectedNonZeroExitCodePasses) {
     CheckSpec c;
     c.exit_code = 3;
-    EXPECT_EQ(classify(exited(3), {root_report()}, c, true).outcome, Outcome::Pass);
+    EXPECT_EQ(classify(ended(3), {root_report()}, c, true).outcome, Outcome::Pass);
 }
 
 TEST(Classify, ThreadExceptionIsFailWithTypeAndInnermostFrame) {
     PyProcessReport p = root_report();
     p.exceptions.push_back(worker_exception());
-    Verdict v = classify(exited(0), {p}, CheckSpec{}, true);
+    Verdict v = classify(ended(0), {p}, CheckSpec{}, true);
     EXPECT_EQ(v.outcome, Outcome::Fail);
     EXPECT_EQ(v.signature, "fail:IndexError@queue_work.py:take");
     ASSERT_FALSE(v.reasons.empty());
@@ -76,13 +63,13 @@ TEST(Classify, ThreadExceptionsIgnoredWhenAsked) {
     p.exceptions.push_back(worker_exception());
     CheckSpec c;
     c.thread_exceptions = "ignore";
-    EXPECT_EQ(classify(exited(0), {p}, c, true).outcome, Outcome::Pass);
+    EXPECT_EQ(classify(ended(0), {p}, c, true).outcome, Outcome::Pass);
 }
 
 TEST(Classify, BrokenInvariantIsFailNamingTheExpression) {
     PyProcessReport p = root_report();
     p.invariants.push_back({"account.balance == 1000", false, "False", ""});
-    Verdict v = classify(exited(0), {p}, CheckSpec{}, true);
+    Verdict v = classify(ended(0), {p}, CheckSpec{}, true);
     EXPECT_EQ(v.outcome, Outcome::Fail);
     EXPECT_EQ(v.signature, "fail:invariant:account.balance == 1000");
     EXPECT_NE(v.reasons[0].find("invariant broken: account.balance == 1000"), std::string::npos);
@@ -91,7 +78,7 @@ TEST(Classify, BrokenInvariantIsFailNamingTheExpression) {
 TEST(Classify, InvariantThatCannotBeEvaluatedIsFail) {
     PyProcessReport p = root_report();
     p.invariants.push_back({"acount.balance == 1", false, "", "NameError: name 'acount' is not defined"});
-    Verdict v = classify(exited(0), {p}, CheckSpec{}, true);
+    Verdict v = classify(ended(0), {p}, CheckSpec{}, true);
     EXPECT_EQ(v.outcome, Outcome::Fail);
     EXPECT_NE(v.signature.find("invariant-error"), std::string::npos);
 }
@@ -99,21 +86,21 @@ TEST(Classify, InvariantThatCannotBeEvaluatedIsFail) {
 TEST(Classify, LeakedThreadFailsWarnsOrIsIgnored) {
     PyProcessReport p = root_report();
     p.leaked_threads.push_back({"Worker-17", false});
-    Verdict fail = classify(exited(0), {p}, CheckSpec{}, true);
+    Verdict fail = classify(ended(0), {p}, CheckSpec{}, true);
     EXPECT_EQ(fail.outcome, Outcome::Fail);
     EXPECT_EQ(fail.signature, "fail:leaked-thread:Worker-N");
     CheckSpec warn;
     warn.leaked_threads = "warn";
-    Verdict w = classify(exited(0), {p}, warn, true);
+    Verdict w = classify(ended(0), {p}, warn, true);
     EXPECT_EQ(w.outcome, Outcome::Pass);
     EXPECT_FALSE(w.warnings.empty());
     CheckSpec ignore;
     ignore.leaked_threads = "ignore";
-    EXPECT_TRUE(classify(exited(0), {p}, ignore, true).warnings.empty());
+    EXPECT_TRUE(classify(ended(0), {p}, ignore, true).warnings.empty());
 }
 
 TEST(Classify, TimeoutIsHangEvenWithAnException) {
-    RunResult r = exited(-1);
+    RunResult r = ended(-1);
     r.exit_code = -1;
     r.timed_out = true;
     r.signal = SIGTERM;
@@ -126,7 +113,7 @@ TEST(Classify, TimeoutIsHangEvenWithAnException) {
 }
 
 TEST(Classify, KilledBySignalIsCrash) {
-    RunResult r = exited(-1);
+    RunResult r = ended(-1);
     r.exit_code = -1;
     r.signal = SIGSEGV;
     Verdict v = classify(r, {root_report()}, CheckSpec{}, true);
@@ -142,11 +129,11 @@ TEST(Classify, SpawnFailureIsError) {
 }
 
 TEST(Classify, MissingRootReportMeansNotInjected) {
-    Verdict v = classify(exited(0), {}, CheckSpec{}, true);
+    Verdict v = classify(ended(0), {}, CheckSpec{}, true);
     EXPECT_FALSE(v.injected);
     EXPECT_FALSE(v.warnings.empty());
     // A command workload's root is not Python: no report is expected from it.
-    EXPECT_TRUE(classify(exited(0), {}, CheckSpec{}, false).injected);
+    EXPECT_TRUE(classify(ended(0), {}, CheckSpec{}, false).injected);
 }
 
 TEST(PyReports, ReadsEventsAndSkipsTruncatedLastLine) {
@@ -189,7 +176,7 @@ TEST(Classify, AsyncioWarningsFailWarnOrAreIgnored) {
 
     CheckSpec fail;
     fail.asyncio_warnings = "fail";
-    Verdict f = classify(exited(0), {p}, fail, true);
+    Verdict f = classify(ended(0), {p}, fail, true);
     EXPECT_EQ(f.outcome, Outcome::Fail);
     EXPECT_EQ(f.signature, "fail:asyncio:unretrieved-exception:ValueError@client.py:fetch");
     ASSERT_EQ(f.reasons.size(), 2u);
@@ -197,13 +184,13 @@ TEST(Classify, AsyncioWarningsFailWarnOrAreIgnored) {
                             "bad reply at client.py:12 in fetch()");
     EXPECT_EQ(f.reasons[1], "asyncio: coroutine 'save' was never awaited");
 
-    Verdict w2 = classify(exited(0), {p}, CheckSpec{}, true); // "warn" is the default
+    Verdict w2 = classify(ended(0), {p}, CheckSpec{}, true); // "warn" is the default
     EXPECT_EQ(w2.outcome, Outcome::Pass);
     EXPECT_EQ(w2.warnings.size(), 2u);
 
     CheckSpec ignore;
     ignore.asyncio_warnings = "ignore";
-    Verdict i = classify(exited(0), {p}, ignore, true);
+    Verdict i = classify(ended(0), {p}, ignore, true);
     EXPECT_EQ(i.outcome, Outcome::Pass);
     EXPECT_TRUE(i.warnings.empty());
 }

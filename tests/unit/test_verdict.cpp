@@ -2,33 +2,18 @@
 // and the merged dump naming a hang's or a crash's place.
 #include "analysis/verdict.hpp"
 
+#include "run_fixtures.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
 #include <stdexcept>
 
 using namespace racehunt;
+using racehunt::test::ended;
+using racehunt::test::root_report;
 
 namespace {
-
-RunResult ended(int code, int sig = 0, bool timed_out = false) {
-    RunResult r;
-    r.started = true;
-    r.exit_code = code;
-    r.signal = sig;
-    r.timed_out = timed_out;
-    r.root_pid = 100;
-    return r;
-}
-
-PyProcessReport root_report() {
-    PyProcessReport p;
-    p.pid = 100;
-    p.role = "root";
-    p.main_done = true;
-    p.exited = true;
-    return p;
-}
 
 DumpThread thread(const std::string& name, const std::string& file, const std::string& function) {
     DumpThread t;
