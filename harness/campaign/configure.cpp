@@ -50,11 +50,13 @@ CampaignConfig make_campaign_config(const Scenario& s, const RunOptions& o, Comm
     c.scenario = s;
     c.scenario_arg = o.scenario;
 
-    // Profile: the command line replaces the scenario's whole [jitter] table, so that
-    // `--profile none` always means no perturbation at all.
+    // Profile: the command line replaces the scenario's perturbation keys, so that
+    // `--profile none` always means no perturbation at all. `yields.focus` stays: it says
+    // where the suspect code is, not how hard to perturb it.
     if (o.profile) {
         c.profile = *o.profile;
         c.profile_from_cli = true;
+        c.jitter.yield_focus = s.jitter.yield_focus;
     } else {
         c.profile = s.jitter.profile.value_or("default");
         c.jitter = s.jitter;

@@ -181,10 +181,10 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         // Scheduling points per line by default; "opcode" reaches races inside one line
         // (`n += 1`) at the price of many more steps.
         p.yields.granularity = spec.yield_granularity.value_or(RACEHUNT_DEFAULT_YIELDS_GRANULARITY);
-        if (!spec.yield_focus) {
-            p.yields.focus = own_focus;
-            p.yields.widened = false;
-        }
+        // The scenario's focus, or the workload's own code: never the profile's draw,
+        // which cleared the focus above when it had switched yields off.
+        p.yields.focus = spec.yield_focus ? *spec.yield_focus : own_focus;
+        p.yields.widened = false;
     }
     // CPython keeps the switch interval in whole microseconds: plan what the interpreter
     // will really use, so the recorded value and the applied one are the same number.

@@ -260,3 +260,19 @@ def test_start_up_is_perturbed_only_when_the_scenario_asks(rh):
         assert rec["jitter"]["shim"].get("startup", False) is startup
     # Measured: about 50 (the end of the run and the bootstrap's exit work) against about 6,000.
     assert counts[True] > 20 * max(counts[False], 1), counts
+
+
+def test_profile_on_the_command_line_keeps_the_scenarios_focus(rh):
+    # --profile replaces how hard racehunt perturbs, not where the suspect code is.
+    s = rh.scenario(toml('yields = { focus = ["module:helper"] }', runs=12),
+                    {"w.py": "import helper\nhelper.f()\n", "helper.py": "def f():\n    return 1\n"})
+    for profile in ("default", "aggressive"):
+        out = rh.dir / profile
+        r = rh.run(s, "--profile", profile, "--out", out)
+        assert r.returncode == 0, r.explain()
+        recs = r.records(out)
+        focused = [x["jitter"]["yields"]["focus"] for x in recs if x["jitter"]["yields"]["probability"] > 0]
+        assert focused, "no run of %s drew yields" % profile
+        for f in focused:
+            assert any("helper" in entry for entry in f), (profile, f)
+            assert not any(entry.endswith("w.py") for entry in f), (profile, f)
