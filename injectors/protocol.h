@@ -52,8 +52,8 @@
 /* Written by the Python bootstrap, read by the harness. */
 #define RACEHUNT_FILE_EVENTS_PREFIX "py-"         /* events, one JSON object a line */
 #define RACEHUNT_FILE_EVENTS_SUFFIX ".jsonl"
-#define RACEHUNT_FILE_THREADS_PREFIX "threads-"   /* live threads, rewritten atomically */
-#define RACEHUNT_FILE_THREADS_SUFFIX ".json"
+#define RACEHUNT_FILE_THREADS_PREFIX "threads-"   /* thread log: snapshots, begins, ends */
+#define RACEHUNT_FILE_THREADS_SUFFIX ".jsonl"
 #define RACEHUNT_FILE_FAULTHANDLER_PREFIX "faulthandler-"
 #define RACEHUNT_FILE_FAULTHANDLER_SUFFIX ".txt"
 #define RACEHUNT_FILE_PYSTACKS_PREFIX "pystacks-" /* the Python half of a dump */

@@ -131,6 +131,25 @@ def read_jsonl(path):
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+def replay_thread_log(text):
+    """threads-<pid>.jsonl's text replayed as the harness does: the live threads, in order."""
+    live = []
+    for line in text.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue                # cut short
+        if "live" in e:
+            live = list(e["live"])
+        elif "begin" in e:
+            entry = dict(e, ident=e["begin"])
+            del entry["begin"]
+            live = [t for t in live if t["ident"] != entry["ident"]] + [entry]
+        elif "end" in e:
+            live = [t for t in live if t["ident"] != e["end"]]
+    return live
+
+
 def read_records(out_dir):
     """The run records of a campaign's results.jsonl, in order."""
     return read_jsonl(Path(out_dir) / "results.jsonl")

@@ -92,7 +92,7 @@ std::map<int, ProcInfo> read_processes(const json& j) {
     return out;
 }
 
-// threads-<pid>.json: ident -> {name, native_id, daemon}
+// threads-<pid>.jsonl (replayed): ident -> {name, native_id, daemon}
 std::map<std::uint64_t, json> read_name_map(const json& j) {
     std::map<std::uint64_t, json> out;
     if (j.is_array())

@@ -1,7 +1,7 @@
 // The merged dump of a failing run: every process of the run's tree and every thread, by
 // name, with its stack (innermost last), which thread failed, and for hangs which lock each
 // thread waits for and who holds it. Built from what the run left in its directory
-// (docs/PROTOCOL.md, "Forensics files"): faulthandler-<pid>.txt, threads-<pid>.json,
+// (docs/PROTOCOL.md, "Forensics files"): faulthandler-<pid>.txt, threads-<pid>.jsonl,
 // pystacks-<pid>.json, processes.json and the failure events of py-<pid>.jsonl.
 #pragma once
 #include "analysis/outcome.hpp"

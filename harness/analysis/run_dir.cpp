@@ -110,7 +110,7 @@ bool has_extension(const std::string& name, const char* ext) {
     return fs::path(name).extension() == ext;
 }
 
-// A JSON file of the forensics (processes.json, threads-<pid>.json, pystacks-<pid>.json):
+// A JSON file of the forensics (processes.json, pystacks-<pid>.json):
 // null when it is missing or cut short.
 json read_json(const fs::path& p) {
     std::error_code ec;
@@ -118,6 +118,44 @@ json read_json(const fs::path& p) {
         return json();
     json j = json::parse(util::read_file(p), nullptr, false);
     return j.is_discarded() ? json() : j;
+}
+
+// threads-<pid>.jsonl, replayed into the list of live threads the process had when it
+// last wrote: a `live` line replaces the list, `begin` adds a thread (or renews one whose
+// ident was reused), `end` removes one. A line cut short (the process was killed while
+// writing) is skipped. Null when the file is missing or holds no line.
+json read_thread_log(const fs::path& p) {
+    std::ifstream in(p);
+    if (!in)
+        return json();
+    json live = json::array();
+    bool any = false;
+    std::string line;
+    auto forget = [&live](const json& ident) {
+        for (auto it = live.begin(); it != live.end(); ++it)
+            if (it->is_object() && it->value("ident", json()) == ident) {
+                live.erase(it);
+                return;
+            }
+    };
+    while (std::getline(in, line)) {
+        json e = json::parse(line, nullptr, false);
+        if (e.is_discarded() || !e.is_object())
+            continue;
+        any = true;
+        if (auto l = e.find("live"); l != e.end() && l->is_array()) {
+            live = *l;
+        } else if (auto b = e.find("begin"); b != e.end()) {
+            json entry = e;
+            entry.erase("begin");
+            entry["ident"] = *b;
+            forget(*b);
+            live.push_back(std::move(entry));
+        } else if (auto x = e.find("end"); x != e.end()) {
+            forget(*x);
+        }
+    }
+    return any ? live : json();
 }
 
 std::vector<std::string> read_lines(const fs::path& p) {
@@ -207,7 +245,7 @@ void read_failure_files(RunDir& run) {
     run.processes = read_json(dir / RACEHUNT_FILE_PROCESSES);
     for (const auto& name : run.files) {
         if (has_prefix(name, RACEHUNT_FILE_THREADS_PREFIX) && has_extension(name, RACEHUNT_FILE_THREADS_SUFFIX)) {
-            run.thread_maps[pid_in_name(name, RACEHUNT_FILE_THREADS_PREFIX)] = read_json(dir / name);
+            run.thread_maps[pid_in_name(name, RACEHUNT_FILE_THREADS_PREFIX)] = read_thread_log(dir / name);
         } else if (has_prefix(name, RACEHUNT_FILE_PYSTACKS_PREFIX) && has_extension(name, RACEHUNT_FILE_PYSTACKS_SUFFIX)) {
             run.pystacks[pid_in_name(name, RACEHUNT_FILE_PYSTACKS_PREFIX)] = read_json(dir / name);
         } else if (has_prefix(name, RACEHUNT_FILE_FAULTHANDLER_PREFIX) && has_extension(name, RACEHUNT_FILE_FAULTHANDLER_SUFFIX)) {

@@ -43,7 +43,7 @@ struct RunDir {
     // log alone can be megabytes, so a passing run is not made to read them).
     bool failure_files = false;
     nlohmann::json processes;                // processes.json; null when absent or unreadable
-    std::map<int, nlohmann::json> thread_maps; // threads-<pid>.json
+    std::map<int, nlohmann::json> thread_maps; // threads-<pid>.jsonl replayed: the live threads
     std::map<int, nlohmann::json> pystacks;    // pystacks-<pid>.json
     std::map<int, std::string> faulthandler;   // faulthandler-<pid>.txt
     std::map<int, std::string> native;         // native-<pid>.txt (--native-stacks)

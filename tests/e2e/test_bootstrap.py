@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from racehunt_testlib import REPO, interpreters, read_jsonl
+from racehunt_testlib import REPO, interpreters, read_jsonl, replay_thread_log
 
 BOOTSTRAP_DIR = REPO / "injectors" / "python"
 
@@ -600,7 +600,7 @@ def test_faulthandler_dump_on_signal_while_deadlocked(run):
     try:
         assert proc.stdout.readline().strip() == "deadlocked"
         dump = run.dir / ("faulthandler-%d.txt" % proc.pid)
-        names = json.loads((run.dir / ("threads-%d.json" % proc.pid)).read_text())
+        names = replay_thread_log((run.dir / ("threads-%d.jsonl" % proc.pid)).read_text())
         proc.send_signal(signal.SIGUSR1)
         deadline = time.time() + 10
         while time.time() < deadline and dump.read_text().count("File ") < 3:
@@ -613,7 +613,7 @@ def test_faulthandler_dump_on_signal_while_deadlocked(run):
     by_ident = {t["ident"]: t["name"] for t in names}
     assert sorted(by_ident.values()) == ["MainThread", "locker-one", "locker-two"]
     # faulthandler prints "Thread 0x<ident>" (or "Current thread 0x...") per thread; each
-    # ident maps to a Python name through threads-<pid>.json.
+    # ident maps to a Python name through threads-<pid>.jsonl.
     idents = set()
     for line in text.splitlines():
         if "hread 0x" in line:
@@ -637,23 +637,74 @@ def test_thread_name_map(run):
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch")
         pool.submit(hold)
         ready.wait()
-        path = os.path.join(os.environ["RACEHUNT_RUN_DIR"], "threads-%d.json" % os.getpid())
+        path = os.path.join(os.environ["RACEHUNT_RUN_DIR"], "threads-%d.jsonl" % os.getpid())
         with open(path) as f:
-            print(json.dumps(json.load(f)))
+            print(json.dumps(f.read()))
         release.set()
         t.join()
         pool.shutdown()
         with open(path) as f:
-            print(json.dumps(json.load(f)))
+            print(json.dumps(f.read()))
     """)
     run.run(["names.py"])
     assert run.returncode == 0, run.stderr
-    during, after = [json.loads(line) for line in run.stdout.splitlines()]
+    during, after = [replay_thread_log(json.loads(line)) for line in run.stdout.splitlines()]
     assert [t["name"] for t in during] == ["MainThread", "L" * 40, "fetch_0"]
     for entry in during:
         assert set(entry) == {"name", "ident", "native_id", "daemon", "started_at"}
         assert isinstance(entry["ident"], int) and isinstance(entry["native_id"], int)
     assert [t["name"] for t in after] == ["MainThread"]
+
+
+def test_thread_log_stays_as_long_as_the_live_threads(run):
+    # A thread per request, 5,000 of them: the log starts again from a snapshot instead of
+    # growing by two lines per thread, and replays to the threads alive at the end.
+    run.write("many.py", """
+        import threading
+        keep = threading.Event()
+        held = threading.Thread(target=keep.wait, name="held")
+        held.start()
+        for i in range(5000):
+            t = threading.Thread(target=int, name="req-%d" % i)
+            t.start()
+            t.join()
+        keep.set()
+        held.join()
+        threading.Thread(target=int, name="last").start()
+    """)
+    proc = run.run(["many.py"])
+    assert run.returncode == 0, run.stderr
+    log = (run.dir / ("threads-%d.jsonl" % proc.pid)).read_text()
+    assert len(log.splitlines()) <= 2 * 2048 + 2, len(log.splitlines())
+    assert [t["name"] for t in replay_thread_log(log)] == ["MainThread"]
+
+
+def test_a_thread_renamed_after_it_began_has_its_new_name_in_a_dump(run):
+    run.write("rename.py", """
+        import threading
+        stop = threading.Event()
+        def work():
+            threading.current_thread().name = "renamed-inside"
+            print("renamed", flush=True)
+            stop.wait()
+        t = threading.Thread(target=work, name="as-started", daemon=True)
+        t.start()
+        t.join()
+    """)
+    proc = run.start(["rename.py"])
+    try:
+        assert proc.stdout.readline().strip() == "renamed"
+        log = run.dir / ("threads-%d.jsonl" % proc.pid)
+        assert "as-started" in [t["name"] for t in replay_thread_log(log.read_text())]
+        proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 10
+        while time.time() < deadline and not (run.dir / ("dumped-%d" % proc.pid)).exists():
+            time.sleep(0.05)
+        names = [t["name"] for t in replay_thread_log(log.read_text())]
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert names == ["MainThread", "renamed-inside"], names
 
 
 def test_workload_settrace_not_fought(run):

@@ -116,9 +116,9 @@ TEST(MergedDump, FaulthandlerStacksGetPythonNamesDaemonFlagsAndOsNames) {
                                      "  File \"/app/bank.py\", line 31 in transfer\n\n"
                                      "Thread 0x0000000000000003 (most recent call first):\n"
                                      "  <no Python frame>\n");
-    dir.write("threads-42.json",
-              R"([{"name":"MainThread","ident":1,"native_id":42,"daemon":false},)"
-              R"({"name":"worker-with-a-name-of-forty-characters!","ident":2,"native_id":43,"daemon":true}])");
+    dir.write("threads-42.jsonl",
+              R"({"live":[{"name":"MainThread","ident":1,"native_id":42,"daemon":false}]})" "\n"
+              R"({"begin":2,"name":"worker-with-a-name-of-forty-characters!","native_id":43,"daemon":true})" "\n");
     dir.write("processes.json",
               R"({"processes":[{"pid":42,"ppid":1,"comm":"python3","cmdline":["python3","main.py"],)"
               R"("tasks":[{"tid":42,"comm":"python3"},{"tid":43,"comm":"python3"},{"tid":44,"comm":"io-pump"}]},)"

@@ -130,8 +130,8 @@ TEST_F(RunDirFixture, FailureFilesFeedTheDumpTheDecisionsAndTheInterleaving) {
     write("py-20.jsonl",
           R"({"event":"start","pid":20,"ppid":1,"role":"root","argv":["w.py"]})" "\n"
           R"({"event":"exit","counters":{},"threads_seen":[[201,"worker"]]})" "\n");
-    write("threads-20.json", R"([{"ident":1,"name":"MainThread","native_id":200,"daemon":false},)"
-                             R"({"ident":2,"name":"worker","native_id":201,"daemon":false}])");
+    write("threads-20.jsonl", R"({"live":[{"ident":1,"name":"MainThread","native_id":200,"daemon":false}]})" "\n"
+                              R"({"begin":2,"name":"worker","native_id":201,"daemon":false})" "\n");
     write("pystacks-20.json", R"({"threads":[{"ident":2,"name":"worker","frames":[["/w/w.py",7,"work"]]}]})");
     // Cut short by the kill: read as absent, not as an error.
     write("pystacks-21.json", R"({"threads":[{"ident")");
@@ -187,4 +187,34 @@ TEST_F(RunDirFixture, FailureFilesFeedTheDumpTheDecisionsAndTheInterleaving) {
     EXPECT_NE(text.find("shim: 2 perturbation(s)"), std::string::npos) << text;
     EXPECT_NE(text.find("Python yield points: 2 yield(s) taken"), std::string::npos) << text;
     EXPECT_NE(render_interleaving(run, "t").find("process 20: strategy=pct"), std::string::npos);
+}
+
+TEST_F(RunDirFixture, TheThreadLogReplaysIntoTheLiveThreads) {
+    write("threads-30.jsonl",
+          R"({"live":[{"ident":1,"name":"MainThread","native_id":300,"daemon":false,"started_at":1.0}]})" "\n"
+          R"({"begin":2,"name":"a","native_id":301,"daemon":false,"started_at":2.0})" "\n"
+          R"({"begin":3,"name":"b","native_id":302,"daemon":true,"started_at":3.0})" "\n"
+          R"({"end":2})" "\n"
+          // An ident reused by a new thread: the newer thread replaces the older.
+          R"({"begin":3,"name":"c","native_id":303,"daemon":false,"started_at":4.0})" "\n"
+          R"({"begin":4,"name":"cut sh)");
+    // A snapshot replaces everything before it (a thread renamed after it began).
+    write("threads-31.jsonl",
+          R"({"live":[{"ident":1,"name":"MainThread","native_id":310}]})" "\n"
+          R"({"begin":2,"name":"old","native_id":311})" "\n"
+          R"({"live":[{"ident":1,"name":"MainThread","native_id":310},{"ident":2,"name":"renamed","native_id":311}]})" "\n");
+    write("threads-32.jsonl", "");
+    RunDir run = read_run_dir(dir);
+    read_failure_files(run);
+    const auto& t = run.thread_maps[30];
+    ASSERT_TRUE(t.is_array());
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_EQ(t[0]["name"], "MainThread");
+    EXPECT_EQ(t[1]["name"], "c");
+    EXPECT_EQ(t[1]["ident"], 3);
+    EXPECT_EQ(t[1]["native_id"], 303);
+    EXPECT_FALSE(t[1].contains("begin"));
+    ASSERT_EQ(run.thread_maps[31].size(), 2u);
+    EXPECT_EQ(run.thread_maps[31][1]["name"], "renamed");
+    EXPECT_TRUE(run.thread_maps[32].is_null());
 }

@@ -224,6 +224,7 @@ def install():
 
     import atexit
     atexit.register(exits.at_exit)
+    hooks.add("dump", _thread_snapshot_on_dump, order=0)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
@@ -361,6 +362,14 @@ def _install_asyncio(asyncio):
 
 # ---------------------------------------------------------------------------------------
 # fork() without exec: multiprocessing's "fork" start method and plain os.fork.
+
+def _thread_snapshot_on_dump():
+    # Names as they are now: a thread renamed after it began shows its new name.
+    try:
+        threads.write_thread_map()
+    except Exception as exc:
+        events.internal_error("thread map", exc)
+
 
 def _before_fork():
     state.fork_count += 1

@@ -17,7 +17,7 @@ ENV_FORK_ARGV_HASH = "RACEHUNT_FORK_ARGV_HASH"
 # Files in the run directory; %d is the process id.
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "py-%d.jsonl"
-THREADS_FILE = "threads-%d.json"
+THREADS_FILE = "threads-%d.jsonl"
 FAULTHANDLER_FILE = "faulthandler-%d.txt"
 PYSTACKS_FILE = "pystacks-%d.json"
 DUMPED_FILE = "dumped-%d"

@@ -27,6 +27,8 @@ main_done_written = False
 pending_warnings = []       # warnings raised during install(), written after `start`
 warned = set()              # keys of once-only warnings
 map_lock = _thread.allocate_lock()
+thread_log_fd = None        # threads-<pid>.jsonl, opened at its first line
+thread_log_lines = 0        # lines appended since the last snapshot
 started_at = {}             # thread ident -> time.time() when the thread began
 names_seen = {}             # native thread id -> Python name, every thread that began (capped)
 threading_patched = False
@@ -81,8 +83,15 @@ def open_events(directory, process):
 def reset_for_child():
     """In a child forked without exec: own files, role child, own decision streams."""
     global fd, pid, role, process_key, main_ident, main_native_id, map_lock
-    global main_done_written, thread_counter, fork_count
+    global main_done_written, thread_counter, fork_count, thread_log_fd, thread_log_lines
     old_fd = fd
+    if thread_log_fd is not None:
+        try:
+            os.close(thread_log_fd)
+        except Exception:
+            pass
+    thread_log_fd = None
+    thread_log_lines = 0
     fd = -1
     pid = os.getpid()
     role = "child"
