@@ -22,12 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import corpus
+from stats import wilson
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD = Path(os.environ.get("RACEHUNT_BUILD_DIR", REPO / "build"))
 RACEHUNT = str(BUILD / "racehunt")
 PY = "/usr/bin/python3.11"
 POWER_RUNS = 200
 WORKLOAD_FILTER = []
+CORPUS_RUNS, CORPUS_BLOCK, CORPUS_ENTRIES = 100, 20, []
 
 
 def sh(cmd, **kw):
@@ -172,16 +176,6 @@ def section_rss(tmp, reps):
         figs[label] = {"early_kib": early, "late_kib": late, "peak_kib": peak}
     lines += ["", "Commands:", "", "```"] + [" ".join(a) for a in argvs] + ["```", ""]
     return lines, figs
-
-
-def wilson(k, n, z=1.96):
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / d
-    return (0.0 if k == 0 else max(0.0, c - h)), (1.0 if k == n else min(1.0, c + h))
 
 
 def campaign(scenario_path, profile, runs, out, python=PY, extra=(), jobs=2, use_profile_flag=True):
@@ -1341,7 +1335,11 @@ def section_baseline(tmp, reps):
     return lines, figs
 
 
-SECTIONS = {"overhead": section_overhead, "rss": section_rss, "power": section_power, "shim_idle": section_shim_idle,
+def section_corpus(tmp, reps):
+    return corpus.section(tmp, RACEHUNT, CORPUS_RUNS, CORPUS_BLOCK, 2, CORPUS_ENTRIES)
+
+
+SECTIONS = {"corpus": section_corpus, "overhead": section_overhead, "rss": section_rss, "power": section_power, "shim_idle": section_shim_idle,
             "focus_cost": section_focus_cost, "forensics": section_forensics,
             "audit": section_audit, "minimize": section_minimize, "controlled": section_controlled,
             "controlled_cost": section_controlled_cost,
@@ -1367,7 +1365,7 @@ def split_sections(text):
 
 
 def main():
-    global POWER_RUNS, WORKLOAD_FILTER, BASELINE
+    global POWER_RUNS, WORKLOAD_FILTER, BASELINE, CORPUS_RUNS, CORPUS_BLOCK, CORPUS_ENTRIES
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only these sections")
     ap.add_argument("--update", action="store_true",
@@ -1379,8 +1377,14 @@ def main():
                     help="only workloads whose name contains this (power section; for trying it out)")
     ap.add_argument("--baseline", metavar="PREFIX",
                     help="baseline section: an installed racehunt to compare this build with (PREFIX/bin/racehunt)")
+    ap.add_argument("--corpus-runs", type=int, default=CORPUS_RUNS, help="runs per cell (corpus section)")
+    ap.add_argument("--corpus-block", type=int, default=CORPUS_BLOCK,
+                    help="runs per approach before the next one takes over (corpus section)")
+    ap.add_argument("--entry", action="append", default=[],
+                    help="only corpus entries whose folder name contains this (corpus section)")
     args = ap.parse_args()
     POWER_RUNS, WORKLOAD_FILTER, BASELINE = args.runs, args.workload, args.baseline
+    CORPUS_RUNS, CORPUS_BLOCK, CORPUS_ENTRIES = args.corpus_runs, args.corpus_block, args.entry
     names = args.only or [n for n in SECTIONS if n != "baseline" or BASELINE]
     kept = {}
     if args.update and Path(args.output).exists():
