@@ -57,6 +57,9 @@ struct PyProcessReport {
     std::vector<InvariantReport> invariants;
     bool exited = false;
     nlohmann::json counters = nlohmann::json::object();
+    // yields.focus entries that matched no code this process ran (its `exit` event; absent
+    // when Python yield points were off).
+    std::optional<std::vector<std::string>> focus_unmatched;
     std::vector<std::string> warnings;
     // Every thread's stack at the first Python-level failure of this process (an uncaught
     // exception, a failed racehunt.check, a broken invariant): {"event", "ident" of the

@@ -81,6 +81,12 @@ void apply_event(PyProcessReport& r, const json& e) {
         r.exited = true;
         if (auto it = e.find("counters"); it != e.end() && it->is_object())
             r.counters = *it;
+        if (auto it = e.find("focus_unmatched"); it != e.end() && it->is_array()) {
+            r.focus_unmatched.emplace();
+            for (const auto& x : *it)
+                if (x.is_string())
+                    r.focus_unmatched->push_back(x.get<std::string>());
+        }
     } else if (ev == "counters") {
         // Written on the dump signal: a hung process's counters so far.
         if (auto it = e.find("counters"); !r.exited && it != e.end() && it->is_object())

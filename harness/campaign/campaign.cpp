@@ -12,6 +12,7 @@
 #include "util/error.hpp"
 #include "util/strings.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <cstdlib>
@@ -447,6 +448,26 @@ RunRequest run_request(const CampaignConfig& c, RunPlan& plan, const fs::path& r
     return req;
 }
 
+// The focus entries that no Python process of the run matched (among those that had yield
+// points): a misspelt module name otherwise perturbs nothing, silently.
+std::vector<std::string> focus_matched_nothing(const std::vector<PyProcessReport>& reports) {
+    std::optional<std::vector<std::string>> common;
+    for (const auto& rep : reports) {
+        if (!rep.focus_unmatched)
+            continue;
+        if (!common) {
+            common = *rep.focus_unmatched;
+            continue;
+        }
+        std::vector<std::string> kept;
+        for (const auto& e : *common)
+            if (std::find(rep.focus_unmatched->begin(), rep.focus_unmatched->end(), e) != rep.focus_unmatched->end())
+                kept.push_back(e);
+        common = std::move(kept);
+    }
+    return common.value_or(std::vector<std::string>{});
+}
+
 bool run_dir_full(const fs::path& run_dir) {
     struct statvfs st {};
     return ::statvfs(run_dir.c_str(), &st) == 0 &&
@@ -494,6 +515,10 @@ void count_injections(const CampaignConfig& c, const RunPlan& plan, const RunRes
     if (planned && !happened && r.injected)
         r.warnings.push_back("no perturbation was injected (no sync point or "
                              "line in focus was reached)");
+    for (const auto& entry : focus_matched_nothing(reports))
+        r.warnings.push_back("yields.focus entry \"" + entry +
+                             "\" matched no code that ran (a module, a path or a glob: check its spelling; "
+                             "a C module has no Python lines)");
     if (result.leftover_processes)
         counters["leftover_processes"] = result.leftover_processes;
     if (result.process_limit_hits) {

@@ -276,3 +276,20 @@ def test_profile_on_the_command_line_keeps_the_scenarios_focus(rh):
         for f in focused:
             assert any("helper" in entry for entry in f), (profile, f)
             assert not any(entry.endswith("w.py") for entry in f), (profile, f)
+
+
+def test_focus_reaches_frozen_modules_and_an_entry_that_matched_nothing_is_a_warning(rh):
+    # os runs from frozen code ("<frozen os>") on 3.11+: module:os must still get yield points.
+    s = rh.scenario(toml('yields = { probability = 0.5, focus = ["module:os", "module:helpr"] }',
+                         runs=3, python=pyenv_python("3.11")),
+                    {"w.py": "import os\nfor i in range(200):\n    os.path.join('a', str(i))\n    os.fspath('b')\n"})
+    out = rh.dir / "frozen"
+    r = rh.run(s, "--out", out)
+    assert r.returncode == 0, r.explain()
+    recs = r.records(out)
+    for x in recs:
+        assert x["counters"]["python"]["yield_points"] > 0, x["counters"]
+        mine = [w for w in x["warnings"] if "yields.focus entry" in w]
+        assert mine == ['yields.focus entry "module:helpr" matched no code that ran (a module, a path or '
+                        'a glob: check its spelling; a C module has no Python lines)'], x["warnings"]
+    assert 'matched no code that ran' in r.stdout + r.stderr

@@ -73,3 +73,26 @@ def test_empty_and_malformed_entries_are_ignored(tree):
     focus = Focus(["", None, 3, str(tree / "other.py")])
     assert len(focus.paths) == 1
     assert focus.verdict(str(tree / "other.py"))
+
+
+def test_a_module_name_matches_its_frozen_code_and_its_submodules(tree):
+    # 3.11+ runs os, importlib.util and others from frozen code named "<frozen NAME>".
+    focus = Focus(["module:importlib", "module:os"])
+    assert focus.verdict("<frozen os>")
+    assert focus.verdict("<frozen importlib.util>")
+    assert focus.verdict("<frozen importlib._bootstrap>")
+    assert not focus.verdict("<frozen ossaudiodev>")       # a prefix, not a submodule
+    assert not focus.verdict("<frozen zipimport>")
+    assert not Focus([str(tree / "app")]).verdict("<frozen os>")
+
+
+def test_entries_that_matched_no_code_are_reported_in_order(tree):
+    focus = Focus(["module:nosuchmodule", str(tree / "app"), "glob:*/other.py", "module:os",
+                   str(tree / "missing.py")])
+    assert focus.unmatched() == focus.entries
+    focus.verdict(str(tree / "app" / "bank.py"))
+    focus.verdict("<frozen os>")
+    assert focus.unmatched() == ["module:nosuchmodule", "glob:*/other.py", str(tree / "missing.py")]
+    # One file can satisfy two entries: both count as matched.
+    focus.verdict(str(tree / "other.py"))
+    assert focus.unmatched() == ["module:nosuchmodule", str(tree / "missing.py")]

@@ -118,7 +118,9 @@ def at_exit():
         result = counters()
         for hook in hooks.each("exit_late"):
             hook()
-        events.emit("exit", {"counters": result,
-                             "threads_seen": [[tid, name] for tid, name in seen.items()]})
+        fields = {"counters": result, "threads_seen": [[tid, name] for tid, name in seen.items()]}
+        if state.yields is not None:
+            fields["focus_unmatched"] = state.yields.focus.unmatched()
+        events.emit("exit", fields)
     except Exception as exc:
         events.internal_error("exit", exc)
