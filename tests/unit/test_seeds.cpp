@@ -211,3 +211,22 @@ TEST(Jitter, ControlledModeKeepsTheScenariosFocusInEveryRun) {
     spec.yield_focus.reset();
     EXPECT_EQ(plan_jitter("default", spec, run_seed(11, 0), own).yields.focus, own);
 }
+
+TEST(Jitter, AnExplicitFocusGetsYieldsInMostDefaultRuns) {
+    JitterSpec spec;
+    spec.yield_focus = std::vector<std::string>{"module:threading"};
+    int on = 0, on_without = 0;
+    for (std::uint64_t i = 0; i < 400; ++i) {
+        JitterPlan p = plan_jitter("default", spec, run_seed(5, i), {"file:/w/main.py"});
+        on_without += plan_jitter("default", {}, run_seed(5, i), {"file:/w/main.py"}).yields.probability > 0;
+        if (p.yields.probability == 0)
+            continue;
+        ++on;
+        EXPECT_GE(p.yields.probability, 1e-2);
+        EXPECT_LE(p.yields.probability, 1e-1);
+        EXPECT_FALSE(p.yields.widened);
+        EXPECT_EQ(p.yields.focus, *spec.yield_focus);
+    }
+    EXPECT_GT(on, 340); // 90% of 400: 360 expected
+    EXPECT_LT(on_without, 280); // 60% without a focus of the scenario's
+}
