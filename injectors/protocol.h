@@ -109,6 +109,7 @@
  * controlled scheduler's stream, and the asyncio layer's (then derived again per loop). */
 #define RACEHUNT_STREAM_TAG_CONTROL 0xC0
 #define RACEHUNT_STREAM_TAG_LOOP 0xA5
+#define RACEHUNT_STREAM_TAG_SITES 0x51 /* a thread's draws for the first visits of code sites */
 
 /* Classes of interposed call sites. The order is part of the protocol (array indices). */
 #define RACEHUNT_POINT_CLASSES(X) \

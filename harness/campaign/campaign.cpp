@@ -211,6 +211,7 @@ RunPlan plan_run(const CampaignConfig& c, std::uint64_t index, std::uint64_t see
             p.jitter.shim = ShimPlan{};
         else
             p.jitter.shim.pinned = true;
+        p.jitter.yields.sites = 0; // pinned yields come at their visits, nowhere else
         if (c.pins->yields.empty()) {
             p.jitter.yields.probability = 0;
             if (!c.trace)
@@ -361,6 +362,8 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"granularity", p.jitter.yields.granularity},
                    {"focus", p.jitter.yields.focus},
                    {"log", true}};
+    if (p.jitter.yields.sites > 0)
+        j["yields"]["sites"] = p.jitter.yields.sites;
     if (p.jitter.loop.active())
         j["asyncio"] = {{"shuffle", p.jitter.loop.shuffle}, {"defer", p.jitter.loop.defer}};
     if (c.pins && !c.pins->loop.empty()) {

@@ -38,6 +38,8 @@ void draw_default(JitterPlan& p, std::uint64_t seed, const std::vector<std::stri
         p.yields.probability = explicit_focus ? y.log_uniform(1e-2, 1e-1) : y.log_uniform(1e-3, 5e-2);
         p.yields.granularity = y.chance(0.15) ? "opcode" : "line";
         p.yields.focus = own;
+        // One-shot code: a site's first visit yields at `sites`, its n-th at sites / n.
+        p.yields.sites = SeedStream(seed, "yield_sites").log_uniform(0.05, 0.5);
         if (y.chance(0.15) && !explicit_focus) {
             p.yields.focus.push_back("glob:*");
             p.yields.widened = true;
@@ -85,6 +87,7 @@ void draw_aggressive(JitterPlan& p, std::uint64_t seed, const std::vector<std::s
     SeedStream y(seed, "yields");
     p.yields.probability = y.log_uniform(1e-2, 0.1);
     p.yields.granularity = y.chance(0.3) ? "opcode" : "line";
+    p.yields.sites = SeedStream(seed, "yield_sites").log_uniform(0.2, 1.0);
     p.yields.focus = own;
     if (y.chance(0.3)) {
         p.yields.focus.push_back("glob:*");
@@ -158,13 +161,17 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.yields.probability = *spec.yield_probability;
     if (spec.yield_granularity)
         p.yields.granularity = *spec.yield_granularity;
+    if (spec.yield_sites)
+        p.yields.sites = *spec.yield_sites;
     if (spec.yield_focus) {
         p.yields.focus = *spec.yield_focus;
         p.yields.widened = false;
     } else if (p.yields.probability > 0 && p.yields.focus.empty())
         p.yields.focus = own_focus;
-    if (p.yields.probability == 0)
+    if (p.yields.probability == 0) {
         p.yields.focus.clear();
+        p.yields.sites = 0;
+    }
     if (spec.loop_shuffle)
         p.loop.shuffle = *spec.loop_shuffle;
     if (spec.loop_defer)
@@ -181,6 +188,7 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.shim = ShimPlan{};
         p.loop = LoopPlan{};
         p.yields.probability = 1.0;
+        p.yields.sites = 0; // every visit is a scheduling point already
         // Scheduling points per line by default; "opcode" reaches races inside one line
         // (`n += 1`) at the price of many more steps.
         p.yields.granularity = spec.yield_granularity.value_or(RACEHUNT_DEFAULT_YIELDS_GRANULARITY);
@@ -224,6 +232,8 @@ nlohmann::json JitterPlan::to_json() const {
         y["granularity"] = yields.granularity;
         y["focus"] = yields.focus;
         y["widened"] = yields.widened;
+        if (yields.sites > 0)
+            y["sites"] = yields.sites;
         if (pinned)
             y["pinned"] = yields.pinned;
     }

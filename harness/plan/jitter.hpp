@@ -34,6 +34,10 @@ struct YieldPlan {
     std::string granularity = RACEHUNT_DEFAULT_YIELDS_GRANULARITY;
     std::vector<std::string> focus; // resolved entries (docs/PROTOCOL.md)
     bool widened = false;           // focus widened beyond the workload's own files
+    // Chance that the first visit of a code site (a line, or an instruction at opcode
+    // granularity) yields; visit n of a site yields with sites / (n + 1), so code that runs
+    // once (initialisation, a first call) gets yields in most runs and a hot loop a few.
+    double sites = 0;
     std::size_t pinned = 0;         // with pins: the visits pinned (nothing else yields)
     bool operator==(const YieldPlan&) const = default;
 };

@@ -76,7 +76,7 @@ const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shi
                                                "mode", "strategy", "depth", "max_steps"};
 const std::vector<std::string> kAsyncioKeys = {"shuffle", "defer"};
 const std::vector<std::string> kShimKeys = {"probability", "max_delay", "starvation", "startup"};
-const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus"};
+const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus", "sites"};
 const std::vector<std::string> kCheckKeys = {"exit_code", "thread_exceptions", "invariants",
                                              "leaked_threads", "max_memory_growth",
                                              "asyncio_warnings"};
@@ -455,6 +455,7 @@ void read_jitter(TableReader& j, Scenario& s) {
         s.jitter.yield_probability = y->number("probability", 0, 1);
         s.jitter.yield_granularity = y->choice("granularity", {"line", "opcode", "call"});
         s.jitter.yield_focus = y->strings("focus");
+        s.jitter.yield_sites = y->number("sites", 0, 1);
     }
     if (auto a = j.table("asyncio")) {
         a->reject_unknown_keys(kAsyncioKeys);
@@ -724,6 +725,8 @@ std::string scenario_to_toml(const Scenario& s) {
         y.insert("granularity", *s.jitter.yield_granularity);
     if (s.jitter.yield_focus)
         y.insert("focus", strings(*s.jitter.yield_focus));
+    if (s.jitter.yield_sites)
+        y.insert("sites", *s.jitter.yield_sites);
     if (!y.empty())
         j.insert("yields", y);
     toml::table a;

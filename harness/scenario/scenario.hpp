@@ -31,6 +31,7 @@ struct JitterSpec {
     std::optional<bool> shim_startup; // perturb interpreter start-up too (not armed late)
     std::optional<double> yield_probability;
     std::optional<std::string> yield_granularity; // line | opcode | call
+    std::optional<double> yield_sites;            // chance of a yield at a site's first visit
     std::optional<std::vector<std::string>> yield_focus;
     // [jitter.asyncio]: chance that an event-loop iteration's ready tasks are shuffled, and
     // that a task's resumption is deferred by one or more iterations.

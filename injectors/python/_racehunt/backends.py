@@ -14,9 +14,9 @@ from .yields import Yields, parse_pins
 _tls = _thread._local()
 
 
-def setup(probability, granularity, focus, log_enabled, pins=None, trace=False):
+def setup(probability, granularity, focus, log_enabled, pins=None, trace=False, sites=0.0):
     """Sets up yield points; state.yields stays None when no backend could start."""
-    state.yields = Yields(probability, granularity, focus, log_enabled, parse_pins(pins), trace)
+    state.yields = Yields(probability, granularity, focus, log_enabled, parse_pins(pins), trace, sites)
     main_stream = state.yields.new_stream(0)
     _tls.s = main_stream
     if sys.version_info >= (3, 12) and hasattr(sys, "monitoring"):
@@ -118,13 +118,31 @@ def _make_settrace_tracer(stream):
 
     wanted = "opcode" if granularity == "opcode" else "line"
 
-    def local(frame, event, arg):
-        if event == wanted:
-            stream.visits += 1
-            stream.countdown -= 1
-            if stream.countdown <= 0:
-                take(stream, frame.f_code.co_filename, frame.f_lineno)
-        return local
+    if y.sites > 0:
+        site_visits = y.site_visits
+        site = y.site
+        cap = y.SITE_VISITS
+        by_offset = wanted == "opcode"
+
+        def local(frame, event, arg):
+            if event == wanted:
+                stream.visits += 1
+                code = frame.f_code
+                key = (code, frame.f_lasti if by_offset else frame.f_lineno)
+                if site_visits.get(key, 0) < cap:
+                    site(stream, key, code.co_filename, frame.f_lineno)
+                stream.countdown -= 1
+                if stream.countdown <= 0:
+                    take(stream, code.co_filename, frame.f_lineno)
+            return local
+    else:
+        def local(frame, event, arg):
+            if event == wanted:
+                stream.visits += 1
+                stream.countdown -= 1
+                if stream.countdown <= 0:
+                    take(stream, frame.f_code.co_filename, frame.f_lineno)
+            return local
 
     if wanted == "opcode":
         def trace_opcode(frame, event, arg):
@@ -219,7 +237,25 @@ def _install_monitoring():
                 mon.set_local_events(tool, code, local_event)
             return DISABLE
 
-        if granularity == "opcode":
+        site_visits = y.site_visits
+        site = y.site
+        cap = y.SITE_VISITS
+        if granularity == "opcode" and y.sites > 0:
+            def on_local(code, offset):
+                try:
+                    stream = tls.s
+                except AttributeError:
+                    stream = current()
+                stream.visits += 1
+                key = (code, offset)
+                if site_visits.get(key, 0) < cap:
+                    site(stream, key, code.co_filename, _line_of_offset(code, offset))
+                stream.countdown -= 1
+                if stream.countdown <= 0:
+                    take(stream, code.co_filename,
+                         _line_of_offset(code, offset)
+                         if stream.log is not None or y.trace is not None else None)
+        elif granularity == "opcode":
             def on_local(code, offset):
                 try:
                     stream = tls.s
@@ -231,6 +267,19 @@ def _install_monitoring():
                     take(stream, code.co_filename,
                          _line_of_offset(code, offset)
                          if stream.log is not None or y.trace is not None else None)
+        elif y.sites > 0:
+            def on_local(code, line):
+                try:
+                    stream = tls.s
+                except AttributeError:
+                    stream = current()
+                stream.visits += 1
+                key = (code, line)
+                if site_visits.get(key, 0) < cap:
+                    site(stream, key, code.co_filename, line)
+                stream.countdown -= 1
+                if stream.countdown <= 0:
+                    take(stream, code.co_filename, line)
         else:
             def on_local(code, line):
                 try:

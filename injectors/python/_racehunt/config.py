@@ -66,6 +66,11 @@ class Yields(object):
         if isinstance(focus, str):
             focus = [focus]
         self.focus = focus
+        try:
+            self.sites = min(max(float(sec.get("sites") or 0.0), 0.0), 1.0)
+        except (TypeError, ValueError):
+            warn("yields.sites %r is not a number; 0 is used" % (sec.get("sites"),))
+            self.sites = 0.0
         self.log = sec.get("log")
         self.pins = sec.get("pins")
         self.trace = bool(sec.get("trace"))

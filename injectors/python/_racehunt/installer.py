@@ -282,7 +282,7 @@ def _write_control_log():
 def _install_yields(settings, trace):
     backends = _layer("backends")
     backends.setup(min(settings.probability, 1.0), settings.granularity, settings.focus,
-                   settings.log, settings.pins, trace)
+                   settings.log, settings.pins, trace, settings.sites)
     y = state.yields
     if y is None:
         return
@@ -292,6 +292,8 @@ def _install_yields(settings, trace):
         result = {"yield_points": visits, "yields": taken}
         if y.budget_hits:
             result["yields_over_budget"] = y.budget_hits
+        if y.sites > 0:
+            result["site_yields"] = y.site_yields
         return result
 
     def write_log_at_exit():

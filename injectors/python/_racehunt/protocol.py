@@ -40,3 +40,4 @@ SHIM_OPTION_ARM_PYTHON = "arm_python=1"
 # Tags that split a process's key into the streams of its layers (RACEHUNT_STREAM_TAG_*).
 STREAM_TAG_CONTROL = 0xC0
 STREAM_TAG_LOOP = 0xA5
+STREAM_TAG_SITES = 0x51

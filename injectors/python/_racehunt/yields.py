@@ -3,13 +3,24 @@
 The decision for visit k of thread t depends only on (process key, t, k): each thread owns
 a splitmix64 stream, and instead of drawing a number per visit the stream draws the
 geometric gap to the next yield, so the hot path is one decrement (backends.py counts the
-visits; focus.py says which code is in focus; tracelog.py writes the logs). In controlled
+visits; focus.py says which code is in focus; tracelog.py writes the logs).
+
+Drawn per visit, yields land where the visits are: in hot loops. Races in real code are
+often in code that runs once (a first call, an initialisation), which a visit-rate of
+0.01 almost never reaches. So each code site (a line, or an instruction at opcode
+granularity) also yields at its own visits: visit n of a site (from 0, counted over the
+process's threads) with chance `sites / (n + 1)`, drawn from the visiting thread's stream
+at that thread's visit number. A site run once yields in a `sites` share of runs; a loop
+line run 10^6 times gets about `sites * 4.6` yields from its first SITE_VISITS visits
+and nothing more. A site yield is logged like any other, by thread and visit, so pins
+replay it. In controlled
 mode every visit is a scheduling point of control.py instead. Python 3.8 syntax only.
 """
 import time
 import _thread
 
 from . import events
+from . import protocol
 from . import seeds
 from . import state
 from . import tracelog
@@ -20,7 +31,7 @@ class Stream(object):
     """One thread's seeded decision stream and counters."""
 
     __slots__ = ("index", "key", "draws", "countdown", "visits", "yields", "log", "tracer", "name",
-                 "next_at")
+                 "next_at", "site_key")
 
     def __init__(self, index):
         self.tracer = None
@@ -31,6 +42,7 @@ class Stream(object):
         y = state.yields
         self.index = index
         self.key = seeds.derive(state.process_key, index)
+        self.site_key = seeds.derive(self.key, protocol.STREAM_TAG_SITES)
         self.draws = 0
         self.visits = 0
         self.yields = 0
@@ -49,7 +61,9 @@ class Yields(object):
     HAND_OVER_LIMIT = 0.002     # seconds a pinned yield waits for another thread to move
     budget_hits = 0         # decided yields skipped because the budget was spent
 
-    def __init__(self, probability, granularity, focus, log_enabled, pins=None, trace=False):
+    SITE_VISITS = 100       # visits of a site that may draw a site yield
+
+    def __init__(self, probability, granularity, focus, log_enabled, pins=None, trace=False, sites=0.0):
         import math
         # Tracing (replay of pins): every visit of focus code, see tracelog.Trace.
         self.trace = tracelog.Trace() if trace else None
@@ -62,6 +76,13 @@ class Yields(object):
             self.bisect = bisect.bisect_right
         self.probability = probability
         self.granularity = granularity
+        # Site yields: off with pins (only the pinned visits yield) and for "call".
+        self.sites = sites if (pins is None and not trace and granularity != "call") else 0.0
+        self.site_visits = {}   # (code, line or offset) -> visits so far, up to SITE_VISITS
+        # Visit n of a site yields when the thread's site draw is below thresholds[n].
+        self.site_thresholds = [int(self.sites / (n + 1) * 18446744073709551615)
+                                for n in range(self.SITE_VISITS)] if self.sites > 0 else []
+        self.site_yields = 0
         self.log_enabled = bool(log_enabled)
         self.denominator = math.log1p(-probability) if probability < 1.0 else None
         self.focus = Focus(focus)
@@ -90,6 +111,8 @@ class Yields(object):
             return 1 << 62
         if self.denominator is None:
             return 1
+        if self.denominator == 0.0:
+            return 1 << 62          # probability 0: only site yields, if any
         out = seeds.draw(stream.key, stream.draws)
         stream.draws += 1
         return seeds.geometric(out, self.denominator, self.log1p)
@@ -99,8 +122,21 @@ class Yields(object):
         self.streams.append(stream)
         return stream
 
-    def take(self, stream, filename, line):
-        """Yield the GIL at a decided visit, then draw the next gap."""
+    def site(self, stream, key, filename, line):
+        """A visit of a code site (key) among its first SITE_VISITS: yield when its draw
+        says so. Called by the backends only while the site has visits left to draw."""
+        visits = self.site_visits
+        n = visits.get(key, 0)
+        if n >= self.SITE_VISITS:
+            return
+        visits[key] = n + 1
+        if seeds.draw(stream.site_key, stream.visits) < self.site_thresholds[n]:
+            self.site_yields += 1
+            self.take(stream, filename, line, redraw=False)
+
+    def take(self, stream, filename, line, redraw=True):
+        """Yield the GIL at a decided visit, then draw the next gap (a site yield keeps the
+        gap it had)."""
         if state.dumping:
             return
         control = state.control
@@ -124,7 +160,7 @@ class Yields(object):
         log = stream.log
         if log is not None and len(log) < self.LOG_LIMIT:
             log.append((stream.visits, filename, line))
-        if trace is None:
+        if trace is None and redraw:
             stream.countdown = self.gap(stream)
         # sleep(0) releases the GIL, but the releasing thread usually takes it back before
         # a woken waiter gets a CPU (measured: no lost update at all on a busy 2-core
