@@ -335,8 +335,6 @@ def _patch_loop(base_events):
     _run_once.__wrapped__ = orig
     base_events.BaseEventLoop._run_once = _run_once
 
-    orig_handler = base_events.BaseEventLoop.call_exception_handler
-
 
 def install(asyncio, settings):
     """Patches the asyncio package (already imported) once; `settings` is a

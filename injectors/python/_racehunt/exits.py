@@ -2,7 +2,6 @@
 invariants and memory check once the threads were joined, then the `exit` event with the
 counters of every layer. Python 3.8 syntax only.
 """
-import sys
 
 from . import events
 from . import hooks
