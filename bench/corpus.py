@@ -208,6 +208,11 @@ def section(tmp, racehunt, runs, block, jobs, names=()):
         lines += ["", "racehunt default ÷ the better loop, failures per wall-minute: median %.2f×, "
                   "at least 1× on %d of %d entries the loops could fail."
                   % (median, sum(r >= 1 for r in ratios), len(ratios))]
+    false_alarms = ["%s (%s)" % (name, ", ".join("%s %d/%d" % (a, f["fixed"][a]["failures"], f["fixed"][a]["runs"])
+                                                 for a in APPROACHES if f["fixed"][a]["failures"]))
+                    for name, f in figs.items() if any(f["fixed"][a]["failures"] for a in APPROACHES)]
+    lines += ["", "Fixed twins that failed (false alarms, or a twin that is not fixed): %s."
+              % ("; ".join(false_alarms) if false_alarms else "none")]
     lines += ["", "Load average: %s at the start, %s at the end (2 cores)."
               % (load_start, " ".join("%.2f" % x for x in os.getloadavg()))]
     if notes:
