@@ -3,21 +3,17 @@ harness's own work in a run (bootstrap, hooks, thread log, environment) must lea
 workload's timing alone. Compared on a real race (bench/corpus/cpython-lazyloader-first-attr:
 four threads race on the first attribute of a LazyLoader module, CPython gh-114763)."""
 import subprocess
-from math import comb
+import sys
 
 import pytest
 
 from racehunt_testlib import REPO, outcome_counts, pyenv_python, scenario_toml
 
+sys.path.insert(0, str(REPO / "bench"))
+from stats import fisher_less  # noqa: E402  (the bench's corpus section uses the same test)
+
 ENTRY = REPO / "bench" / "corpus" / "cpython-lazyloader-first-attr"
 BLOCKS, PER_BLOCK = 4, 10
-
-
-def fisher_less(a, n1, c, n2):
-    """One-sided Fisher exact test: chance of a or fewer failures in the first sample of n1
-    when both samples share one rate, given a + c failures in all."""
-    k, n = a + c, n1 + n2
-    return sum(comb(k, x) * comb(n - k, n1 - x) for x in range(a + 1)) / comb(n, n1)
 
 
 @pytest.mark.statistical

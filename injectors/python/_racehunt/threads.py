@@ -57,6 +57,10 @@ def _live_entries():
     return entries
 
 
+def _snapshot(entries):
+    return b'{"live":%s}\n' % dumps(entries)
+
+
 def _log_path():
     return os.path.join(state.run_dir, protocol.THREADS_FILE % state.pid)
 
@@ -77,7 +81,7 @@ def write_thread_map():
     if state.run_dir is None:
         return
     with state.map_lock:
-        _append(b'{"live":%s}\n' % dumps(_live_entries()))
+        _append(_snapshot(_live_entries()))
         state.thread_log_lines = 0
 
 
@@ -91,7 +95,7 @@ def _log_thread(line):
         # A process that starts threads by the thousand: the log starts again from a
         # snapshot, replaced atomically, so that it stays as long as its live threads.
         old, state.thread_log_fd = state.thread_log_fd, None
-        events.write_atomically(_log_path(), b'{"live":%s}\n' % dumps(_live_entries()))
+        events.write_atomically(_log_path(), _snapshot(_live_entries()))
         state.thread_log_lines = 0
         if old is not None:
             os.close(old)
@@ -104,9 +108,8 @@ def write_child_thread_map():
     thread = events.thread_objects().get(state.main_ident)
     name = thread.name if thread is not None else "MainThread"
     with state.map_lock:
-        _append(b'{"live":%s}\n' % dumps([
-            {"name": name, "ident": state.main_ident, "native_id": state.main_native_id,
-             "daemon": False, "started_at": state.started_at[state.main_ident]}]))
+        _append(_snapshot([{"name": name, "ident": state.main_ident, "native_id": state.main_native_id,
+                            "daemon": False, "started_at": state.started_at[state.main_ident]}]))
         state.thread_log_lines = 0
 
 
