@@ -63,3 +63,19 @@ def test_no_site_yields_with_pins_or_at_call_granularity(yields, process_state):
     assert yields(0.5, pins={}).sites == 0
     process_state.process_key = 1
     assert Yields(0.0, "call", [], False, sites=0.5).sites == 0
+
+
+def test_a_yield_with_no_other_thread_neither_sleeps_nor_releases_the_gil(yields):
+    """A single-threaded program (an asyncio event loop) has nobody to yield to: the yield
+    is decided and logged as before, but no sleep is made, so racehunt does not slow it
+    past its own deadlines."""
+    slept = []
+    y = yields(1.0)
+    y.sleep = slept.append
+    stream = y.new_stream(0)
+    y.other_threads = lambda: 0
+    assert visit(y, stream, ("once", 1), 1) == [1]
+    assert slept == []
+    y.other_threads = lambda: 1
+    assert visit(y, stream, ("once", 2), 1) == [2]
+    assert slept == [1e-6]

@@ -162,14 +162,16 @@ class Yields(object):
             log.append((stream.visits, filename, line))
         if trace is None and redraw:
             stream.countdown = self.gap(stream)
+        # With no other thread there is nobody to yield to, and the yield point does
+        # nothing: a sleep(0) would only add a GIL release, and the shim's perturbation
+        # of it, to single-threaded code (an asyncio program's deadlines then expire
+        # under racehunt alone: bench/corpus, the semaphore entry's fixed twin).
+        if not self.other_threads():
+            return
         # sleep(0) releases the GIL, but the releasing thread usually takes it back before
         # a woken waiter gets a CPU (measured: no lost update at all on a busy 2-core
         # machine). A real sleep of 1 us, which the kernel rounds up to its timer slack
-        # (about 50 us), lets the other threads run. With no other thread there is
-        # nobody to yield to, and the cheap sleep(0) keeps single-threaded code fast.
-        if not self.other_threads():
-            self.sleep(0)
-            return
+        # (about 50 us), lets the other threads run.
         # A yield costs more than its sleep: getting the GIL back can take up to a switch
         # interval. All of it counts against the budget; past the budget the yield point
         # does nothing.
