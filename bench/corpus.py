@@ -192,7 +192,7 @@ def section(tmp, racehunt, runs, block, jobs, names=()):
         p = fisher_less(racy["none"]["failures"], racy["none"]["runs"],
                         racy["plain"]["failures"], racy["plain"]["runs"])
         twin = ", ".join("%s %d/%d" % (a, fixed[a]["failures"], fixed[a]["runs"]) for a in APPROACHES)
-        lines.append("| [%s](corpus/%s/entry.toml) | %s | %s | %s | %s%s | %s |" % (
+        lines.append("| [%s](corpus/%s/entry.toml) | %s | %s | %s%s | %s | %s |" % (
             e["name"], e["name"], ", ".join(e.get("kinds", [])),
             " | ".join(cell_text(racy[a]) for a in APPROACHES), ratio,
             "" if loop_best else " (loops found nothing)",
