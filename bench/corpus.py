@@ -116,7 +116,20 @@ def racehunt_block(racehunt, scenario, profile, runs, jobs, seed, out):
         return None, "racehunt exit %d: %s" % (p.returncode, p.stderr.strip().splitlines()[-1:] or "")
     recs = [json.loads(l) for l in results.read_text().splitlines() if l.strip()]
     recs.sort(key=lambda r: r["run"])
-    return [(r["outcome"] != "pass", r["outcome"]) for r in recs], argv
+    # `slow` (racehunt's perturbation pushed a busy run past its timeout; calmed, it passed)
+    # is not a failure; the cell counts it apart.
+    return [(r["outcome"] not in ("pass", "slow"), r["outcome"], regime(r.get("jitter") or {}),
+             r.get("duration_ms") or 0.0) for r in recs], argv
+
+
+def regime(jitter):
+    """The regime class of a racehunt run, from its plan: which costly layers it drew.
+    Y = Python yield points (o: at opcode granularity), S = the preload shim (s: with
+    starvation windows), - = neither."""
+    y = jitter.get("yields") or {}
+    s = jitter.get("shim") or {}
+    ys = ("o" if y.get("granularity") == "opcode" else "Y") if y.get("probability", 0) > 0 else "-"
+    return ys + (("s" if s.get("starvation") else "S") if s.get("enabled") else "-")
 
 
 def measure(e, racehunt, tmp, runs, block, jobs, approaches=APPROACHES):
@@ -126,7 +139,8 @@ def measure(e, racehunt, tmp, runs, block, jobs, approaches=APPROACHES):
     res, errors = {}, []
     for label, python, env in variants(e):
         scen = scenario_file(e, python, env, tmp / e["name"] / label)
-        cells = {a: {"runs": 0, "failures": 0, "first": None, "wall": 0.0, "outcomes": {}} for a in approaches}
+        cells = {a: {"runs": 0, "failures": 0, "first": None, "wall": 0.0, "outcomes": {}, "slow": 0}
+                 for a in approaches}
         blocks = max(1, math.ceil(runs / block))
         for b in range(blocks):
             n = min(block, runs - b * block)
@@ -134,7 +148,8 @@ def measure(e, racehunt, tmp, runs, block, jobs, approaches=APPROACHES):
             for a in order:
                 start = time.perf_counter()
                 if a in ("plain", "switch"):
-                    got = loop(python, workload, env, n, jobs, timeout, switch=(a == "switch"))
+                    got = [(failed, outcome, None, None)
+                           for failed, outcome in loop(python, workload, env, n, jobs, timeout, switch=(a == "switch"))]
                 else:
                     got, argv = racehunt_block(racehunt, scen, a, n, jobs, 1000 + b,
                                                tmp / e["name"] / label / ("%s-%d" % (a, b)))
@@ -143,7 +158,10 @@ def measure(e, racehunt, tmp, runs, block, jobs, approaches=APPROACHES):
                         continue
                 wall = time.perf_counter() - start
                 c = cells[a]
-                for i, (failed, outcome) in enumerate(got):
+                for i, (failed, outcome, kind, ms) in enumerate(got):
+                    c["slow"] += outcome == "slow"
+                    if kind is not None:
+                        c.setdefault("regimes", []).append((kind, failed, outcome, ms))
                     if failed:
                         c["failures"] += 1
                         if c["first"] is None:
@@ -163,8 +181,46 @@ def cell_text(c):
     if not c["runs"]:
         return "—"
     lo, hi = wilson(c["failures"], c["runs"])
-    return "%d/%d [%.0f–%.0f%%] first %s, %.0f s, **%.1f/min**" % (
-        c["failures"], c["runs"], 100 * lo, 100 * hi, c["first"] or "—", c["wall"], per_minute(c))
+    return "%d/%d [%.0f–%.0f%%] first %s, %.0f s, **%.1f/min**%s" % (
+        c["failures"], c["runs"], 100 * lo, 100 * hi, c["first"] or "—", c["wall"], per_minute(c),
+        ", %d slow" % c["slow"] if c.get("slow") else "")
+
+
+def regime_table(figs):
+    """Cost and yield of each regime class of the racehunt runs (default and aggressive,
+    racy and fixed): a run's cost is its duration over the median duration of the entry's
+    `none` runs; failures per 100 cost units is what a portfolio weight buys."""
+    rows = {}
+    for f in figs.values():
+        for variant in ("racy", "fixed"):
+            cells = f[variant]
+            base = sorted(ms for _, _, _, ms in cells["none"].get("regimes", []) if ms)
+            if not base:
+                continue
+            base = base[len(base) // 2]
+            for a in ("none", "default", "aggressive"):
+                for kind, failed, outcome, ms in cells[a].get("regimes", []):
+                    kind = "none" if a == "none" else kind
+                    r = rows.setdefault((kind, variant), {"runs": 0, "failures": 0, "slow": 0, "cost": 0.0,
+                                                         "entries": set()})
+                    r["runs"] += 1
+                    r["failures"] += failed
+                    r["slow"] += outcome == "slow"
+                    r["cost"] += (ms or 0.0) / base
+                    if failed:
+                        r["entries"].add(id(f))
+    if not rows:
+        return []
+    out = ["", "Regimes of the racehunt runs above (none, then default and aggressive by what they drew): Y yield points by line, o by "
+           "opcode, S the shim, s the shim with starvation windows, - off. Cost: a run's wall time over the "
+           "median of the entry's `none` runs.", "",
+           "| regime | variant | runs | failures | slow | mean cost | failures per 100 cost | entries failed |",
+           "|---|---|---|---|---|---|---|---|"]
+    for (kind, variant), r in sorted(rows.items(), key=lambda kv: (kv[0][1] != "racy", kv[0][0])):
+        out.append("| `%s` | %s | %d | %d | %d | %.2f | %.1f | %d |" % (
+            kind, variant, r["runs"], r["failures"], r["slow"], r["cost"] / r["runs"],
+            100.0 * r["failures"] / r["cost"] if r["cost"] else 0.0, len(r["entries"])))
+    return out
 
 
 def section(tmp, racehunt, runs, block, jobs, names=()):
@@ -176,7 +232,8 @@ def section(tmp, racehunt, runs, block, jobs, names=()):
              "%d runs per cell, %d at a time, approaches interleaved in blocks of %d. A cell reads "
              "failures/runs [Wilson 95%%], the run of the first failure, wall seconds, and failures "
              "per wall-minute. racehunt cells include racehunt's own start-up and its scenario's "
-             "focus on the entry's code; `none` is racehunt with every perturbation off."
+             "focus on the entry's code; `none` is racehunt with every perturbation off; `N slow` counts "
+             "runs racehunt's perturbation pushed past the timeout (not failures)."
              % (runs, jobs, block), "",
              "| entry | kinds | " + " | ".join(APPROACHES) + " | default ÷ better loop (per minute) | "
              "none < plain? (Fisher p) | fixed twin failures |",
@@ -191,7 +248,9 @@ def section(tmp, racehunt, runs, block, jobs, names=()):
         ratio = ("%.2f×" % (rh_default / loop_best)) if loop_best else ("∞" if rh_default else "—")
         p = fisher_less(racy["none"]["failures"], racy["none"]["runs"],
                         racy["plain"]["failures"], racy["plain"]["runs"])
-        twin = ", ".join("%s %d/%d" % (a, fixed[a]["failures"], fixed[a]["runs"]) for a in APPROACHES)
+        twin = ", ".join("%s %d/%d%s" % (a, fixed[a]["failures"], fixed[a]["runs"],
+                                         " (%d slow)" % fixed[a]["slow"] if fixed[a].get("slow") else "")
+                         for a in APPROACHES)
         lines.append("| [%s](corpus/%s/entry.toml) | %s | %s | %s%s | %s | %s |" % (
             e["name"], e["name"], ", ".join(e.get("kinds", [])),
             " | ".join(cell_text(racy[a]) for a in APPROACHES), ratio,
@@ -215,6 +274,7 @@ def section(tmp, racehunt, runs, block, jobs, names=()):
               % ("; ".join(false_alarms) if false_alarms else "none")]
     lines += ["", "Load average: %s at the start, %s at the end (2 cores)."
               % (load_start, " ".join("%.2f" % x for x in os.getloadavg()))]
+    lines += regime_table(figs)
     if notes:
         lines += ["", "racehunt errors (their runs are not counted):"] + notes
     lines += ["", "Commands (per entry, from its folder; racehunt's scenario is written by bench/corpus.py "

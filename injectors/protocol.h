@@ -49,6 +49,7 @@
 #define RACEHUNT_FILE_PROCESSES "processes.json"  /* harness, the tree of a hung run */
 #define RACEHUNT_FILE_STDOUT "stdout.txt"         /* harness, the run's captured output */
 #define RACEHUNT_FILE_STDERR "stderr.txt"
+#define RACEHUNT_FILE_CALM "calm"                 /* harness -> injectors: stop perturbing */
 /* Written by the Python bootstrap, read by the harness. */
 #define RACEHUNT_FILE_EVENTS_PREFIX "py-"         /* events, one JSON object a line */
 #define RACEHUNT_FILE_EVENTS_SUFFIX ".jsonl"

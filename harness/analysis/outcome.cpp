@@ -13,6 +13,8 @@ const char* to_string(Outcome o) {
         return "hang";
     case Outcome::Crash:
         return "crash";
+    case Outcome::Slow:
+        return "slow";
     case Outcome::Error:
         return "error";
     }
@@ -20,7 +22,7 @@ const char* to_string(Outcome o) {
 }
 
 std::optional<Outcome> outcome_from_string(const std::string& s) {
-    for (Outcome o : {Outcome::Pass, Outcome::Fail, Outcome::Hang, Outcome::Crash, Outcome::Error})
+    for (Outcome o : kOutcomes)
         if (s == to_string(o))
             return o;
     return std::nullopt;

@@ -9,10 +9,15 @@
 
 namespace racehunt {
 
-enum class Outcome { Pass, Fail, Hang, Crash, Error };
+// `slow`: past its timeout only because racehunt's perturbation slowed it (it was busy at
+// the timeout, and finished and passed once calmed): neither a pass nor a failure.
+enum class Outcome { Pass, Fail, Hang, Crash, Slow, Error };
+// Every outcome, in the order reports list them.
+inline constexpr Outcome kOutcomes[] = {Outcome::Pass, Outcome::Fail,  Outcome::Hang,
+                                        Outcome::Crash, Outcome::Slow, Outcome::Error};
 const char* to_string(Outcome o);
 std::optional<Outcome> outcome_from_string(const std::string& s);
-inline bool is_failure(Outcome o) { return o != Outcome::Pass; }
+inline bool is_failure(Outcome o) { return o != Outcome::Pass && o != Outcome::Slow; }
 
 struct Frame {
     std::string file;

@@ -1,5 +1,6 @@
 #include "analysis/verdict.hpp"
 
+#include "util/duration.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -210,6 +211,22 @@ Verdict classify(const RunResult& run, const std::vector<PyProcessReport>& repor
     }
     for (auto& f : failures)
         v.reasons.push_back(f.second);
+    if (run.overtime > Nanos{0}) {
+        // Busy at the timeout under racehunt's perturbation: the harness turned it off and
+        // gave the run `overtime` more (campaign.cpp, calm_or_kill).
+        const std::string calmed =
+            "busy at the timeout under racehunt's perturbation; with the perturbation turned off "
+            "it was given " + util::format_duration(run.overtime) + " more";
+        if (run.timed_out)
+            v.reasons.push_back(calmed + " and still did not finish");
+        else if (v.outcome == Outcome::Pass) {
+            v.outcome = Outcome::Slow;
+            v.signature = "slow";
+            v.reasons.push_back(calmed + ", then finished and passed: racehunt's perturbation, "
+                                         "not the program, made it miss its timeout");
+        } else
+            v.reasons.push_back(calmed + ", then finished");
+    }
     if (v.outcome != Outcome::Pass && v.outcome != Outcome::Error &&
         run.exit_code != check.exit_code && run.exit_code >= 0)
         v.reasons.push_back("exit status " + std::to_string(run.exit_code) + " (expected " +

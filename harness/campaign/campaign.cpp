@@ -4,6 +4,7 @@
 #include "analysis/dump.hpp"
 #include "analysis/run_dir.hpp"
 #include "analysis/verdict.hpp"
+#include "run/calm.hpp"
 #include "run/fork_server.hpp"
 #include "run/forensics.hpp"
 
@@ -344,8 +345,23 @@ std::unique_ptr<ProcessRunner> make_runner(const CampaignConfig& c, std::string&
 
 namespace {
 
+// A run that racehunt perturbs may be slowed past its timeout by the perturbation alone:
+// at the timeout it is calmed and given a grace period, unless it is idle (stuck) then
+// (run/calm.hpp). Controlled mode is not calmed: its scheduler cannot be turned off mid-run.
+bool calmable(const JitterPlan& j) {
+    return !j.control && (j.yields.probability > 0 || j.yields.pinned > 0 || j.shim.enabled ||
+                          j.loop.active());
+}
+
 json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
     json j;
+    // When the Python injectors start looking for `calm` (wall-clock seconds since the
+    // epoch): not before the timeout, so that a run that ends in time makes no extra
+    // system call, and its sync points, and so its decisions, stay those of its seed.
+    if (calmable(p.jitter))
+        j["calm_after"] = std::chrono::duration<double>(
+                              std::chrono::system_clock::now().time_since_epoch() + c.timeout)
+                              .count();
     j["protocol"] = RACEHUNT_PROTOCOL_VERSION;
     j["run_seed"] = util::hex64(p.seed);
     j["scenario_dir"] = c.scenario.dir.string();
@@ -441,6 +457,10 @@ RunRequest run_request(const CampaignConfig& c, RunPlan& plan, const fs::path& r
     if (c.scenario.run.max_processes)
         req.max_processes = static_cast<std::uint64_t>(*c.scenario.run.max_processes);
     req.memory_limit = c.scenario.run.memory_limit;
+    if (calmable(plan.jitter))
+        req.on_timeout = [run_dir, policy = calm_policy(c.timeout)](const std::vector<pid_t>& members) {
+            return calm_or_kill(run_dir, members, policy);
+        };
     req.before_kill = [run_dir, gdb = c.gdb](const std::vector<pid_t>& members) {
         capture_hang(run_dir, members,
                      [&run_dir](pid_t pid) {
@@ -499,7 +519,9 @@ void count_injections(const CampaignConfig& c, const RunPlan& plan, const RunRes
         counters["shim"] = shim.detail;
     // A run the timeout killed may have caught a process in its start-up, before the
     // bootstrap could arm the shim: that says nothing about -I or -S.
-    if (shim.python_never_armed && plan.jitter.shim.enabled && !result.timed_out)
+    // A calmed run's shim was disarmed by racehunt itself.
+    if (shim.python_never_armed && plan.jitter.shim.enabled && !result.timed_out &&
+        result.overtime == Nanos{0})
         r.warnings.push_back(std::to_string(shim.python_never_armed) +
                              " Python process(es) never ran racehunt's bootstrap to its end "
                              "(-I, -S, or PYTHONPATH dropped): the shim counted their calls "

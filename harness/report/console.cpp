@@ -127,14 +127,20 @@ void Console::summary(const CampaignSummary& c, const std::string& results_hint)
     clear_progress_line();
     for (const auto& s : c.scenarios) {
         std::string counts;
-        for (Outcome o : {Outcome::Pass, Outcome::Fail, Outcome::Hang, Outcome::Crash,
-                          Outcome::Error}) {
+        for (Outcome o : kOutcomes) {
             auto it = s.outcomes.find(o);
             std::uint64_t n = it == s.outcomes.end() ? 0 : it->second;
+            if (o == Outcome::Slow && n == 0)
+                continue; // shown only when a run was slowed
             counts += std::string(counts.empty() ? "" : ", ") + std::to_string(n) + " " + to_string(o);
         }
         std::printf("\n%s %s: %llu run%s (%s)\n", paint("1", "Scenario").c_str(), s.name.c_str(),
                     static_cast<unsigned long long>(s.runs), s.runs == 1 ? "" : "s", counts.c_str());
+        if (auto slow = s.outcomes.find(Outcome::Slow); slow != s.outcomes.end() && slow->second > 0)
+            std::printf("  %llu run%s slow: busy at the timeout under racehunt's perturbation, "
+                        "finished and passed with it off (not failures; each one's regime is in "
+                        "results.jsonl)\n",
+                        static_cast<unsigned long long>(slow->second), slow->second == 1 ? "" : "s");
         if (s.runs < s.planned)
             std::printf("  %llu of %llu planned runs did not run (%s)\n",
                         static_cast<unsigned long long>(s.planned - s.runs),

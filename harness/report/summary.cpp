@@ -110,8 +110,7 @@ json CampaignSummary::to_json() const {
         sj["runs_planned"] = s.planned;
         sj["runs"] = s.runs;
         json outcomes = json::object();
-        for (Outcome o : {Outcome::Pass, Outcome::Fail, Outcome::Hang, Outcome::Crash,
-                          Outcome::Error}) {
+        for (Outcome o : kOutcomes) {
             auto it = s.outcomes.find(o);
             outcomes[to_string(o)] = it == s.outcomes.end() ? 0 : it->second;
         }

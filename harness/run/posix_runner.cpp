@@ -293,8 +293,26 @@ RunResult supervise_run(const RunRequest& req, Cancellation& cancel, const Spawn
     bool exited = pump.until(start + req.timeout, [&] {
         return watch->done() || cancel.cancelled();
     });
-    result.duration = std::chrono::duration_cast<Nanos>(Clock::now() - start);
     exited = exited && watch->done();
+    if (!exited && !cancel.cancelled() && req.on_timeout) {
+        // Phase 1b: the caller may give the run more time (it calms a run it slowed).
+        Nanos more{0};
+        try {
+            const auto members = run_members(pgid, token_entry);
+            if (!members.empty())
+                more = req.on_timeout(members);
+        } catch (const std::exception&) {
+            more = Nanos{0};
+        }
+        if (more > Nanos{0}) {
+            result.overtime = more;
+            exited = pump.until(Clock::now() + more, [&] {
+                return watch->done() || cancel.cancelled();
+            });
+            exited = exited && watch->done();
+        }
+    }
+    result.duration = std::chrono::duration_cast<Nanos>(Clock::now() - start);
     if (!exited) {
         if (cancel.cancelled())
             result.cancelled = true;

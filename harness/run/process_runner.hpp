@@ -52,6 +52,10 @@ struct RunRequest {
     // Called on timeout with the run's live processes, before anything is killed
     // (stack dumps are taken here).
     std::function<void(const std::vector<pid_t>&)> before_kill;
+    // Called first on timeout with the run's live processes: returns how much longer the
+    // run may go on (zero: it is killed now). The caller uses it to calm a run that its own
+    // perturbation slowed and see whether it then finishes (campaign.cpp, calm_or_kill).
+    std::function<Nanos(const std::vector<pid_t>&)> on_timeout;
 };
 
 struct StreamInfo {
@@ -63,6 +67,9 @@ struct RunResult {
     bool started = false;
     std::string spawn_error;
     bool timed_out = false;
+    // on_timeout granted this much time past the timeout (the run was calmed); timed_out
+    // says whether it then finished.
+    Nanos overtime{0};
     bool cancelled = false;
     int exit_code = -1; // when the root exited normally
     int signal = 0;     // when the root was killed by a signal

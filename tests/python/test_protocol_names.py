@@ -61,6 +61,7 @@ def test_every_per_process_file_of_protocol_py_is_protocol_h_s():
         prefix, suffix = files[key]
         assert getattr(protocol, attr) == prefix + "%d" + suffix, key
     assert protocol.CONFIG_FILE == H["RACEHUNT_FILE_CONFIG"]
+    assert protocol.CALM_FILE == H["RACEHUNT_FILE_CALM"]
     spelled = {v for k, v in vars(protocol).items() if isinstance(v, str) and "%d" in v}
     assert spelled == {getattr(protocol, a) for a in PROTOCOL_PY_FILES.values()}
 

@@ -145,3 +145,45 @@ TEST(Verdict, NoReportOnAFullFileSystemIsRacehuntsError) {
     judge({.run = exited, .reports = none, .check = CheckSpec{}, .root_is_python = false, .run_dir_full = full});
     EXPECT_EQ(asked, 0);
 }
+
+// A calmed run (RunResult::overtime > 0): busy at its timeout under racehunt's perturbation,
+// the harness turned the perturbation off and gave it more time.
+TEST(Verdict, ACalmedRunThatPassesIsSlowAndNeitherAPassNorAFailure) {
+    const std::vector<PyProcessReport> reports{root_report()};
+    int dumps = 0;
+    auto count = [&](Outcome) { ++dumps; return at("x.py:f"); };
+    RunResult passed = ended(0);
+    passed.overtime = std::chrono::seconds(2);
+    Verdict slow = judge({.run = passed, .reports = reports, .check = CheckSpec{}, .dump = count});
+    EXPECT_EQ(slow.outcome, Outcome::Slow);
+    EXPECT_EQ(slow.signature, "slow");
+    EXPECT_FALSE(is_failure(slow.outcome));
+    ASSERT_EQ(slow.reasons.size(), 1u);
+    EXPECT_NE(slow.reasons[0].find("given 2s more, then finished and passed"), std::string::npos)
+        << slow.reasons[0];
+    EXPECT_EQ(dumps, 0); // no dump, no artifacts: not a failure
+
+    // Calmed, then failed: the failure stands, and says it ran past its timeout.
+    RunResult failed = ended(1);
+    failed.overtime = std::chrono::seconds(2);
+    Verdict fail = judge({.run = failed, .reports = reports, .check = CheckSpec{}, .dump = count});
+    EXPECT_EQ(fail.outcome, Outcome::Fail);
+    EXPECT_EQ(fail.signature, "fail:exit-code:1");
+    EXPECT_NE(fail.reasons[0].find("given 2s more, then finished"), std::string::npos) << fail.reasons[0];
+
+    // Calmed, and still running at the end of the grace: a hang that says so.
+    RunResult hung = ended(-1, 0, true);
+    hung.overtime = std::chrono::seconds(5);
+    Verdict hang = judge({.run = hung, .reports = reports, .check = CheckSpec{}, .dump = count});
+    EXPECT_EQ(hang.outcome, Outcome::Hang);
+    EXPECT_EQ(hang.signature, "hang@x.py:f");
+    ASSERT_EQ(hang.reasons.size(), 2u);
+    EXPECT_NE(hang.reasons[1].find("given 5s more and still did not finish"), std::string::npos)
+        << hang.reasons[1];
+    EXPECT_EQ(dumps, 2);
+}
+
+TEST(Verdict, SlowIsAnOutcomeOfItsOwnByName) {
+    EXPECT_EQ(std::string(to_string(Outcome::Slow)), "slow");
+    EXPECT_EQ(outcome_from_string("slow"), Outcome::Slow);
+}

@@ -181,7 +181,13 @@ def _perturb(loop, state, ready, n):
     """Applies the decisions that fall in this iteration; n = len(ready) >= 1. The ready
     queue is changed in place only: other threads may append to it meanwhile
     (call_soon_threadsafe, executor results)."""
+    global _settings
     settings = _settings
+    if settings is None:
+        return
+    if _proc.check_calm():
+        _settings = None        # calm: the loop runs as asyncio runs it (state.check_calm)
+        return
     # Shuffle: counted over iterations with two or more ready handles.
     if n > 1 and settings.shuffle > 0.0:
         state.shuffle_in -= 1

@@ -7,6 +7,7 @@ import sys
 import _thread
 
 from . import events
+from . import hooks
 from . import state
 from .jsonio import safe_repr
 from .yields import Yields, parse_pins
@@ -31,6 +32,7 @@ def setup(probability, granularity, focus, log_enabled, pins=None, trace=False, 
         state.yields = None
         return
     main_stream.tracer = _make_settrace_tracer(main_stream)
+    state.yields.detach = _detach_settrace
     state.real_settrace = sys.settrace
     state.real_settrace(main_stream.tracer)
     sys.settrace = _guard_settrace
@@ -53,10 +55,19 @@ def thread_begins(thread, index):
     stream = state.yields.new_stream(index)
     stream.name = thread.name
     _tls.s = stream
-    if state.yields_mode == "settrace":
+    if state.yields_mode == "settrace" and not state.calm:
         stream.tracer = _make_settrace_tracer(stream)
         if sys.gettrace() is None:
             state.real_settrace(stream.tracer)
+
+
+def _detach_settrace():
+    """Calm, settrace mode: this thread's trace function goes (one thread at a time: each
+    thread detaches at its next decided visit). A trace function the workload set is
+    left alone."""
+    stream = getattr(_tls, "s", None)
+    if stream is not None and sys.gettrace() is stream.tracer:
+        state.real_settrace(None)
 
 
 def after_fork():
@@ -81,7 +92,7 @@ def guard_threading_settrace(threading):
 def check_main_tracer():
     """At exit, in settrace mode: say so when the main thread's trace function was
     replaced (the yield points stopped there)."""
-    if state.yields_mode != "settrace":
+    if state.yields_mode != "settrace" or state.calm:
         return
     stream = getattr(_tls, "s", None)
     current = sys.gettrace()
@@ -206,6 +217,15 @@ def _install_monitoring():
     granularity = y.granularity
     tls = _tls
     current = current_stream
+    traced = []     # code objects with local events on
+
+    def detach():
+        """Calm: every thread at once, sys.monitoring being process-wide."""
+        mon.set_events(tool, 0)
+        for code in traced:
+            mon.set_local_events(tool, code, 0)
+        del traced[:]
+    hooks.add("calm", detach)
 
     if granularity == "call":
         def on_start(code, offset):
@@ -235,6 +255,7 @@ def _install_monitoring():
                 v = compute(filename)
             if v:
                 mon.set_local_events(tool, code, local_event)
+                traced.append(code)
             return DISABLE
 
         site_visits = y.site_visits

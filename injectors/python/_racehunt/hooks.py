@@ -17,6 +17,7 @@ _hooks = {
     "counters": [],         # f() -> dict: merged into the `counters` of exit and dump
     "thread_begins": [],    # f(thread, index): a threading thread starts running
     "threading": [],        # f(threading): the workload imported threading
+    "calm": [],             # f(): the harness asked the run to stop perturbing (state.check_calm)
 }
 
 # Single providers, set by the installer: thread_stacks(with_locks) -> [thread entries]

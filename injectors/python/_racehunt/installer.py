@@ -153,6 +153,10 @@ def install():
     else:
         state.process_key = seeds.child_key(seed, getattr(sys, "argv", []))
 
+    calm_after = config.get("calm_after")
+    if isinstance(calm_after, (int, float)):
+        state.calm_after = float(calm_after)
+
     interval = config.get("switch_interval")
     if interval is not None:
         try:
@@ -160,7 +164,10 @@ def install():
             # 2 us); racehunt plans whole microseconds, so aim at the middle of the one
             # planned.
             micros = round(float(interval) * 1e6)
+            before = sys.getswitchinterval()
             sys.setswitchinterval((micros + 0.5) / 1e6 if micros >= 1 else float(interval))
+            # Calm (state.check_calm): the interpreter's own interval again.
+            hooks.add("calm", lambda: sys.setswitchinterval(before))
         except Exception as exc:
             events.warn("switch interval %r rejected: %s: %s" % (interval, type(exc).__name__, exc))
 

@@ -16,6 +16,7 @@ ENV_FORK_ARGV_HASH = "RACEHUNT_FORK_ARGV_HASH"
 
 # Files in the run directory; %d is the process id.
 CONFIG_FILE = "config.json"
+CALM_FILE = "calm"
 EVENTS_FILE = "py-%d.jsonl"
 THREADS_FILE = "threads-%d.jsonl"
 FAULTHANDLER_FILE = "faulthandler-%d.txt"

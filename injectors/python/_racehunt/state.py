@@ -41,10 +41,47 @@ dumping = False             # the dump-signal handler is running: no yields
 dump_signal = None
 fork_server_command = None  # set by the fork server in a run it forked
 start_cwd = None
+calm = False                # the harness asked the run to stop perturbing (see check_calm)
+calm_after = None           # config.json's calm_after: no look for the calm file before
+calm_next = 0.0             # monotonic time of the next look for the calm file
 
 our_files = ()              # our own source files, hidden from check_failed stacks
 our_dir = None              # the directory of the entry modules (injectors/python)
 package_dir = None          # the directory of this package
+
+
+CALM_CHECK = 0.02           # seconds between two looks for the calm file
+
+
+def check_calm():
+    """True once the harness has asked this run to stop perturbing: the run went past its
+    timeout while busy, and racehunt gives it a grace period without perturbation to tell
+    a run it slowed from a stuck one (docs/PROTOCOL.md, "Calm"). The harness says so with
+    the file `calm` in the run directory; a perturbation that is due looks for it at most
+    every CALM_CHECK seconds, and only once the run's timeout has passed (config.json's
+    `calm_after`, seconds since the epoch): before it, the look is a clock read, with no
+    system call that would release the GIL, so a run that ends in time makes the sync-point
+    calls, and so the decisions, of its seed. Each layer's "calm" hook (hooks.py) then
+    switches that layer off, once per process."""
+    global calm, calm_next
+    if calm:
+        return True
+    if calm_after is None or time.time() < calm_after:
+        return False
+    now = time.monotonic()
+    if now < calm_next:
+        return False
+    calm_next = now + CALM_CHECK
+    if run_dir is None or not os.path.exists(os.path.join(run_dir, protocol.CALM_FILE)):
+        return False
+    calm = True
+    from . import hooks
+    for hook in hooks.each("calm"):
+        try:
+            hook()
+        except Exception:
+            pass
+    return True
 
 
 def loaded(name):

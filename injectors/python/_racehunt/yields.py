@@ -98,6 +98,8 @@ class Yields(object):
         # its timeout: a false alarm made by racehunt.
         self.t0 = self.clock()
         self.slept = 0.0
+        # Set by the backend: stops the yield points of the calling thread (calm).
+        self.detach = None
 
     def gap(self, stream):
         """Visits until the next yield: geometric with parameter p, at least 1; with pins,
@@ -148,6 +150,14 @@ class Yields(object):
                 t = control.adopt_main("MainThread")
             if t is not None:
                 control.point(t, filename, line)
+            return
+        if state.check_calm():
+            # Past the timeout and busy: the harness gives the run a grace period without
+            # perturbation. No more decisions in this thread, and no more tracing.
+            stream.countdown = 1 << 62
+            stream.next_at = 1 << 62
+            if self.detach is not None:
+                self.detach()
             return
         trace = self.trace
         if trace is not None:
