@@ -78,9 +78,9 @@ void disarm_shim(const fs::path& run_dir, pid_t pid) {
 
 void calm_run(const fs::path& run_dir, const std::vector<pid_t>& members, Nanos cpu, Nanos window) {
     using ms = std::chrono::milliseconds;
-    const std::string note = "{\"cpu_ms\":" + std::to_string(std::chrono::duration_cast<ms>(cpu).count()) +
-                             ",\"window_ms\":" + std::to_string(std::chrono::duration_cast<ms>(window).count()) +
-                             "}\n";
+    const std::string note =
+        "{\"cpu_ms\":" + std::to_string(std::chrono::duration_cast<ms>(cpu).count()) +
+        ",\"window_ms\":" + std::to_string(std::chrono::duration_cast<ms>(window).count()) + "}\n";
     try {
         util::write_file_atomic(run_dir / RACEHUNT_FILE_CALM, note);
     } catch (const std::exception&) {
@@ -91,7 +91,8 @@ void calm_run(const fs::path& run_dir, const std::vector<pid_t>& members, Nanos 
         disarm_shim(run_dir, pid);
 }
 
-Nanos calm_or_kill(const fs::path& run_dir, const std::vector<pid_t>& members, const CalmPolicy& policy) {
+Nanos calm_or_kill(const fs::path& run_dir, const std::vector<pid_t>& members,
+                   const CalmPolicy& policy) {
     const Nanos before = cpu_time(members);
     std::this_thread::sleep_for(policy.window);
     const Nanos used = cpu_time(members) - before;

@@ -31,8 +31,8 @@ CalmPolicy calm_policy(Nanos timeout);
 // Writes `calm` into the run directory (the Python injectors stop their yield points and
 // asyncio perturbations when they next look) and disarms the preload shim of each member
 // through its counters file.
-void calm_run(const std::filesystem::path& run_dir, const std::vector<pid_t>& members,
-              Nanos cpu, Nanos window);
+void calm_run(const std::filesystem::path& run_dir, const std::vector<pid_t>& members, Nanos cpu,
+              Nanos window);
 
 // RunRequest::on_timeout for a perturbed run: watches the members' CPU time for the window;
 // idle -> zero (kill now), busy -> calms the run and returns the grace.
