@@ -102,35 +102,29 @@ def test_a_run_the_perturbation_slowed_past_its_timeout_is_slow_not_a_failure(rh
     assert "trace function was replaced" not in r.stdout
 
 
-def test_a_run_that_still_spins_once_calmed_is_a_hang_that_says_so(rh):
-    s = scenario(rh, SPIN, HEAVY)
-    r = rh.run(s)
+def hangs(rh, script, jitter, *args):
+    """The records of two runs of `script`, each of which must be a hang."""
+    r = rh.run(scenario(rh, script, jitter), *args)
     assert r.returncode == 1, r.explain()
     recs = r.records(rh.dir / OUT)
     assert [x["outcome"] for x in recs] == ["hang", "hang"], recs
-    for x in recs:
+    return recs
+
+
+def test_a_run_that_still_spins_once_calmed_is_a_hang_that_says_so(rh):
+    for x in hangs(rh, SPIN, HEAVY):
         assert any(CALMED in reason and "still did not finish" in reason for reason in x["reasons"]), x
         assert x["signature"].startswith("hang@w.py"), x["signature"]
         assert (Path(x["artifacts"]) / "calm").exists()
 
 
 def test_an_idle_run_is_a_hang_at_once_and_is_not_calmed(rh):
-    s = scenario(rh, DEADLOCK, HEAVY)
-    r = rh.run(s)
-    assert r.returncode == 1, r.explain()
-    recs = r.records(rh.dir / OUT)
-    assert [x["outcome"] for x in recs] == ["hang", "hang"], recs
-    for x in recs:
+    for x in hangs(rh, DEADLOCK, HEAVY):
         assert not any(CALMED in reason for reason in x["reasons"]), x["reasons"]
         # The harness writes `calm` into the run directory of a run it calms only.
         assert not (Path(x["artifacts"]) / "calm").exists()
 
 
 def test_a_run_racehunt_does_not_perturb_is_never_calmed(rh):
-    s = scenario(rh, SPIN, "")
-    r = rh.run(s, "--profile", "none")
-    assert r.returncode == 1, r.explain()
-    recs = r.records(rh.dir / OUT)
-    assert [x["outcome"] for x in recs] == ["hang", "hang"], recs
-    for x in recs:
+    for x in hangs(rh, SPIN, "", "--profile", "none"):
         assert not any(CALMED in reason for reason in x["reasons"]), x["reasons"]
