@@ -9,6 +9,7 @@ REPO = Path(__file__).resolve().parents[2]
 INJECTORS = REPO / "injectors" / "python"
 PACKAGE = INJECTORS / "_racehunt"
 sys.path.insert(0, str(INJECTORS))
+sys.path.insert(0, str(REPO / "tests"))     # racehunt_testlib: the interpreters of this machine
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ _ENTRY_FILES = ("racehunt.py", "_racehunt_server.py")
 _PACKAGE_FILES = ("__init__.py", "access.py", "aio.py", "aio_tasks.py", "backends.py",
                   "config.py", "control.py", "control_locks.py", "events.py", "exits.py",
                   "faults.py", "focus.py", "forensics.py", "hooks.py", "installer.py",
-                  "jsonio.py", "protocol.py", "seeds.py", "server.py", "shim.py", "state.py",
+                  "jsonio.py", "native.py", "protocol.py", "seeds.py", "server.py", "shim.py", "state.py",
                   "threads.py", "tracelog.py", "yields.py")
 
 # Hook orders: the sequence in which the layers' logs are written at exit and on a dump,
