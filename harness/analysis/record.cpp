@@ -24,6 +24,8 @@ json RunRecord::to_json() const {
     if (!excerpt.empty())
         j["excerpt"] = excerpt;
     j["injected"] = injected;
+    if (needs_free_threading)
+        j["needs_free_threading"] = true;
     if (!python.empty())
         j["python"] = python;
     if (!start.empty())
@@ -59,6 +61,7 @@ RunRecord RunRecord::from_json(const json& j) {
     r.warnings = j.value("warnings", std::vector<std::string>{});
     r.excerpt = j.value("excerpt", std::vector<std::string>{});
     r.injected = j.value("injected", true);
+    r.needs_free_threading = j.value("needs_free_threading", false);
     r.python = j.value("python", std::string());
     r.start = j.value("start", std::string());
     r.counters = j.value("counters", json::object());

@@ -35,6 +35,10 @@ struct RunRecord {
     std::uint64_t campaign_seed = 0;
     std::uint64_t planned = 0;
     std::string replay; // a failing run's replay command (empty for passing runs)
+    // A failure after a Python yield at a point where the interpreter under test (a GIL
+    // build) never switches threads by itself (yields.semantics = "free-threaded"): it may
+    // need a free-threaded build. Its signature says so, and so its bucket is apart.
+    bool needs_free_threading = false;
 
     nlohmann::json to_json() const;
     // Throws nlohmann::json::exception on a line that is not a run record.

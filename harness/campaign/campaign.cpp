@@ -380,6 +380,8 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
                    {"log", true}};
     if (p.jitter.yields.sites > 0)
         j["yields"]["sites"] = p.jitter.yields.sites;
+    if (p.jitter.yields.semantics != "native")
+        j["yields"]["semantics"] = p.jitter.yields.semantics;
     if (p.jitter.loop.active())
         j["asyncio"] = {{"shuffle", p.jitter.loop.shuffle}, {"defer", p.jitter.loop.defer}};
     if (c.pins && !c.pins->loop.empty()) {
@@ -557,6 +559,23 @@ void count_injections(const CampaignConfig& c, const RunPlan& plan, const RunRes
     r.counters = counters;
 }
 
+// A failure after a yield where the interpreter never switches threads by itself may need
+// a free-threaded build: labelled, and bucketed apart from the failures a GIL build makes.
+void label_free_threaded(RunRecord& r) {
+    if (!is_failure(r.outcome) || r.outcome == Outcome::Error)
+        return;
+    const json python = r.counters.value("python", json::object());
+    const long long non_native = python.value("yields_non_native", 0LL);
+    if (non_native <= 0)
+        return;
+    r.needs_free_threading = true;
+    r.signature += " [free-threaded]";
+    r.reasons.push_back(std::to_string(non_native) +
+                        " Python yield(s) at points where this interpreter never switches threads "
+                        "by itself (yields.semantics = \"free-threaded\"): the failure may need a "
+                        "free-threaded build");
+}
+
 ExecutedRun execute(const CampaignConfig& c, ProcessRunner& runner, std::uint64_t index, std::uint64_t seed,
                     Cancellation& cancel) {
     ExecutedRun out;
@@ -607,6 +626,7 @@ ExecutedRun execute(const CampaignConfig& c, ProcessRunner& runner, std::uint64_
     r.signal = result.signal;
     r.duration_ms = std::chrono::duration<double, std::milli>(result.duration).count();
     count_injections(c, plan, result, run, r);
+    label_free_threaded(r);
 
     if (v.dump) try {
         const MergedDump& dump = *v.dump;

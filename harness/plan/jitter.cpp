@@ -163,6 +163,8 @@ JitterPlan plan_jitter(const std::string& profile, const JitterSpec& spec, std::
         p.yields.granularity = *spec.yield_granularity;
     if (spec.yield_sites)
         p.yields.sites = *spec.yield_sites;
+    if (spec.yield_semantics)
+        p.yields.semantics = *spec.yield_semantics;
     if (spec.yield_focus) {
         p.yields.focus = *spec.yield_focus;
         p.yields.widened = false;
@@ -234,6 +236,8 @@ nlohmann::json JitterPlan::to_json() const {
         y["widened"] = yields.widened;
         if (yields.sites > 0)
             y["sites"] = yields.sites;
+        if (yields.semantics != "native")
+            y["semantics"] = yields.semantics;
         if (pinned)
             y["pinned"] = yields.pinned;
     }

@@ -39,6 +39,9 @@ struct YieldPlan {
     // once (initialisation, a first call) gets yields in most runs and a hot loop a few.
     double sites = 0;
     std::size_t pinned = 0;         // with pins: the visits pinned (nothing else yields)
+    // "native": only where the interpreter can switch threads by itself; "free-threaded":
+    // anywhere (docs/SWITCH_POINTS.md).
+    std::string semantics = "native";
     bool operator==(const YieldPlan&) const = default;
 };
 

@@ -76,7 +76,7 @@ const std::vector<std::string> kJitterKeys = {"profile", "switch_interval", "shi
                                                "mode", "strategy", "depth", "max_steps"};
 const std::vector<std::string> kAsyncioKeys = {"shuffle", "defer"};
 const std::vector<std::string> kShimKeys = {"probability", "max_delay", "starvation", "startup"};
-const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus", "sites"};
+const std::vector<std::string> kYieldKeys = {"probability", "granularity", "focus", "sites", "semantics"};
 const std::vector<std::string> kCheckKeys = {"exit_code", "thread_exceptions", "invariants",
                                              "leaked_threads", "max_memory_growth",
                                              "asyncio_warnings"};
@@ -456,6 +456,7 @@ void read_jitter(TableReader& j, Scenario& s) {
         s.jitter.yield_granularity = y->choice("granularity", {"line", "opcode", "call"});
         s.jitter.yield_focus = y->strings("focus");
         s.jitter.yield_sites = y->number("sites", 0, 1);
+        s.jitter.yield_semantics = y->choice("semantics", {"native", "free-threaded"});
     }
     if (auto a = j.table("asyncio")) {
         a->reject_unknown_keys(kAsyncioKeys);

@@ -32,6 +32,9 @@ struct JitterSpec {
     std::optional<double> yield_probability;
     std::optional<std::string> yield_granularity; // line | opcode | call
     std::optional<double> yield_sites;            // chance of a yield at a site's first visit
+    // native (default): yields only where the interpreter under test can switch threads by
+    // itself (docs/SWITCH_POINTS.md); free-threaded: anywhere.
+    std::optional<std::string> yield_semantics;
     std::optional<std::vector<std::string>> yield_focus;
     // [jitter.asyncio]: chance that an event-loop iteration's ready tasks are shuffled, and
     // that a task's resumption is deferred by one or more iterations.

@@ -8,6 +8,7 @@ import _thread
 
 from . import events
 from . import hooks
+from . import native
 from . import state
 from .jsonio import safe_repr
 from .yields import Yields, parse_pins
@@ -15,9 +16,11 @@ from .yields import Yields, parse_pins
 _tls = _thread._local()
 
 
-def setup(probability, granularity, focus, log_enabled, pins=None, trace=False, sites=0.0):
+def setup(probability, granularity, focus, log_enabled, pins=None, trace=False, sites=0.0,
+          semantics="native"):
     """Sets up yield points; state.yields stays None when no backend could start."""
-    state.yields = Yields(probability, granularity, focus, log_enabled, parse_pins(pins), trace, sites)
+    state.yields = Yields(probability, granularity, focus, log_enabled, parse_pins(pins), trace, sites,
+                          semantics)
     main_stream = state.yields.new_stream(0)
     _tls.s = main_stream
     if sys.version_info >= (3, 12) and hasattr(sys, "monitoring"):
@@ -128,8 +131,34 @@ def _make_settrace_tracer(stream):
         return trace_call
 
     wanted = "opcode" if granularity == "opcode" else "line"
+    # On a GIL build, whether the interpreter can switch threads right before the
+    # instruction at f_lasti (native.py): asked only when a decision is due.
+    points = native.points if y.gil else None
 
-    if y.sites > 0:
+    if wanted == "opcode" and y.native_only:
+        # Opcode yield points are the native instructions only: the others are no visits
+        # at all (as with sys.monitoring, which disables them).
+        site_visits = y.site_visits
+        site = y.site
+        cap = y.SITE_VISITS
+        sites = y.sites > 0
+
+        def local(frame, event, arg):
+            if event == "opcode":
+                code = frame.f_code
+                lasti = frame.f_lasti
+                if lasti not in points(code):
+                    return local
+                stream.visits += 1
+                if sites:
+                    key = (code, lasti)
+                    if site_visits.get(key, 0) < cap:
+                        site(stream, key, code.co_filename, frame.f_lineno)
+                stream.countdown -= 1
+                if stream.countdown <= 0:
+                    take(stream, code.co_filename, frame.f_lineno)
+            return local
+    elif y.sites > 0:
         site_visits = y.site_visits
         site = y.site
         cap = y.SITE_VISITS
@@ -141,10 +170,12 @@ def _make_settrace_tracer(stream):
                 code = frame.f_code
                 key = (code, frame.f_lasti if by_offset else frame.f_lineno)
                 if site_visits.get(key, 0) < cap:
-                    site(stream, key, code.co_filename, frame.f_lineno)
+                    site(stream, key, code.co_filename, frame.f_lineno,
+                         points is None or frame.f_lasti in points(code))
                 stream.countdown -= 1
                 if stream.countdown <= 0:
-                    take(stream, code.co_filename, frame.f_lineno)
+                    take(stream, code.co_filename, frame.f_lineno, True,
+                         points is None or frame.f_lasti in points(code))
             return local
     else:
         def local(frame, event, arg):
@@ -152,7 +183,8 @@ def _make_settrace_tracer(stream):
                 stream.visits += 1
                 stream.countdown -= 1
                 if stream.countdown <= 0:
-                    take(stream, frame.f_code.co_filename, frame.f_lineno)
+                    take(stream, frame.f_code.co_filename, frame.f_lineno, True,
+                         points is None or frame.f_lasti in points(frame.f_code))
             return local
 
     if wanted == "opcode":
@@ -261,8 +293,19 @@ def _install_monitoring():
         site_visits = y.site_visits
         site = y.site
         cap = y.SITE_VISITS
+        # On a GIL build: the native points of a code object (native.py), by offset for
+        # INSTRUCTION events and by line for LINE events. With native semantics the other
+        # instructions and lines are disabled and are no visits: the callback is Python
+        # code, and its own first instruction is a point where the interpreter may switch
+        # threads, so calling it there would add the very switches native semantics rules
+        # out. With free-threaded semantics it is asked only when a decision is due.
+        points = native.points if y.gil else None
+        lines = native.lines if y.gil else None
+        native_only = y.native_only
         if granularity == "opcode" and y.sites > 0:
             def on_local(code, offset):
+                if native_only and offset not in points(code):
+                    return DISABLE
                 try:
                     stream = tls.s
                 except AttributeError:
@@ -270,14 +313,18 @@ def _install_monitoring():
                 stream.visits += 1
                 key = (code, offset)
                 if site_visits.get(key, 0) < cap:
-                    site(stream, key, code.co_filename, _line_of_offset(code, offset))
+                    site(stream, key, code.co_filename, _line_of_offset(code, offset),
+                         points is None or offset in points(code))
                 stream.countdown -= 1
                 if stream.countdown <= 0:
                     take(stream, code.co_filename,
                          _line_of_offset(code, offset)
-                         if stream.log is not None or y.trace is not None else None)
+                         if stream.log is not None or y.trace is not None else None,
+                         True, points is None or offset in points(code))
         elif granularity == "opcode":
             def on_local(code, offset):
+                if native_only and offset not in points(code):
+                    return DISABLE
                 try:
                     stream = tls.s
                 except AttributeError:
@@ -287,9 +334,12 @@ def _install_monitoring():
                 if stream.countdown <= 0:
                     take(stream, code.co_filename,
                          _line_of_offset(code, offset)
-                         if stream.log is not None or y.trace is not None else None)
+                         if stream.log is not None or y.trace is not None else None,
+                         True, points is None or offset in points(code))
         elif y.sites > 0:
             def on_local(code, line):
+                if native_only and line not in lines(code):
+                    return DISABLE
                 try:
                     stream = tls.s
                 except AttributeError:
@@ -297,12 +347,14 @@ def _install_monitoring():
                 stream.visits += 1
                 key = (code, line)
                 if site_visits.get(key, 0) < cap:
-                    site(stream, key, code.co_filename, line)
+                    site(stream, key, code.co_filename, line, lines is None or line in lines(code))
                 stream.countdown -= 1
                 if stream.countdown <= 0:
-                    take(stream, code.co_filename, line)
+                    take(stream, code.co_filename, line, True, lines is None or line in lines(code))
         else:
             def on_local(code, line):
+                if native_only and line not in lines(code):
+                    return DISABLE
                 try:
                     stream = tls.s
                 except AttributeError:
@@ -310,7 +362,7 @@ def _install_monitoring():
                 stream.visits += 1
                 stream.countdown -= 1
                 if stream.countdown <= 0:
-                    take(stream, code.co_filename, line)
+                    take(stream, code.co_filename, line, True, lines is None or line in lines(code))
 
         mon.register_callback(tool, E.PY_START, on_start)
         mon.register_callback(tool, local_event, on_local)

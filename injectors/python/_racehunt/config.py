@@ -18,6 +18,9 @@ CONTROL_MAX_STEPS = 200000
 CONTROL_STALL = 2.0
 
 GRANULARITIES = ("line", "opcode", "call")
+# Where a yield point may switch threads: "native", only where the interpreter under test
+# can switch by itself (native.py); "free-threaded", anywhere.
+SEMANTICS = ("native", "free-threaded")
 ASYNCIO_WARNINGS = "warn"
 
 
@@ -71,6 +74,11 @@ class Yields(object):
         except (TypeError, ValueError):
             warn("yields.sites %r is not a number; 0 is used" % (sec.get("sites"),))
             self.sites = 0.0
+        semantics = sec.get("semantics") or "native"
+        if semantics not in SEMANTICS:
+            warn("unknown yields.semantics %r; using \"native\"" % (semantics,))
+            semantics = "native"
+        self.semantics = semantics
         self.log = sec.get("log")
         self.pins = sec.get("pins")
         self.trace = bool(sec.get("trace"))

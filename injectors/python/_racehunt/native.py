@@ -46,6 +46,12 @@ _HANDLERS = {"SETUP_FINALLY", "SETUP_WITH", "SETUP_ASYNC_WITH"}
 _NO_FALLTHROUGH = {"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE", "JUMP_ABSOLUTE",
                    "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP"}
 _CALLS_310 = {"CALL_METHOD", "CALL_FUNCTION", "CALL_FUNCTION_KW", "CALL_FUNCTION_EX"}
+# Instructions that touch only the running frame (its stack and fast locals): a switch
+# right before one is, to every other thread, the same as a switch right after it.
+_FRAME_ONLY = {"NOP", "LOAD_FAST", "LOAD_CONST", "STORE_FAST", "POP_TOP", "PUSH_NULL", "COPY",
+               "SWAP", "DUP_TOP", "DUP_TOP_TWO", "ROT_TWO", "ROT_THREE", "ROT_FOUR", "ROT_N",
+               "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_FAST_LOAD_FAST",
+               "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST", "EXTENDED_ARG"}
 _CALLS_311 = {"CALL", "CALL_FUNCTION_EX", "CALL_KW"}
 
 _cache = {}
@@ -74,9 +80,12 @@ def _rules(version):
     return after, at_target, False
 
 
-def compute(code, version=VERSION):
+def compute(code, version=VERSION, equivalent=True):
     """The offsets of `code` before which a GIL build of `version` may switch threads by
-    itself (the running interpreter's instructions, read with its dis)."""
+    itself (the running interpreter's instructions, read with its dis). With
+    `equivalent`, also the offsets that only frame-local instructions separate from such
+    a point (`y = f()` then `x = self.n`: the switch after the call is, to the other
+    threads, one before the next line), so that a line can start at a native point."""
     after, at_target, entry = _rules(version)
     old = version <= (3, 10)
     instructions = list(dis.get_instructions(code))
@@ -98,6 +107,10 @@ def compute(code, version=VERSION):
     if old:
         skip = {ins.offset for ins in instructions if ins.opname in _NEVER_BEFORE}
         out -= skip
+    if equivalent:
+        for i, ins in enumerate(instructions[:-1]):
+            if ins.offset in out and ins.opname in _FRAME_ONLY:
+                out.add(instructions[i + 1].offset)
     return frozenset(out)
 
 
@@ -106,4 +119,22 @@ def points(code):
     found = _cache.get(code)
     if found is None:
         found = _cache[code] = compute(code)
+    return found
+
+
+_lines_cache = {}
+
+
+def lines(code):
+    """The lines of `code` one of whose runs of instructions (co_lines) starts at a native
+    point: where a LINE event, which names the line and not the offset, may switch."""
+    found = _lines_cache.get(code)
+    if found is None:
+        pts = points(code)
+        try:
+            found = frozenset(line for start, _end, line in code.co_lines()
+                              if line is not None and start in pts)
+        except AttributeError:      # before 3.10: no co_lines
+            found = frozenset(line for start, line in dis.findlinestarts(code) if start in pts)
+        _lines_cache[code] = found
     return found

@@ -63,8 +63,19 @@ class Yields(object):
 
     SITE_VISITS = 100       # visits of a site that may draw a site yield
 
-    def __init__(self, probability, granularity, focus, log_enabled, pins=None, trace=False, sites=0.0):
+    def __init__(self, probability, granularity, focus, log_enabled, pins=None, trace=False, sites=0.0,
+                 semantics="native"):
         import math
+        import sys
+        # A GIL build switches threads only at its own points (native.py); the backends
+        # tell take() whether a visit is one. "native": a decision that falls elsewhere
+        # waits for the thread's next native visit; "free-threaded": it yields there,
+        # and is counted (a failure after one may need a free-threaded build).
+        is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+        self.gil = is_gil_enabled is None or bool(is_gil_enabled())
+        self.native_only = self.gil and semantics == "native"
+        self.deferred = 0       # decided yields that waited for a native point
+        self.non_native = 0     # yields taken where a GIL build never switches
         # Tracing (replay of pins): every visit of focus code, see tracelog.Trace.
         self.trace = tracelog.Trace() if trace else None
         self.log1p = math.log1p
@@ -124,9 +135,12 @@ class Yields(object):
         self.streams.append(stream)
         return stream
 
-    def site(self, stream, key, filename, line):
+    def site(self, stream, key, filename, line, native=True):
         """A visit of a code site (key) among its first SITE_VISITS: yield when its draw
-        says so. Called by the backends only while the site has visits left to draw."""
+        says so. Called by the backends only while the site has visits left to draw; a
+        site that is not a native point draws nothing when only native points yield."""
+        if not native and self.native_only:
+            return
         visits = self.site_visits
         n = visits.get(key, 0)
         if n >= self.SITE_VISITS:
@@ -134,11 +148,13 @@ class Yields(object):
         visits[key] = n + 1
         if seeds.draw(stream.site_key, stream.visits) < self.site_thresholds[n]:
             self.site_yields += 1
-            self.take(stream, filename, line, redraw=False)
+            self.take(stream, filename, line, redraw=False, native=native)
 
-    def take(self, stream, filename, line, redraw=True):
+    def take(self, stream, filename, line, redraw=True, native=True):
         """Yield the GIL at a decided visit, then draw the next gap (a site yield keeps the
-        gap it had)."""
+        gap it had). `native`: the visit is one where the interpreter can switch threads
+        by itself; when only those may yield, a decision elsewhere stays due (the
+        countdown is left at or below zero, so the thread's next visit asks again)."""
         if state.dumping:
             return
         control = state.control
@@ -148,7 +164,9 @@ class Yields(object):
             t = control.me()
             if t is None and not control.threads and _thread.get_ident() == state.main_ident:
                 t = control.adopt_main("MainThread")
-            if t is not None:
+            if t is not None and (native or not self.native_only):
+                if not native:
+                    self.non_native += 1
                 control.point(t, filename, line)
             return
         if state.check_calm():
@@ -163,9 +181,12 @@ class Yields(object):
         if trace is not None:
             # Called at every visit; the decision falls at visit next_at.
             trace.visit(stream.index, filename, line)
-            if stream.visits < stream.next_at:
+            if stream.visits < stream.next_at or (not native and self.native_only):
                 return
             stream.next_at = stream.visits + self.gap(stream)
+        if not native and self.native_only:
+            self.deferred += 1
+            return
         stream.yields += 1
         log = stream.log
         if log is not None and len(log) < self.LOG_LIMIT:
@@ -190,6 +211,8 @@ class Yields(object):
         if self.slept > self.SLEEP_SHARE * (start - self.t0):
             self.budget_hits += 1
             return
+        if not native:
+            self.non_native += 1
         if trace is not None:
             trace.mark_yield(stream.index, filename, line, self.pins is not None)
         if self.pins is not None:
