@@ -296,7 +296,7 @@ def test_deposits_add_up():
     def deposit():
         for _ in range(2000):
             b = account.balance
-            note = "deposit %d" % b
+            note = "deposit " + str(b)      # a call: where a GIL build can switch
             account.balance = b + 1
     threads = [threading.Thread(target=deposit, name="depositor-%d" % i) for i in (1, 2)]
     for t in threads:

@@ -33,6 +33,9 @@ for t in threads:
     t.join()
 """
 CONTROLLED = 'mode = "controlled"'
+# LOST_UPDATE and INLINE_INCREMENT read and write without a call between: a GIL build of
+# 3.10+ never switches there, so their scheduling points take free-threaded semantics.
+CONTROLLED_FT = CONTROLLED + '\nyields = { semantics = "free-threaded" }'
 
 
 def outcomes(rh, out):
@@ -47,7 +50,7 @@ def schedule_digest(run_dir):
 
 
 def test_a_seed_replays_its_schedule_exactly(rh):
-    s = rh.scenario(scenario_toml(jitter=CONTROLLED, check='invariants = ["account.balance == 400"]', runs=30),
+    s = rh.scenario(scenario_toml(jitter=CONTROLLED_FT, check='invariants = ["account.balance == 400"]', runs=30),
                     {"w.py": LOST_UPDATE})
     r = rh.run(s, "-j", 2, "--quiet", "--out", rh.dir / "hunt")
     got = outcomes(rh, rh.dir / "hunt")
@@ -69,7 +72,7 @@ def test_a_seed_replays_its_schedule_exactly(rh):
 
 
 def test_a_failing_controlled_run_gets_a_readable_interleaving(rh):
-    s = rh.scenario(scenario_toml(jitter=CONTROLLED + '\nstrategy = "random"',
+    s = rh.scenario(scenario_toml(jitter=CONTROLLED_FT + '\nstrategy = "random"',
                                   check='invariants = ["account.balance == 400"]', runs=3),
                     {"w.py": LOST_UPDATE})
     out = rh.dir / "o"
@@ -269,7 +272,7 @@ def test_bad_controlled_settings_name_their_place(rh, jitter, where, message):
 def test_the_html_interleaving_shows_one_lane_per_thread_in_chromium(rh):
     chromium = shutil.which("chromium")
     assert chromium, "chromium is not installed (scripts/test.sh installs it)"
-    s = rh.scenario(scenario_toml(jitter=CONTROLLED + '\nstrategy = "random"',
+    s = rh.scenario(scenario_toml(jitter=CONTROLLED_FT + '\nstrategy = "random"',
                                   check='invariants = ["account.balance == 400"]', runs=2),
                     {"w.py": LOST_UPDATE})
     out = rh.dir / "o"
@@ -320,7 +323,7 @@ def test_opcode_scheduling_points_reach_a_race_inside_one_line(rh):
     # (tests/stress.sh, 6 rounds) line 0/40, opcode 17/40 (2 needed), the replay 5/5, each time.
     counts = {}
     for granularity in ("line", "opcode"):
-        jitter = CONTROLLED + '\nyields = { granularity = "%s" }' % granularity
+        jitter = CONTROLLED + '\nyields = { granularity = "%s", semantics = "free-threaded" }' % granularity
         s = rh.scenario(scenario_toml(jitter=jitter, check='invariants = ["stats.n == 6000"]', runs=40,
                                       timeout="60s"), {"w.py": INLINE_INCREMENT}, name=granularity + ".toml")
         out = rh.dir / granularity
@@ -334,6 +337,9 @@ def test_opcode_scheduling_points_reach_a_race_inside_one_line(rh):
     out = rh.dir / "replay"
     r = rh.run("replay", rh.dir / "opcode.toml", "--seed", seed, "--repeat", 5, "-j", 2, "--quiet", "--out", out)
     assert [x["outcome"] for x in r.records(out)] == ["fail"] * 5, r.explain()
+    # A switch inside one line is one a GIL build never makes: labelled, in its own bucket.
+    assert all(x["needs_free_threading"] for x in counts["opcode"])
+    assert all(x["signature"].endswith(" [free-threaded]") for x in counts["opcode"])
 
 
 HOT_LOCKED_LOOP = """

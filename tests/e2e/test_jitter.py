@@ -95,7 +95,9 @@ def test_pure_python_race_fires_with_yield_points_only(rh):
     check = 'invariants = ["counter.n == 8000"]'
     off = rh.scenario(toml('switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.0 }', check,
                            runs=20), {"w.py": PURE_PYTHON_RACE}, name="off.toml")
-    on = rh.scenario(toml('switch_interval = "keep"\nshim = { probability = 0.0 }\nyields = { probability = 0.02 }', check,
+    # The race has no call between its read and write: free-threaded semantics.
+    on = rh.scenario(toml('switch_interval = "keep"\nshim = { probability = 0.0 }\n'
+                          'yields = { probability = 0.02, semantics = "free-threaded" }', check,
                           runs=20), {}, name="on.toml")
     r_off = rh.run(off, "--out", rh.dir / "off")
     r_on = rh.run(on, "--out", rh.dir / "on")

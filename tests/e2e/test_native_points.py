@@ -69,6 +69,7 @@ def test_native_semantics_never_splits_a_statement_the_interpreter_never_splits(
     # raised the planned interval of 1e-6 (1 us) and says so.
     if python == DEBIAN_PYTHON:
         assert all(x["counters"]["python"].get("switch_interval_raised_us") == 1 for x in recs), recs[0]["counters"]
+        assert "the scenario's switch_interval (1e-06 s) is raised" in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("python", PYTHONS)

@@ -34,6 +34,8 @@ def setup(probability, granularity, focus, log_enabled, pins=None, trace=False, 
                     "yield points are off" % safe_repr(sys.gettrace(), 200))
         state.yields = None
         return
+    if state.yields.native_only and granularity != "call":
+        state.yields.raise_interval = state.yields.raise_switch_interval
     main_stream.tracer = _make_settrace_tracer(main_stream)
     state.yields.detach = _detach_settrace
     state.real_settrace = sys.settrace
@@ -130,7 +132,10 @@ def _make_settrace_tracer(stream):
             return None
         return trace_call
 
-    wanted = "opcode" if granularity == "opcode" else "line"
+    # With native semantics both granularities are the native instructions: a line's
+    # native point is often in its middle (after a call, before the store that uses its
+    # result), where a line event never is.
+    wanted = "opcode" if granularity == "opcode" or y.native_only else "line"
     # On a GIL build, whether the interpreter can switch threads right before the
     # instruction at f_lasti (native.py): asked only when a decision is due.
     points = native.points if y.gil else None
@@ -195,6 +200,8 @@ def _make_settrace_tracer(stream):
                 v = compute(filename)
             if not v:
                 return None
+            if y.raise_interval is not None:
+                y.raise_interval()
             frame.f_trace_opcodes = True
             frame.f_trace_lines = False
             return local
@@ -205,7 +212,11 @@ def _make_settrace_tracer(stream):
         v = verdicts.get(filename)
         if v is None:
             v = compute(filename)
-        return local if v else None
+        if not v:
+            return None
+        if y.raise_interval is not None:
+            y.raise_interval()
+        return local
     return trace_line
 
 
@@ -278,7 +289,10 @@ def _install_monitoring():
             return None
         mon.register_callback(tool, E.PY_START, on_start)
     else:
-        local_event = E.INSTRUCTION if granularity == "opcode" else E.LINE
+        # With native semantics both granularities are the native instructions (see
+        # _make_settrace_tracer); the others are disabled, so this costs little.
+        by_offset = granularity == "opcode" or y.native_only
+        local_event = E.INSTRUCTION if by_offset else E.LINE
 
         def on_start(code, offset):
             filename = code.co_filename
@@ -302,7 +316,7 @@ def _install_monitoring():
         points = native.points if y.gil else None
         lines = native.lines if y.gil else None
         native_only = y.native_only
-        if granularity == "opcode" and y.sites > 0:
+        if by_offset and y.sites > 0:
             def on_local(code, offset):
                 if native_only and offset not in points(code):
                     return DISABLE
@@ -321,7 +335,7 @@ def _install_monitoring():
                          _line_of_offset(code, offset)
                          if stream.log is not None or y.trace is not None else None,
                          True, points is None or offset in points(code))
-        elif granularity == "opcode":
+        elif by_offset:
             def on_local(code, offset):
                 if native_only and offset not in points(code):
                     return DISABLE

@@ -286,34 +286,6 @@ def _write_control_log():
         events.warn("could not write the controlled schedule: %s: %s" % (type(exc).__name__, exc))
 
 
-# The shortest switch interval while a Python trace function serves native yield points.
-SETTRACE_MIN_INTERVAL = 1000.0
-
-
-def _slow_switching_under_settrace(y, granularity):
-    """Native semantics with a trace function (sys.settrace: 3.8-3.11): the trace function
-    is Python code, called at every line (or instruction) of focus code, and its own first
-    instruction is a point where the interpreter switches threads when another one has
-    asked for the GIL. At a short switch interval some thread always has, so the switches
-    would move from the interpreter's own points to every traced line, and make
-    interleavings a GIL build never makes (measured: a read and a write of `c.n` on two
-    lines of a call-free loop, Debian 3.11: 10 of 10 runs lost updates with the tracer on
-    and no yield taken; 0 of 5 at interval 1e-6 without racehunt). So the interval is
-    raised to SETTRACE_MIN_INTERVAL: threads then switch where they block and at
-    racehunt's yields (native points only). A run that spins waiting for a preemption
-    that no longer comes is calmed at its timeout, and calm gives the interval back. sys.monitoring (3.12+) disables
-    the callbacks at other points and needs nothing. Returns the interval it replaced, in
-    microseconds, or 0."""
-    if state.yields_mode != "settrace" or not y.native_only or granularity == "call":
-        return 0
-    before = sys.getswitchinterval()
-    if before >= SETTRACE_MIN_INTERVAL:
-        return 0
-    sys.setswitchinterval(SETTRACE_MIN_INTERVAL)
-    hooks.add("calm", lambda: sys.setswitchinterval(before), order=1)
-    return max(1, int(round(before * 1e6)))
-
-
 def _install_yields(settings, trace):
     backends = _layer("backends")
     backends.setup(min(settings.probability, 1.0), settings.granularity, settings.focus,
@@ -321,7 +293,7 @@ def _install_yields(settings, trace):
     y = state.yields
     if y is None:
         return
-    raised = _slow_switching_under_settrace(y, settings.granularity)
+    y.interval_from_scenario = settings.interval_from_scenario
 
     def counters():
         visits, taken = y.counters()
@@ -334,8 +306,8 @@ def _install_yields(settings, trace):
             result["yields_deferred"] = y.deferred
         if y.non_native:
             result["yields_non_native"] = y.non_native
-        if raised:
-            result["switch_interval_raised_us"] = raised
+        if y.interval_raised:
+            result["switch_interval_raised_us"] = y.interval_raised
         return result
 
     def write_log_at_exit():
