@@ -382,10 +382,6 @@ json bootstrap_config(const CampaignConfig& c, const RunPlan& p) {
         j["yields"]["sites"] = p.jitter.yields.sites;
     if (p.jitter.yields.semantics != "native")
         j["yields"]["semantics"] = p.jitter.yields.semantics;
-    // The scenario chose the switch interval: when native semantics under a trace function
-    // make the bootstrap raise it, it says so (docs/SWITCH_POINTS.md).
-    if (c.jitter.switch_interval)
-        j["yields"]["interval_from_scenario"] = true;
     if (p.jitter.loop.active())
         j["asyncio"] = {{"shuffle", p.jitter.loop.shuffle}, {"defer", p.jitter.loop.defer}};
     if (c.pins && !c.pins->loop.empty()) {

@@ -490,7 +490,10 @@ def test_yields_off_outside_focus(run, focus):
     run.config["yields"] = {"probability": 0.05, "granularity": "line", "focus": [focus]}
     run.run(["race.py"])
     assert run.returncode == 0, run.stderr
-    assert run.one(run.events(), "exit")["counters"] == {"yield_points": 0, "yields": 0}
+    counters = run.one(run.events(), "exit")["counters"]
+    assert (counters["yield_points"], counters["yields"]) == (0, 0), counters
+    # Under sys.settrace racehunt says that native switch points are not enforced.
+    assert set(counters) <= {"yield_points", "yields", "native_points_unenforced"}, counters
 
 
 @pytest.mark.parametrize("form", ["glob", "module", "dir"])

@@ -34,8 +34,18 @@ def setup(probability, granularity, focus, log_enabled, pins=None, trace=False, 
                     "yield points are off" % safe_repr(sys.gettrace(), 200))
         state.yields = None
         return
-    if state.yields.native_only and granularity != "call":
-        state.yields.raise_interval = state.yields.raise_switch_interval
+    # Native semantics are not enforced under sys.settrace: the trace function is Python
+    # code called at every traced line, and its own first instruction is a point where
+    # the interpreter switches threads whenever another one waits for the GIL, so the
+    # switches move to the traced lines whatever the yields do (docs/SWITCH_POINTS.md,
+    # measured there). Raising the switch interval to stop that starved threads that a
+    # correct program waits for (false alarms: a fixed twin of bench/corpus failed 8/20
+    # instead of 3/20), and tracing every instruction to reach mid-line points cost 2-3x.
+    # So yields keep their granularity's visits here, as a free-threaded build's points,
+    # unlabelled unless the scenario asked for "free-threaded" (yields_mode says which).
+    if state.yields.native_only:
+        state.yields.native_only = False
+        state.yields.native_unenforced = True
     main_stream.tracer = _make_settrace_tracer(main_stream)
     state.yields.detach = _detach_settrace
     state.real_settrace = sys.settrace
@@ -132,13 +142,15 @@ def _make_settrace_tracer(stream):
             return None
         return trace_call
 
-    # With native semantics both granularities are the native instructions: a line's
-    # native point is often in its middle (after a call, before the store that uses its
-    # result), where a line event never is.
+    # With native semantics (enforced under sys.monitoring only, see setup) both
+    # granularities are the native instructions: a line's native point is often in its
+    # middle (after a call, before the store that uses its result), where a line event
+    # never is.
     wanted = "opcode" if granularity == "opcode" or y.native_only else "line"
     # On a GIL build, whether the interpreter can switch threads right before the
-    # instruction at f_lasti (native.py): asked only when a decision is due.
-    points = native.points if y.gil else None
+    # instruction at f_lasti (native.py): asked only when a decision is due, and only
+    # under free-threaded semantics here (it counts the yields elsewhere; see setup).
+    points = native.points if y.gil and not y.native_unenforced else None
 
     if wanted == "opcode" and y.native_only:
         # Opcode yield points are the native instructions only: the others are no visits
@@ -200,8 +212,6 @@ def _make_settrace_tracer(stream):
                 v = compute(filename)
             if not v:
                 return None
-            if y.raise_interval is not None:
-                y.raise_interval()
             frame.f_trace_opcodes = True
             frame.f_trace_lines = False
             return local
@@ -212,11 +222,7 @@ def _make_settrace_tracer(stream):
         v = verdicts.get(filename)
         if v is None:
             v = compute(filename)
-        if not v:
-            return None
-        if y.raise_interval is not None:
-            y.raise_interval()
-        return local
+        return local if v else None
     return trace_line
 
 

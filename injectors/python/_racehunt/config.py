@@ -79,7 +79,6 @@ class Yields(object):
             warn("unknown yields.semantics %r; using \"native\"" % (semantics,))
             semantics = "native"
         self.semantics = semantics
-        self.interval_from_scenario = bool(sec.get("interval_from_scenario"))
         self.log = sec.get("log")
         self.pins = sec.get("pins")
         self.trace = bool(sec.get("trace"))

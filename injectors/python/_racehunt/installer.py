@@ -293,7 +293,6 @@ def _install_yields(settings, trace):
     y = state.yields
     if y is None:
         return
-    y.interval_from_scenario = settings.interval_from_scenario
 
     def counters():
         visits, taken = y.counters()
@@ -306,8 +305,8 @@ def _install_yields(settings, trace):
             result["yields_deferred"] = y.deferred
         if y.non_native:
             result["yields_non_native"] = y.non_native
-        if y.interval_raised:
-            result["switch_interval_raised_us"] = y.interval_raised
+        if y.native_unenforced:
+            result["native_points_unenforced"] = 1
         return result
 
     def write_log_at_exit():

@@ -76,11 +76,8 @@ class Yields(object):
         self.native_only = self.gil and semantics == "native"
         self.deferred = 0       # decided yields that waited for a native point
         self.non_native = 0     # yields taken where a GIL build never switches
-        # Set by the settrace backend: called once, when the first frame of focus code
-        # gets its local trace function (see raise_switch_interval).
-        self.raise_interval = None
-        self.interval_raised = 0
-        self.interval_from_scenario = False
+        # Native semantics asked for but not enforced (the settrace backend, see there).
+        self.native_unenforced = False
         # Tracing (replay of pins): every visit of focus code, see tracelog.Trace.
         self.trace = tracelog.Trace() if trace else None
         self.log1p = math.log1p
@@ -116,39 +113,6 @@ class Yields(object):
         self.slept = 0.0
         # Set by the backend: stops the yield points of the calling thread (calm).
         self.detach = None
-
-    SETTRACE_MIN_INTERVAL = 1000.0
-
-    def raise_switch_interval(self):
-        """Native semantics under sys.settrace (3.8-3.11), line or opcode granularity, at
-        the first frame of focus code that gets a local trace function: the trace function
-        is Python code called at every traced line (or instruction), and its own first
-        instruction is a point where the interpreter switches threads when another one has
-        asked for the GIL; at a short switch interval one always has, so the switches
-        would move from the interpreter's own points to every traced line and make
-        interleavings a GIL build never makes (measured: a read and a write of `c.n` on
-        two lines of a call-free loop, Debian's 3.11: 10 of 10 runs lost updates with the
-        trace function on and no yield taken; 0 of 5 without racehunt at 1e-6). So the
-        interval goes up to SETTRACE_MIN_INTERVAL: threads switch where they block and at
-        racehunt's yields (native points only). A run that then spins, waiting for a
-        preemption that no longer comes, is calmed at its timeout, which gives the
-        interval back. An interval the scenario chose is raised too, with a warning:
-        yields.semantics = "free-threaded" keeps it."""
-        import sys
-        self.raise_interval = None
-        before = sys.getswitchinterval()
-        if before >= self.SETTRACE_MIN_INTERVAL:
-            return
-        sys.setswitchinterval(self.SETTRACE_MIN_INTERVAL)
-        self.interval_raised = max(1, int(round(before * 1e6)))
-        from . import hooks
-        hooks.add("calm", lambda: sys.setswitchinterval(before), order=1)
-        if self.interval_from_scenario:
-            events.warn("the scenario's switch_interval (%g s) is raised to %g s while Python "
-                        "yield points trace focus code: under sys.settrace each traced line "
-                        "would otherwise be a thread switch this interpreter never makes "
-                        "(docs/SWITCH_POINTS.md); yields.semantics = \"free-threaded\" keeps it"
-                        % (before, self.SETTRACE_MIN_INTERVAL), key="interval-raised")
 
     def gap(self, stream):
         """Visits until the next yield: geometric with parameter p, at least 1; with pins,
