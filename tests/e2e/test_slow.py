@@ -17,11 +17,11 @@ from racehunt_testlib import DEBIAN_PYTHON, pyenv_python, scenario_toml
 
 OUT = "racehunt-out/t"
 
-# Two threads, 400,000 loop iterations each: about 0.5 s plain on this machine, many
+# Two threads, 200,000 loop iterations each: about 0.25 s plain on this machine, many
 # seconds with a yield point at every other opcode of the loop.
 SLOWED = """\
 import threading
-N = 400000
+N = 200000
 total = [0]
 lock = threading.Lock()
 def work():
