@@ -142,40 +142,13 @@ def _make_settrace_tracer(stream):
             return None
         return trace_call
 
-    # With native semantics (enforced under sys.monitoring only, see setup) both
-    # granularities are the native instructions: a line's native point is often in its
-    # middle (after a call, before the store that uses its result), where a line event
-    # never is.
-    wanted = "opcode" if granularity == "opcode" or y.native_only else "line"
+    wanted = "opcode" if granularity == "opcode" else "line"
     # On a GIL build, whether the interpreter can switch threads right before the
     # instruction at f_lasti (native.py): asked only when a decision is due, and only
     # under free-threaded semantics here (it counts the yields elsewhere; see setup).
     points = native.points if y.gil and not y.native_unenforced else None
 
-    if wanted == "opcode" and y.native_only:
-        # Opcode yield points are the native instructions only: the others are no visits
-        # at all (as with sys.monitoring, which disables them).
-        site_visits = y.site_visits
-        site = y.site
-        cap = y.SITE_VISITS
-        sites = y.sites > 0
-
-        def local(frame, event, arg):
-            if event == "opcode":
-                code = frame.f_code
-                lasti = frame.f_lasti
-                if lasti not in points(code):
-                    return local
-                stream.visits += 1
-                if sites:
-                    key = (code, lasti)
-                    if site_visits.get(key, 0) < cap:
-                        site(stream, key, code.co_filename, frame.f_lineno)
-                stream.countdown -= 1
-                if stream.countdown <= 0:
-                    take(stream, code.co_filename, frame.f_lineno)
-            return local
-    elif y.sites > 0:
+    if y.sites > 0:
         site_visits = y.site_visits
         site = y.site
         cap = y.SITE_VISITS
@@ -358,8 +331,6 @@ def _install_monitoring():
                          True, points is None or offset in points(code))
         elif y.sites > 0:
             def on_local(code, line):
-                if native_only and line not in lines(code):
-                    return DISABLE
                 try:
                     stream = tls.s
                 except AttributeError:
@@ -373,8 +344,6 @@ def _install_monitoring():
                     take(stream, code.co_filename, line, True, lines is None or line in lines(code))
         else:
             def on_local(code, line):
-                if native_only and line not in lines(code):
-                    return DISABLE
                 try:
                     stream = tls.s
                 except AttributeError:

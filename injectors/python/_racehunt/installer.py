@@ -301,8 +301,6 @@ def _install_yields(settings, trace):
             result["yields_over_budget"] = y.budget_hits
         if y.sites > 0:
             result["site_yields"] = y.site_yields
-        if y.deferred:
-            result["yields_deferred"] = y.deferred
         if y.non_native:
             result["yields_non_native"] = y.non_native
         if y.native_unenforced:

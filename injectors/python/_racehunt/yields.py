@@ -67,14 +67,13 @@ class Yields(object):
                  semantics="native"):
         import math
         import sys
-        # A GIL build switches threads only at its own points (native.py); the backends
-        # tell take() whether a visit is one. "native": a decision that falls elsewhere
-        # waits for the thread's next native visit; "free-threaded": it yields there,
-        # and is counted (a failure after one may need a free-threaded build).
+        # A GIL build switches threads only at its own points (native.py). "native": the
+        # backends make visits of those points only (sys.monitoring; see backends.setup
+        # for sys.settrace); "free-threaded": every visit, and take() counts the yields
+        # elsewhere (a failure after one may need a free-threaded build).
         is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
         self.gil = is_gil_enabled is None or bool(is_gil_enabled())
         self.native_only = self.gil and semantics == "native"
-        self.deferred = 0       # decided yields that waited for a native point
         self.non_native = 0     # yields taken where a GIL build never switches
         # Native semantics asked for but not enforced (the settrace backend, see there).
         self.native_unenforced = False
@@ -139,10 +138,7 @@ class Yields(object):
 
     def site(self, stream, key, filename, line, native=True):
         """A visit of a code site (key) among its first SITE_VISITS: yield when its draw
-        says so. Called by the backends only while the site has visits left to draw; a
-        site that is not a native point draws nothing when only native points yield."""
-        if not native and self.native_only:
-            return
+        says so. Called by the backends only while the site has visits left to draw."""
         visits = self.site_visits
         n = visits.get(key, 0)
         if n >= self.SITE_VISITS:
@@ -155,8 +151,9 @@ class Yields(object):
     def take(self, stream, filename, line, redraw=True, native=True):
         """Yield the GIL at a decided visit, then draw the next gap (a site yield keeps the
         gap it had). `native`: the visit is one where the interpreter can switch threads
-        by itself; when only those may yield, a decision elsewhere stays due (the
-        countdown is left at or below zero, so the thread's next visit asks again)."""
+        by itself; a yield elsewhere is counted (free-threaded semantics: the harness
+        labels a failure after one). With native semantics the backends make visits of
+        native points only."""
         if state.dumping:
             return
         control = state.control
@@ -166,7 +163,7 @@ class Yields(object):
             t = control.me()
             if t is None and not control.threads and _thread.get_ident() == state.main_ident:
                 t = control.adopt_main("MainThread")
-            if t is not None and (native or not self.native_only):
+            if t is not None:
                 if not native:
                     self.non_native += 1
                 control.point(t, filename, line)
@@ -183,12 +180,9 @@ class Yields(object):
         if trace is not None:
             # Called at every visit; the decision falls at visit next_at.
             trace.visit(stream.index, filename, line)
-            if stream.visits < stream.next_at or (not native and self.native_only):
+            if stream.visits < stream.next_at:
                 return
             stream.next_at = stream.visits + self.gap(stream)
-        if not native and self.native_only:
-            self.deferred += 1
-            return
         stream.yields += 1
         log = stream.log
         if log is not None and len(log) < self.LOG_LIMIT:
