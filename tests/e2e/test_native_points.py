@@ -79,7 +79,9 @@ def test_free_threaded_semantics_finds_the_lost_update_and_labels_it(rh, python)
     r, recs = campaign(rh, "free-threaded", python, "--junit", rh.dir / "junit.xml")
     assert r.returncode == 1, r.explain()
     failed = [x for x in recs if x["outcome"] == "fail"]
-    assert len(failed) >= 5, [x["outcome"] for x in recs]
+    # Seen 10/10 in each of 3 campaigns per backend (30/30, Wilson 95% lower bound 0.89):
+    # fewer than 3 of 10 at 0.89 has a chance of 8e-7.
+    assert len(failed) >= 3, [x["outcome"] for x in recs]
     for x in failed:
         assert x["needs_free_threading"] is True
         assert x["signature"] == "fail:invariant:c.n == 80000 [free-threaded]", x["signature"]
